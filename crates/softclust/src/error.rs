@@ -1,0 +1,159 @@
+//! Structured errors. Every message says what is wrong and what to do about it.
+
+use std::fmt;
+
+/// Everything that can go wrong in softclust's numerics.
+///
+/// Row and column indices are 0-based, as in the arrays the caller passed.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Error {
+    /// The data (or another input matrix) has no rows.
+    EmptyInput {
+        /// Which input: "data", "distance matrix", ...
+        what: &'static str,
+    },
+    /// The data has rows but no columns.
+    NoColumns {
+        /// Which input.
+        what: &'static str,
+    },
+    /// A NaN or infinite value.
+    NonFinite {
+        /// Which input.
+        what: &'static str,
+        /// 0-based row.
+        row: usize,
+        /// 0-based column.
+        column: usize,
+        /// The offending value.
+        value: f64,
+    },
+    /// A negative entry in a distance matrix.
+    NegativeDistance {
+        /// 0-based row.
+        row: usize,
+        /// 0-based column.
+        column: usize,
+        /// The offending value.
+        value: f64,
+    },
+    /// Fewer points than clusters.
+    TooFewPoints {
+        /// Number of points in the data.
+        n_samples: usize,
+        /// Number of clusters asked for.
+        n_clusters: usize,
+    },
+    /// A parameter out of its valid range.
+    InvalidParameter {
+        /// Parameter name, as in the config setter.
+        name: &'static str,
+        /// The value given, formatted.
+        value: String,
+        /// What is allowed.
+        expected: &'static str,
+    },
+    /// Two inputs whose shapes do not fit together.
+    ShapeMismatch {
+        /// What was checked, e.g. "initial centres".
+        what: &'static str,
+        /// Expected shape or length, formatted.
+        expected: String,
+        /// Shape or length found, formatted.
+        found: String,
+    },
+    /// A sample weight that is negative or not finite.
+    InvalidWeight {
+        /// 0-based row.
+        row: usize,
+        /// The offending weight.
+        value: f64,
+    },
+    /// All sample weights are zero.
+    ZeroTotalWeight,
+    /// A soft method needs a quantity it cannot estimate from the inputs given.
+    MissingParameter {
+        /// The missing quantity.
+        name: &'static str,
+        /// How to supply it.
+        hint: &'static str,
+    },
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::EmptyInput { what } => {
+                write!(f, "the {what} has no rows; give at least one point")
+            }
+            Error::NoColumns { what } => {
+                write!(
+                    f,
+                    "the {what} has no columns; give at least one numeric feature"
+                )
+            }
+            Error::NonFinite {
+                what,
+                row,
+                column,
+                value,
+            } => write!(
+                f,
+                "the {what} has a non-finite value ({value}) at row {row}, column {column} \
+                 (0-based); remove or impute missing and infinite values first"
+            ),
+            Error::NegativeDistance { row, column, value } => write!(
+                f,
+                "the distance matrix has a negative entry ({value}) at row {row}, column {column} \
+                 (0-based); distances must be >= 0"
+            ),
+            Error::TooFewPoints {
+                n_samples,
+                n_clusters,
+            } => write!(
+                f,
+                "{n_clusters} clusters need at least {n_clusters} points, but the data have \
+                 {n_samples}; lower k or give more data"
+            ),
+            Error::InvalidParameter {
+                name,
+                value,
+                expected,
+            } => write!(f, "invalid {name} = {value}: expected {expected}"),
+            Error::ShapeMismatch {
+                what,
+                expected,
+                found,
+            } => write!(f, "{what}: expected {expected}, found {found}"),
+            Error::InvalidWeight { row, value } => write!(
+                f,
+                "sample weight at row {row} (0-based) is {value}; weights must be finite and >= 0"
+            ),
+            Error::ZeroTotalWeight => write!(
+                f,
+                "all sample weights are zero; give at least one point a positive weight"
+            ),
+            Error::MissingParameter { name, hint } => {
+                write!(f, "cannot determine {name}: {hint}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// Shorthand for results in this crate.
+pub type Result<T> = std::result::Result<T, Error>;
+
+pub(crate) fn invalid(
+    name: &'static str,
+    value: impl fmt::Display,
+    expected: &'static str,
+) -> Error {
+    Error::InvalidParameter {
+        name,
+        value: value.to_string(),
+        expected,
+    }
+}

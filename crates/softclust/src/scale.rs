@@ -1,0 +1,184 @@
+//! Feature standardisation, fitted once and reusable on new data.
+//!
+//! Distances weigh every feature by its scale, so a feature measured in thousands swamps one
+//! measured in units. Both scalers map `x_ij -> (x_ij - c_j) / s_j`:
+//!
+//! * **z-score**: `c_j` = mean, `s_j` = population standard deviation (as scikit-learn's
+//!   `StandardScaler`);
+//! * **robust**: `c_j` = median, `s_j` = interquartile range `q75 - q25` with linear
+//!   interpolation between order statistics (as `RobustScaler`), insensitive to outliers.
+//!
+//! A column whose scale is zero (constant, or numerically constant: `s_j <= n eps |c_j|`; for the
+//! robust scaler, a zero IQR) is centred but left unscaled (`s_j = 1`) and reported by
+//! [`Scaler::unscaled_columns`].
+
+use crate::data::check_matrix;
+use crate::error::{Error, Result};
+use crate::float::Float;
+use ndarray::{Array1, Array2, ArrayView1, ArrayView2, ArrayViewMut2, Axis, Zip};
+
+/// Which standardisation to apply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Standardize {
+    /// Leave the data as they are.
+    #[default]
+    None,
+    /// Mean and standard deviation.
+    ZScore,
+    /// Median and interquartile range.
+    Robust,
+}
+
+impl Standardize {
+    /// Short name: `none`, `zscore` or `robust`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Standardize::None => "none",
+            Standardize::ZScore => "zscore",
+            Standardize::Robust => "robust",
+        }
+    }
+
+    /// Learns centres and scales from `x` (n x d).
+    pub fn fit<F: Float>(self, x: ArrayView2<'_, F>) -> Result<Scaler<F>> {
+        check_matrix(x, "data")?;
+        let d = x.ncols();
+        let n = x.nrows() as f64;
+        let mut center = Array1::<F>::zeros(d);
+        let mut scale = Array1::<F>::ones(d);
+        let mut unscaled = Vec::new();
+        for (j, col) in x.axis_iter(Axis(1)).enumerate() {
+            let (c, s, zero) = match self {
+                Standardize::None => (0.0, 1.0, false),
+                Standardize::ZScore => {
+                    let mean = col.iter().map(|v| v.as_f64()).sum::<f64>() / n;
+                    let var = col
+                        .iter()
+                        .map(|v| {
+                            let t = v.as_f64() - mean;
+                            t * t
+                        })
+                        .sum::<f64>()
+                        / n;
+                    let sd = var.sqrt();
+                    (mean, sd, sd == 0.0 || sd <= n * f64::EPSILON * mean.abs())
+                }
+                Standardize::Robust => {
+                    let mut v: Vec<f64> = col.iter().map(|v| v.as_f64()).collect();
+                    v.sort_by(f64::total_cmp);
+                    let iqr = quantile_sorted(&v, 0.75) - quantile_sorted(&v, 0.25);
+                    (quantile_sorted(&v, 0.5), iqr, iqr <= 0.0)
+                }
+            };
+            center[j] = F::of(c);
+            if zero {
+                unscaled.push(j);
+            } else {
+                scale[j] = F::of(s);
+            }
+        }
+        Ok(Scaler {
+            method: self,
+            center,
+            scale,
+            unscaled,
+        })
+    }
+}
+
+/// Quantile `q` of sorted values with linear interpolation (numpy's default).
+pub fn quantile_sorted(v: &[f64], q: f64) -> f64 {
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    let pos = q * (v.len() - 1) as f64;
+    let lo = pos.floor() as usize;
+    let hi = pos.ceil() as usize;
+    let frac = pos - lo as f64;
+    v[lo] + (v[hi] - v[lo]) * frac
+}
+
+/// A fitted standardisation: `z = (x - center) / scale`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scaler<F> {
+    method: Standardize,
+    center: Array1<F>,
+    scale: Array1<F>,
+    unscaled: Vec<usize>,
+}
+
+impl<F: Float> Scaler<F> {
+    /// The method this scaler was fitted with.
+    pub fn method(&self) -> Standardize {
+        self.method
+    }
+    /// Per-column centre `c_j`.
+    pub fn center(&self) -> ArrayView1<'_, F> {
+        self.center.view()
+    }
+    /// Per-column scale `s_j` (1 for unscaled columns).
+    pub fn scale(&self) -> ArrayView1<'_, F> {
+        self.scale.view()
+    }
+    /// Columns (0-based) left unscaled because their spread is zero.
+    pub fn unscaled_columns(&self) -> &[usize] {
+        &self.unscaled
+    }
+    /// Number of columns the scaler was fitted on.
+    pub fn n_features(&self) -> usize {
+        self.center.len()
+    }
+
+    fn check(&self, x: ArrayView2<'_, F>) -> Result<()> {
+        check_matrix(x, "data")?;
+        if x.ncols() != self.n_features() {
+            return Err(Error::ShapeMismatch {
+                what: "data to scale",
+                expected: format!(
+                    "{} columns, as when the scaler was fitted",
+                    self.n_features()
+                ),
+                found: format!("{} columns", x.ncols()),
+            });
+        }
+        Ok(())
+    }
+
+    /// Standardises `x` in place.
+    pub fn transform_inplace(&self, mut x: ArrayViewMut2<'_, F>) -> Result<()> {
+        self.check(x.view())?;
+        if self.method == Standardize::None {
+            return Ok(());
+        }
+        Zip::from(x.rows_mut()).par_for_each(|mut row| {
+            Zip::from(&mut row)
+                .and(&self.center)
+                .and(&self.scale)
+                .for_each(|v, &c, &s| *v = (*v - c) / s);
+        });
+        Ok(())
+    }
+
+    /// Standardised copy of `x`.
+    pub fn transform(&self, x: ArrayView2<'_, F>) -> Result<Array2<F>> {
+        let mut out = x.to_owned();
+        self.transform_inplace(out.view_mut())?;
+        Ok(out)
+    }
+
+    /// Maps standardised values back to the original units: `x = z * scale + center`.
+    pub fn inverse_transform(&self, z: ArrayView2<'_, F>) -> Result<Array2<F>> {
+        self.check(z)?;
+        if self.method == Standardize::None {
+            return Ok(z.to_owned());
+        }
+        let mut out = z.to_owned();
+        Zip::from(out.rows_mut()).par_for_each(|mut row| {
+            Zip::from(&mut row)
+                .and(&self.center)
+                .and(&self.scale)
+                .for_each(|v, &c, &s| *v = *v * s + c);
+        });
+        Ok(out)
+    }
+}

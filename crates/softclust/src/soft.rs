@@ -1,0 +1,516 @@
+//! Soft memberships from a distance matrix.
+//!
+//! Every method maps an `n x k` matrix of distances (column j = distances to cluster j, plain or
+//! squared) to the common [`Membership`] contract, in two steps: [`SoftMethod::fit`] estimates
+//! whatever the method needs from training distances (a variance, mixing weights, column ranges)
+//! and returns an immutable [`FittedSoft`]; [`FittedSoft::memberships`] applies it to any distance
+//! matrix with the same clusters, so new points are scored with the training estimates.
+//! [`soft_assign`] does both on one matrix.
+//!
+//! # Which nonlinearity?
+//!
+//! * **softmax** (the default, and the principled choice after k-means). k-means is the
+//!   zero-variance limit of a mixture of isotropic Gaussians `N(c_j, sigma² I)`; the posterior of
+//!   that mixture is
+//!
+//!   ```text
+//!   p_ij ∝ pi_j exp(-d_ij² / (2 sigma²))
+//!   ```
+//!
+//!   with `sigma²` estimated by maximum likelihood for the hard assignment,
+//!   `sigma² = sum_i w_i min_j d_ij² / (W D)` (for k-means centres this is `inertia / (W D)`; `D` =
+//!   number of features, `W` = total weight). Options: per-cluster variances
+//!   `sigma_j² = sum_{i in j} w_i d_ij² / (W_j D)`, which add the normaliser `-D ln sigma_j` to the
+//!   log-score; mixing weights `pi_j = W_j / W` from the cluster sizes (else equal); and a
+//!   temperature `T` that divides the log-score (T < 1 sharpens, T > 1 softens).
+//! * **inverse-power**: `p_ij ∝ d_ij^(-p)`, by default `p = D - 1` (the "gravity" rule: the
+//!   intensity of a point source in `D` dimensions falls as `1 / d^(D-1)`; at least 1). This is
+//!   exactly the fuzzy c-means membership `u_ij ∝ d_ij^(-2/(m-1))` with fuzzifier `m = 1 + 2/p`.
+//!   A point at distance 0 from one or more centres gets probability 1 there, split evenly on
+//!   ties (the limit of the formula).
+//! * **minmax**: the linear baseline `s_ij = (max_j - d_ij) / (max_j - min_j)` per cluster, rows
+//!   normalised to sum to 1. Kept only for comparison: because every point is far from most
+//!   clusters, most rows come out nearly uniform, and the numbers have no probabilistic meaning.
+//!
+//! Everything is computed on log-scores and normalised by log-sum-exp, so huge, tiny and equal
+//! distances give finite probabilities whose rows sum to 1.
+
+use crate::data::{check_matrix, check_weights};
+use crate::error::{invalid, Error, Result};
+use crate::float::Float;
+use crate::membership::Membership;
+use ndarray::{Array2, ArrayView1, ArrayView2, ArrayViewMut1, Zip};
+
+/// Whether a distance matrix holds plain or squared Euclidean distances.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DistanceKind {
+    /// `d_ij`.
+    Euclidean,
+    /// `d_ij²`.
+    Squared,
+}
+
+/// Gaussian (softmax) memberships; see the [module docs](self).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Softmax {
+    sigma: Option<f64>,
+    per_cluster_variance: bool,
+    size_weights: bool,
+    temperature: f64,
+}
+
+impl Default for Softmax {
+    fn default() -> Self {
+        Softmax {
+            sigma: None,
+            per_cluster_variance: false,
+            size_weights: false,
+            temperature: 1.0,
+        }
+    }
+}
+
+impl Softmax {
+    /// Shared variance estimated from the data, equal weights, temperature 1.
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// Fixes the standard deviation `sigma` (> 0) in distance units instead of estimating it.
+    pub fn sigma(mut self, sigma: f64) -> Self {
+        self.sigma = Some(sigma);
+        self
+    }
+    /// Estimates one variance per cluster.
+    pub fn per_cluster_variance(mut self, yes: bool) -> Self {
+        self.per_cluster_variance = yes;
+        self
+    }
+    /// Uses mixing weights proportional to the clusters' (weighted) sizes.
+    pub fn size_weights(mut self, yes: bool) -> Self {
+        self.size_weights = yes;
+        self
+    }
+    /// Divides the log-scores by `temperature` (> 0).
+    pub fn temperature(mut self, temperature: f64) -> Self {
+        self.temperature = temperature;
+        self
+    }
+}
+
+/// Inverse-power memberships `p_ij ∝ d_ij^(-p)`; see the [module docs](self).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct InversePower {
+    power: Option<f64>,
+}
+
+impl InversePower {
+    /// The gravity default `p = max(D - 1, 1)`.
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// Fixes the exponent `p` (> 0).
+    pub fn power(mut self, p: f64) -> Self {
+        self.power = Some(p);
+        self
+    }
+}
+
+/// A way to turn distances into memberships.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum SoftMethod {
+    /// Gaussian posterior with an estimated variance.
+    Softmax(Softmax),
+    /// Normalised inverse powers of the distance (fuzzy c-means form).
+    InversePower(InversePower),
+    /// Linear min-max scaling per cluster (baseline for comparison only).
+    MinMax,
+}
+
+impl Default for SoftMethod {
+    fn default() -> Self {
+        SoftMethod::Softmax(Softmax::default())
+    }
+}
+
+impl SoftMethod {
+    /// Short name: `softmax`, `inverse-power` or `minmax`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            SoftMethod::Softmax(_) => "softmax",
+            SoftMethod::InversePower(_) => "inverse-power",
+            SoftMethod::MinMax => "minmax",
+        }
+    }
+
+    /// Estimates the method's parameters from training distances.
+    ///
+    /// `n_features` is the dimension `D` of the space the distances were measured in; it is
+    /// needed to estimate a variance and for the gravity default of the power. `weights` are
+    /// optional sample weights, one per row.
+    pub fn fit<F: Float>(
+        &self,
+        distances: ArrayView2<'_, F>,
+        kind: DistanceKind,
+        n_features: Option<usize>,
+        weights: Option<ArrayView1<'_, F>>,
+    ) -> Result<FittedSoft> {
+        check_distances(distances)?;
+        if let Some(w) = weights {
+            check_weights(w, distances.nrows())?;
+        }
+        if n_features == Some(0) {
+            return Err(invalid("n_features", 0, "an integer >= 1"));
+        }
+        let k = distances.ncols();
+        let model = match self {
+            SoftMethod::Softmax(s) => fit_softmax(s, distances, kind, n_features, weights)?,
+            SoftMethod::InversePower(ip) => {
+                let power = match (ip.power, n_features) {
+                    (Some(p), _) if p.is_finite() && p > 0.0 => p,
+                    (Some(p), _) => return Err(invalid("power", p, "a finite number > 0")),
+                    (None, Some(d)) => (d as f64 - 1.0).max(1.0),
+                    (None, None) => {
+                        return Err(Error::MissingParameter {
+                            name: "the inverse-power exponent",
+                            hint: "give the power, or the number of features of the data the \
+                                   distances were measured in (gravity default p = D - 1)",
+                        })
+                    }
+                };
+                Fitted::InversePower { power }
+            }
+            SoftMethod::MinMax => {
+                let mut lo = vec![f64::INFINITY; k];
+                let mut hi = vec![0.0f64; k];
+                for row in distances.rows() {
+                    for (j, &v) in row.iter().enumerate() {
+                        let d = euclid(v.as_f64(), kind);
+                        lo[j] = lo[j].min(d);
+                        hi[j] = hi[j].max(d);
+                    }
+                }
+                Fitted::MinMax { lo, hi }
+            }
+        };
+        Ok(FittedSoft { model, k })
+    }
+}
+
+/// Fits `method` on `distances` and returns the memberships of the same rows.
+pub fn soft_assign<F: Float>(
+    distances: ArrayView2<'_, F>,
+    kind: DistanceKind,
+    method: &SoftMethod,
+    n_features: Option<usize>,
+) -> Result<Membership<F>> {
+    method
+        .fit(distances, kind, n_features, None)?
+        .memberships(distances, kind)
+}
+
+#[inline]
+fn euclid(v: f64, kind: DistanceKind) -> f64 {
+    match kind {
+        DistanceKind::Euclidean => v,
+        DistanceKind::Squared => v.sqrt(),
+    }
+}
+
+fn check_distances<F: Float>(d: ArrayView2<'_, F>) -> Result<()> {
+    check_matrix(d, "distance matrix")?;
+    for (i, row) in d.rows().into_iter().enumerate() {
+        for (j, &v) in row.iter().enumerate() {
+            if v < F::zero() {
+                return Err(Error::NegativeDistance {
+                    row: i,
+                    column: j,
+                    value: v.as_f64(),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Index of the first minimum of a row.
+fn argmin<F: Float>(row: ArrayView1<'_, F>) -> usize {
+    let mut best = 0;
+    for (j, &v) in row.iter().enumerate() {
+        if v < row[best] {
+            best = j;
+        }
+    }
+    best
+}
+
+fn fit_softmax<F: Float>(
+    s: &Softmax,
+    distances: ArrayView2<'_, F>,
+    kind: DistanceKind,
+    n_features: Option<usize>,
+    weights: Option<ArrayView1<'_, F>>,
+) -> Result<Fitted> {
+    if !(s.temperature.is_finite() && s.temperature > 0.0) {
+        return Err(invalid("temperature", s.temperature, "a finite number > 0"));
+    }
+    let k = distances.ncols();
+    if let Some(sig) = s.sigma {
+        if !(sig.is_finite() && sig > 0.0) {
+            return Err(invalid("sigma", sig, "a finite number > 0"));
+        }
+        if s.per_cluster_variance {
+            return Err(invalid(
+                "sigma",
+                sig,
+                "no fixed sigma together with per-cluster variances (those are estimated)",
+            ));
+        }
+    }
+    let dim = match (s.sigma, n_features) {
+        (_, Some(d)) => d as f64,
+        (Some(_), None) => 1.0,
+        (None, None) => {
+            return Err(Error::MissingParameter {
+                name: "sigma",
+                hint: "give sigma, or the number of features of the data the distances were \
+                       measured in, so that the variance can be estimated",
+            })
+        }
+    };
+    // Work in units of the largest distance so squares neither overflow nor underflow.
+    let scale = distances
+        .iter()
+        .map(|&v| euclid(v.as_f64(), kind))
+        .fold(0.0f64, f64::max);
+    let w_of = |i: usize| weights.map_or(1.0, |w| w[i].as_f64());
+    let mut sum_all = 0.0;
+    let mut w_all = 0.0;
+    let mut sum_k = vec![0.0f64; k];
+    let mut w_k = vec![0.0f64; k];
+    for (i, row) in distances.rows().into_iter().enumerate() {
+        let j = argmin(row);
+        let u = if scale > 0.0 {
+            euclid(row[j].as_f64(), kind) / scale
+        } else {
+            0.0
+        };
+        let wi = w_of(i);
+        sum_all += wi * u * u;
+        w_all += wi;
+        sum_k[j] += wi * u * u;
+        w_k[j] += wi;
+    }
+    let shared_u2 = sum_all / (w_all * dim);
+    let sigma: Vec<f64> = match s.sigma {
+        Some(sig) => vec![sig; k],
+        None if s.per_cluster_variance => (0..k)
+            .map(|j| {
+                let u2 = if w_k[j] > 0.0 {
+                    (sum_k[j] / (w_k[j] * dim)).max(1e-6 * shared_u2)
+                } else {
+                    shared_u2
+                };
+                scale * u2.sqrt()
+            })
+            .collect(),
+        None => vec![scale * shared_u2.sqrt(); k],
+    };
+    let log_prior: Vec<f64> = if s.size_weights {
+        w_k.iter().map(|&wj| (wj / w_all).ln()).collect()
+    } else {
+        vec![0.0; k]
+    };
+    let log_norm: Vec<f64> = if s.per_cluster_variance {
+        sigma.iter().map(|&sg| -dim * sg.ln()).collect()
+    } else {
+        vec![0.0; k]
+    };
+    Ok(Fitted::Softmax {
+        sigma,
+        log_prior,
+        log_norm,
+        temperature: s.temperature,
+        estimated: s.sigma.is_none(),
+    })
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Fitted {
+    Softmax {
+        sigma: Vec<f64>,
+        log_prior: Vec<f64>,
+        log_norm: Vec<f64>,
+        temperature: f64,
+        estimated: bool,
+    },
+    InversePower {
+        power: f64,
+    },
+    MinMax {
+        lo: Vec<f64>,
+        hi: Vec<f64>,
+    },
+}
+
+/// A soft-assignment method with its parameters estimated; apply with
+/// [`FittedSoft::memberships`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct FittedSoft {
+    model: Fitted,
+    k: usize,
+}
+
+impl FittedSoft {
+    /// Short name of the method.
+    pub fn method_name(&self) -> &'static str {
+        match self.model {
+            Fitted::Softmax { .. } => "softmax",
+            Fitted::InversePower { .. } => "inverse-power",
+            Fitted::MinMax { .. } => "minmax",
+        }
+    }
+
+    /// Number of clusters (columns of the distance matrix).
+    pub fn n_clusters(&self) -> usize {
+        self.k
+    }
+
+    /// Softmax: the standard deviation of each cluster (all equal unless per-cluster variances
+    /// were asked for), in distance units.
+    pub fn sigma(&self) -> Option<&[f64]> {
+        match &self.model {
+            Fitted::Softmax { sigma, .. } => Some(sigma),
+            _ => None,
+        }
+    }
+
+    /// Softmax: whether sigma was estimated (rather than given).
+    pub fn sigma_estimated(&self) -> Option<bool> {
+        match &self.model {
+            Fitted::Softmax { estimated, .. } => Some(*estimated),
+            _ => None,
+        }
+    }
+
+    /// Softmax: the mixing weights `pi_j`.
+    pub fn weights(&self) -> Option<Vec<f64>> {
+        match &self.model {
+            Fitted::Softmax { log_prior, .. } => {
+                let z: f64 = log_prior.iter().map(|l| l.exp()).sum();
+                Some(log_prior.iter().map(|l| l.exp() / z).collect())
+            }
+            _ => None,
+        }
+    }
+
+    /// Inverse-power: the exponent `p`.
+    pub fn power(&self) -> Option<f64> {
+        match self.model {
+            Fitted::InversePower { power } => Some(power),
+            _ => None,
+        }
+    }
+
+    /// Unnormalised log-scores, `n x k`; rows normalised by log-sum-exp give the memberships.
+    pub fn log_scores<F: Float>(
+        &self,
+        distances: ArrayView2<'_, F>,
+        kind: DistanceKind,
+    ) -> Result<Array2<f64>> {
+        check_distances(distances)?;
+        if distances.ncols() != self.k {
+            return Err(Error::ShapeMismatch {
+                what: "distance matrix",
+                expected: format!("{} columns (one per cluster)", self.k),
+                found: format!("{} columns", distances.ncols()),
+            });
+        }
+        let mut scores = Array2::<f64>::zeros(distances.dim());
+        Zip::from(scores.rows_mut())
+            .and(distances.rows())
+            .par_for_each(|mut out, d| match &self.model {
+                Fitted::Softmax {
+                    sigma,
+                    log_prior,
+                    log_norm,
+                    temperature,
+                    ..
+                } => {
+                    let hard = sigma.contains(&0.0);
+                    let mut best = f64::NEG_INFINITY;
+                    for (j, o) in out.iter_mut().enumerate() {
+                        let v = d[j].as_f64();
+                        let z2 = match kind {
+                            DistanceKind::Euclidean => {
+                                let z = v / sigma[j];
+                                z * z
+                            }
+                            DistanceKind::Squared => v / (sigma[j] * sigma[j]),
+                        };
+                        *o = (log_prior[j] + log_norm[j] - 0.5 * z2) / temperature;
+                        best = best.max(*o);
+                    }
+                    if hard || best == f64::NEG_INFINITY || best.is_nan() {
+                        // Zero variance, or every term underflowed: the limit puts all mass on
+                        // the nearest admissible centre(s) in units of sigma.
+                        let z: Vec<f64> = (0..d.len())
+                            .map(|j| {
+                                if log_prior[j] == f64::NEG_INFINITY {
+                                    f64::INFINITY
+                                } else if sigma[j] == 0.0 {
+                                    d[j].as_f64()
+                                } else {
+                                    d[j].as_f64() / sigma[j]
+                                }
+                            })
+                            .collect();
+                        one_hot_min(&z, out.view_mut());
+                    }
+                }
+                Fitted::InversePower { power } => {
+                    if d.iter().any(|&v| v == F::zero()) {
+                        let z: Vec<f64> = d.iter().map(|v| v.as_f64()).collect();
+                        one_hot_min(&z, out.view_mut());
+                    } else {
+                        for (o, &v) in out.iter_mut().zip(d.iter()) {
+                            *o = match kind {
+                                DistanceKind::Euclidean => -power * v.as_f64().ln(),
+                                DistanceKind::Squared => -0.5 * power * v.as_f64().ln(),
+                            };
+                        }
+                    }
+                }
+                Fitted::MinMax { lo, hi } => {
+                    for (j, o) in out.iter_mut().enumerate() {
+                        let v = euclid(d[j].as_f64(), kind);
+                        let s = if hi[j] > lo[j] {
+                            ((hi[j] - v) / (hi[j] - lo[j])).clamp(0.0, 1.0)
+                        } else {
+                            1.0
+                        };
+                        *o = s.ln();
+                    }
+                }
+            });
+        Ok(scores)
+    }
+
+    /// Memberships for a distance matrix with the same clusters.
+    pub fn memberships<F: Float>(
+        &self,
+        distances: ArrayView2<'_, F>,
+        kind: DistanceKind,
+    ) -> Result<Membership<F>> {
+        let scores = self.log_scores(distances, kind)?;
+        Ok(Membership::from_log_scores(scores.view()))
+    }
+}
+
+/// Log-scores that put equal mass on the minima of `z` and none elsewhere.
+fn one_hot_min(z: &[f64], mut out: ArrayViewMut1<'_, f64>) {
+    let m = z.iter().copied().fold(f64::INFINITY, f64::min);
+    for (o, &v) in out.iter_mut().zip(z) {
+        *o = if v == m { 0.0 } else { f64::NEG_INFINITY };
+    }
+}
