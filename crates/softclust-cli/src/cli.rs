@@ -1,0 +1,163 @@
+//! Command-line flags. Lowered into library objects by `commands`.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+/// Cluster membership probabilities: for every point, the probability that it belongs to each
+/// cluster.
+#[derive(Debug, Parser)]
+#[command(name = "softclust", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+    /// Threads to use (default: all cores). Results do not depend on it.
+    #[arg(long, global = true, value_name = "N")]
+    pub threads: Option<usize>,
+    /// No progress bar and no summary on stderr.
+    #[arg(long, short = 'q', global = true)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// k-means, then soft memberships from the distances to the centres.
+    Kmeans(KmeansArgs),
+    /// Soft memberships from your own distance matrix (column j = distances to cluster j).
+    Soft(SoftArgs),
+    /// k-means with soft memberships on the Iris data shipped with softclust.
+    Demo,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SoftKind {
+    /// Gaussian posterior, p ∝ exp(-d²/(2σ²)), σ² estimated from the data.
+    Softmax,
+    /// p ∝ d^(-p), gravity default p = n_features - 1 (fuzzy c-means form).
+    InversePower,
+    /// Linear min-max scaling per cluster: a poor baseline, for comparison.
+    Minmax,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StandardizeKind {
+    /// Subtract the mean, divide by the standard deviation.
+    Zscore,
+    /// Subtract the median, divide by the interquartile range.
+    Robust,
+    /// Use the data as they are.
+    None,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum InitKind {
+    /// Greedy k-means++.
+    #[value(name = "k-means++")]
+    KMeansPlusPlus,
+    /// k random points.
+    Random,
+}
+
+/// How the input is read.
+#[derive(Debug, Clone, Args)]
+pub struct InputArgs {
+    /// The first row is a header (default: detected).
+    #[arg(long, conflicts_with = "no_header")]
+    pub header: bool,
+    /// The first row is data.
+    #[arg(long)]
+    pub no_header: bool,
+    /// Field delimiter for text input (default: tab for .tsv files or tab-separated first
+    /// lines, else comma).
+    #[arg(long, value_name = "CHAR")]
+    pub delimiter: Option<char>,
+}
+
+/// How distances become probabilities.
+#[derive(Debug, Clone, Args)]
+pub struct SoftOptions {
+    /// Standard deviation for softmax (default: estimated by maximum likelihood).
+    #[arg(long, value_name = "S")]
+    pub sigma: Option<f64>,
+    /// Exponent for inverse-power (default: n_features - 1, at least 1).
+    #[arg(long, value_name = "P")]
+    pub power: Option<f64>,
+    /// Softmax: estimate one variance per cluster.
+    #[arg(long)]
+    pub per_cluster_variance: bool,
+    /// Softmax: mixing weights from the cluster sizes (default: equal).
+    #[arg(long)]
+    pub size_weights: bool,
+    /// Softmax: divide log-scores by T (< 1 sharpens, > 1 softens).
+    #[arg(long, value_name = "T", default_value_t = 1.0)]
+    pub temperature: f64,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct KmeansArgs {
+    /// CSV, TSV or .npy file; `-` or nothing reads standard input.
+    pub input: Option<String>,
+    /// Number of clusters.
+    #[arg(short = 'k', long = "k", value_name = "K")]
+    pub k: usize,
+    /// How distances become probabilities.
+    #[arg(long, value_enum, default_value_t = SoftKind::Softmax)]
+    pub soft: SoftKind,
+    #[command(flatten)]
+    pub soft_opts: SoftOptions,
+    /// Standardise features before clustering.
+    #[arg(long, value_enum, default_value_t = StandardizeKind::Zscore)]
+    pub standardize: StandardizeKind,
+    /// Initialisation.
+    #[arg(long, value_enum, default_value_t = InitKind::KMeansPlusPlus)]
+    pub init: InitKind,
+    /// Restarts (default: 1 for k-means++, 10 for random).
+    #[arg(long, value_name = "N")]
+    pub n_init: Option<usize>,
+    /// Maximum iterations per restart.
+    #[arg(long, value_name = "M", default_value_t = 300)]
+    pub max_iter: usize,
+    /// Tolerance on the centre shift, relative to the mean feature variance.
+    #[arg(long, value_name = "T", default_value_t = 1e-4)]
+    pub tol: f64,
+    /// Random seed.
+    #[arg(long, value_name = "S", default_value_t = 0)]
+    pub seed: u64,
+    /// Column holding sample weights (header name, or 1-based position); not a feature.
+    #[arg(long, value_name = "COLUMN")]
+    pub weights: Option<String>,
+    /// Output file (default: standard output); written atomically.
+    #[arg(short = 'o', long, value_name = "OUT")]
+    pub output: Option<PathBuf>,
+    /// Also write the centres (in the input's units) to this CSV file.
+    #[arg(long, value_name = "FILE")]
+    pub centers_out: Option<PathBuf>,
+    #[command(flatten)]
+    pub input_opts: InputArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct SoftArgs {
+    /// Distance matrix (n x k): CSV, TSV or .npy; `-` or nothing reads standard input.
+    pub distances: Option<String>,
+    /// How distances become probabilities.
+    #[arg(long, value_enum, default_value_t = SoftKind::Softmax)]
+    pub method: SoftKind,
+    /// The matrix holds squared distances.
+    #[arg(long)]
+    pub squared: bool,
+    /// Number of features of the data the distances were measured in (needed to estimate
+    /// sigma, and for the default power).
+    #[arg(long, value_name = "D")]
+    pub dim: Option<usize>,
+    #[command(flatten)]
+    pub soft_opts: SoftOptions,
+    /// Output file (default: standard output); written atomically.
+    #[arg(short = 'o', long, value_name = "OUT")]
+    pub output: Option<PathBuf>,
+    #[command(flatten)]
+    pub input_opts: InputArgs,
+}
+
+pub fn parse() -> Result<Cli, clap::Error> {
+    Cli::try_parse()
+}

@@ -1,0 +1,87 @@
+//! Writing results: membership CSV with the fixed header, atomically to a file or to stdout.
+
+use crate::error::{CliError, CliResult};
+use ndarray::ArrayView2;
+use softclust::Membership;
+use std::io::{self, BufWriter, Write};
+use std::path::Path;
+
+/// Writes `write` either to standard output or atomically to `path`: the data go to a temporary
+/// file in the same directory, which is renamed over `path` only once everything is written.
+pub fn write_to(
+    path: Option<&Path>,
+    write: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+) -> CliResult<()> {
+    match path {
+        None => {
+            let stdout = io::stdout();
+            let mut w = BufWriter::new(stdout.lock());
+            write(&mut w)
+                .and_then(|_| w.flush())
+                .map_err(|e| CliError::io("writing standard output", e))
+        }
+        Some(p) if p.as_os_str() == "-" => write_to(None, write),
+        Some(p) => {
+            let what = format!("writing '{}'", p.display());
+            let dir = match p.parent() {
+                Some(d) if !d.as_os_str().is_empty() => d,
+                _ => Path::new("."),
+            };
+            let mut tmp = tempfile::Builder::new()
+                .prefix(".softclust-")
+                .tempfile_in(dir)
+                .map_err(|e| {
+                    CliError::msg(format!(
+                        "{what}: cannot create a file in '{}': {e}",
+                        dir.display()
+                    ))
+                })?;
+            {
+                let mut w = BufWriter::new(tmp.as_file_mut());
+                write(&mut w)
+                    .and_then(|_| w.flush())
+                    .map_err(|e| CliError::io(&what, e))?;
+            }
+            tmp.as_file()
+                .sync_all()
+                .map_err(|e| CliError::io(&what, e))?;
+            tmp.persist(p)
+                .map_err(|e| CliError::msg(format!("{what}: {}", e.error)))?;
+            Ok(())
+        }
+    }
+}
+
+/// The membership CSV: `p_0,...,p_{k-1},label,max_p,margin,entropy`.
+pub fn write_membership(w: &mut dyn Write, m: &Membership<f64>) -> io::Result<()> {
+    let k = m.n_clusters();
+    for j in 0..k {
+        write!(w, "p_{j},")?;
+    }
+    writeln!(w, "label,max_p,margin,entropy")?;
+    for i in 0..m.n_samples() {
+        for j in 0..k {
+            write!(w, "{},", m.proba[(i, j)])?;
+        }
+        writeln!(
+            w,
+            "{},{},{},{}",
+            m.label[i], m.max_p[i], m.margin[i], m.entropy[i]
+        )?;
+    }
+    Ok(())
+}
+
+/// A numeric matrix as CSV with the given header.
+pub fn write_matrix(
+    w: &mut dyn Write,
+    header: &[String],
+    x: ArrayView2<'_, f64>,
+) -> io::Result<()> {
+    writeln!(w, "{}", header.join(","))?;
+    for row in x.rows() {
+        let cells: Vec<String> = row.iter().map(|v| v.to_string()).collect();
+        writeln!(w, "{}", cells.join(","))?;
+    }
+    Ok(())
+}
