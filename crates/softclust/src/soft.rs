@@ -298,8 +298,15 @@ fn fit_softmax<F: Float>(
         let wi = w_of(i);
         sum_all += wi * u * u;
         w_all += wi;
-        sum_k[j] += wi * u * u;
-        w_k[j] += wi;
+        // A point equidistant from several nearest centres counts for each in equal shares, so
+        // that the estimates do not depend on the order of the clusters.
+        let ties = row.iter().filter(|&&v| v == row[j]).count() as f64;
+        for (l, &v) in row.iter().enumerate() {
+            if v == row[j] {
+                sum_k[l] += wi * u * u / ties;
+                w_k[l] += wi / ties;
+            }
+        }
     }
     let shared_u2 = sum_all / (w_all * dim);
     let sigma: Vec<f64> = match s.sigma {
