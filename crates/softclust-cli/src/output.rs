@@ -52,6 +52,22 @@ pub fn write_to(
     }
 }
 
+/// Shortest text that reads back as exactly `v`: plain notation for moderate magnitudes,
+/// scientific notation (`1.5e-20`) for tiny and huge ones, so no value becomes a long run of
+/// zeros.
+pub struct Num(pub f64);
+
+impl std::fmt::Display for Num {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let a = self.0.abs();
+        if a == 0.0 || (1e-4..1e15).contains(&a) {
+            write!(f, "{}", self.0)
+        } else {
+            write!(f, "{:e}", self.0)
+        }
+    }
+}
+
 /// The membership CSV: `p_0,...,p_{k-1},label,max_p,margin,entropy`.
 pub fn write_membership(w: &mut dyn Write, m: &Membership<f64>) -> io::Result<()> {
     let k = m.n_clusters();
@@ -61,12 +77,15 @@ pub fn write_membership(w: &mut dyn Write, m: &Membership<f64>) -> io::Result<()
     writeln!(w, "label,max_p,margin,entropy")?;
     for i in 0..m.n_samples() {
         for j in 0..k {
-            write!(w, "{},", m.proba[(i, j)])?;
+            write!(w, "{},", Num(m.proba[(i, j)]))?;
         }
         writeln!(
             w,
             "{},{},{},{}",
-            m.label[i], m.max_p[i], m.margin[i], m.entropy[i]
+            m.label[i],
+            Num(m.max_p[i]),
+            Num(m.margin[i]),
+            Num(m.entropy[i])
         )?;
     }
     Ok(())
@@ -80,7 +99,7 @@ pub fn write_matrix(
 ) -> io::Result<()> {
     writeln!(w, "{}", header.join(","))?;
     for row in x.rows() {
-        let cells: Vec<String> = row.iter().map(|v| v.to_string()).collect();
+        let cells: Vec<String> = row.iter().map(|&v| Num(v).to_string()).collect();
         writeln!(w, "{}", cells.join(","))?;
     }
     Ok(())

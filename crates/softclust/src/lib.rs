@@ -58,3 +58,8 @@ pub use kmeans::{Init, KMeans, KMeansDiagnostics, KMeansModel};
 pub use membership::Membership;
 pub use scale::{Scaler, Standardize};
 pub use soft::{soft_assign, DistanceKind, FittedSoft, InversePower, SoftMethod, Softmax};
+
+/// The README's Rust example, compiled and run as a doctest.
+#[doc = include_str!("../../../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

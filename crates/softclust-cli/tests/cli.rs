@@ -1,0 +1,686 @@
+//! End-to-end tests of the `softclust` binary: happy paths and every bad-input case.
+#![allow(clippy::unwrap_used)]
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+
+fn bin() -> Command {
+    Command::cargo_bin("softclust").unwrap()
+}
+
+fn iris_path() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/iris.csv")
+}
+
+/// The Iris measurements without the species column, with a header.
+fn iris_numeric(dir: &Path) -> PathBuf {
+    let text = std::fs::read_to_string(iris_path()).unwrap();
+    let mut out = String::new();
+    for line in text.lines() {
+        let cells: Vec<&str> = line.split(',').collect();
+        out.push_str(&cells[..4].join(","));
+        out.push('\n');
+    }
+    let p = dir.join("iris4.csv");
+    std::fs::write(&p, out).unwrap();
+    p
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+/// Parses membership CSV output; checks the header and the contract on every row.
+fn check_membership(csv: &str, k: usize) -> Vec<Vec<f64>> {
+    let mut lines = csv.lines();
+    let header = lines.next().unwrap();
+    let mut want: Vec<String> = (0..k).map(|j| format!("p_{j}")).collect();
+    want.extend(["label", "max_p", "margin", "entropy"].map(String::from));
+    assert_eq!(header, want.join(","));
+    let rows: Vec<Vec<f64>> = lines
+        .map(|l| l.split(',').map(|c| c.parse::<f64>().unwrap()).collect())
+        .collect();
+    for r in &rows {
+        let p = &r[..k];
+        assert!((p.iter().sum::<f64>() - 1.0).abs() < 1e-12, "{r:?}");
+        let best = (0..k).fold(0, |b, j| if p[j] > p[b] { j } else { b });
+        assert_eq!(r[k] as usize, best);
+        assert_eq!(r[k + 1], p[best]);
+    }
+    rows
+}
+
+fn stdout_of(cmd: &mut Command) -> String {
+    let out = cmd.assert().success().get_output().stdout.clone();
+    String::from_utf8(out).unwrap()
+}
+
+// ---- happy paths ---------------------------------------------------------------------------
+
+#[test]
+fn demo_prints_a_summary() {
+    bin()
+        .arg("demo")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("Iris"))
+        .stdout(predicate::str::contains("confident"))
+        .stdout(predicate::str::contains("ambiguous"))
+        .stdout(predicate::str::contains("softmax, sigma ="))
+        .stdout(predicate::str::contains("minmax"))
+        .stdout(predicate::str::contains("setosa"));
+}
+
+#[test]
+fn kmeans_on_a_csv_with_header() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = iris_numeric(dir.path());
+    let out = stdout_of(
+        bin()
+            .args(["kmeans", "-k", "3", "--n-init", "10", "-q"])
+            .arg(&input),
+    );
+    let rows = check_membership(&out, 3);
+    assert_eq!(rows.len(), 150);
+    // The first 50 flowers (setosa) share a cluster, nearly all with near-certain probability.
+    let l0 = rows[0][3];
+    assert!(rows[..50].iter().all(|r| r[3] == l0));
+    assert!(rows[..50].iter().filter(|r| r[4] > 0.99).count() >= 48);
+    assert!(rows[50..].iter().all(|r| r[3] != l0));
+    // Tiny probabilities are written in scientific notation, not as long runs of zeros.
+    assert!(out.lines().all(|l| l.len() < 200));
+    assert!(out.contains("e-"));
+}
+
+#[test]
+fn kmeans_reads_stdin_tsv_without_header_and_npy() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = std::fs::read_to_string(iris_numeric(dir.path())).unwrap();
+    let body: String = csv
+        .lines()
+        .skip(1)
+        .map(|l| l.replace(',', "\t") + "\n")
+        .collect();
+    let from_stdin = stdout_of(
+        bin()
+            .args(["kmeans", "-k", "3", "-q"])
+            .write_stdin(body.clone()),
+    );
+    let dash = stdout_of(
+        bin()
+            .args(["kmeans", "-", "-k", "3", "-q"])
+            .write_stdin(body.clone()),
+    );
+    let tsv = write(dir.path(), "iris.tsv", &body);
+    let from_file = stdout_of(bin().args(["kmeans", "-k", "3", "-q"]).arg(&tsv));
+    let with_header = stdout_of(
+        bin()
+            .args(["kmeans", "-k", "3", "-q"])
+            .arg(dir.path().join("iris4.csv")),
+    );
+    assert_eq!(from_stdin, from_file);
+    assert_eq!(dash, from_file);
+    assert_eq!(with_header, from_file);
+    // The same numbers as .npy, f64 and f32.
+    let x: Vec<f64> = body
+        .split_whitespace()
+        .map(|c| c.parse().unwrap())
+        .collect();
+    let a = ndarray::Array2::from_shape_vec((150, 4), x).unwrap();
+    let npy = dir.path().join("iris.npy");
+    ndarray_npy::write_npy(&npy, &a).unwrap();
+    let from_npy = stdout_of(bin().args(["kmeans", "-k", "3", "-q"]).arg(&npy));
+    assert_eq!(from_npy, from_file);
+    let npy32 = dir.path().join("iris32.npy");
+    ndarray_npy::write_npy(&npy32, &a.mapv(|v| v as f32)).unwrap();
+    let from_npy32 = stdout_of(bin().args(["kmeans", "-k", "3", "-q"]).arg(&npy32));
+    check_membership(&from_npy32, 3);
+    // .npy on stdin is recognised by its magic bytes.
+    let bytes = std::fs::read(&npy).unwrap();
+    let npy_stdin = stdout_of(bin().args(["kmeans", "-k", "3", "-q"]).write_stdin(bytes));
+    assert_eq!(npy_stdin, from_file);
+}
+
+#[test]
+fn kmeans_writes_output_and_centres_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = iris_numeric(dir.path());
+    let out = dir.path().join("m.csv");
+    let centers = dir.path().join("c.csv");
+    bin()
+        .args(["kmeans", "-k", "3", "--n-init", "4"])
+        .arg(&input)
+        .arg("-o")
+        .arg(&out)
+        .arg("--centers-out")
+        .arg(&centers)
+        .assert()
+        .success()
+        .stdout("")
+        .stderr(predicate::str::contains("converged"));
+    check_membership(&std::fs::read_to_string(&out).unwrap(), 3);
+    let c = std::fs::read_to_string(&centers).unwrap();
+    let mut lines = c.lines();
+    assert_eq!(
+        lines.next().unwrap(),
+        "sepal_length,sepal_width,petal_length,petal_width"
+    );
+    let rows: Vec<Vec<f64>> = lines
+        .map(|l| l.split(',').map(|v| v.parse().unwrap()).collect())
+        .collect();
+    assert_eq!(rows.len(), 3);
+    // Centres are in centimetres again: the setosa centre has petal length about 1.46.
+    assert!(rows.iter().any(|r| (r[2] - 1.462).abs() < 0.01), "{rows:?}");
+    // No temporary files are left behind.
+    let names: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        names.iter().all(|n| !n.starts_with(".softclust-")),
+        "{names:?}"
+    );
+}
+
+#[test]
+fn kmeans_every_soft_method_and_standardisation() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = iris_numeric(dir.path());
+    for soft in ["softmax", "inverse-power", "minmax"] {
+        for std in ["zscore", "robust", "none"] {
+            let out = stdout_of(
+                bin()
+                    .args([
+                        "kmeans",
+                        "-k",
+                        "3",
+                        "-q",
+                        "--soft",
+                        soft,
+                        "--standardize",
+                        std,
+                    ])
+                    .arg(&input),
+            );
+            assert_eq!(check_membership(&out, 3).len(), 150);
+        }
+    }
+    let out = stdout_of(
+        bin()
+            .args([
+                "kmeans",
+                "-k",
+                "3",
+                "-q",
+                "--per-cluster-variance",
+                "--size-weights",
+                "--temperature",
+                "2",
+            ])
+            .arg(&input),
+    );
+    check_membership(&out, 3);
+    let out = stdout_of(
+        bin()
+            .args([
+                "kmeans", "-k", "3", "-q", "--sigma", "0.5", "--init", "random",
+            ])
+            .arg(&input),
+    );
+    check_membership(&out, 3);
+}
+
+#[test]
+fn kmeans_weights_column_by_name_and_position() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = "x,w,y\n0,1,0\n0.1,2,0\n5,1,5\n5.1,1,5\n";
+    let p = write(dir.path(), "w.csv", text);
+    let by_name = stdout_of(
+        bin()
+            .args([
+                "kmeans",
+                "-k",
+                "2",
+                "-q",
+                "--weights",
+                "w",
+                "--standardize",
+                "none",
+            ])
+            .arg(&p),
+    );
+    let by_pos = stdout_of(
+        bin()
+            .args([
+                "kmeans",
+                "-k",
+                "2",
+                "-q",
+                "--weights",
+                "2",
+                "--standardize",
+                "none",
+            ])
+            .arg(&p),
+    );
+    assert_eq!(by_name, by_pos);
+    let rows = check_membership(&by_name, 2);
+    assert_eq!(rows[0][2], rows[1][2]);
+    assert_ne!(rows[0][2], rows[2][2]);
+}
+
+#[test]
+fn thread_count_does_not_change_the_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = String::from("a,b,c\n");
+    let mut s = 1u64;
+    for i in 0..12_000 {
+        s = s
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        let u = (s >> 11) as f64 / (1u64 << 53) as f64;
+        text.push_str(&format!(
+            "{},{},{}\n",
+            (i % 4) as f64 * 3.0 + u,
+            u * 2.0,
+            (i % 7) as f64 - u
+        ));
+    }
+    let p = write(dir.path(), "big.csv", &text);
+    let one = stdout_of(
+        bin()
+            .args(["--threads", "1", "kmeans", "-k", "4", "-q", "--n-init", "2"])
+            .arg(&p),
+    );
+    let two = stdout_of(
+        bin()
+            .args(["kmeans", "-k", "4", "-q", "--n-init", "2", "--threads", "2"])
+            .arg(&p),
+    );
+    assert_eq!(one, two);
+}
+
+#[test]
+fn soft_from_a_distance_matrix() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = write(dir.path(), "d.csv", "d0,d1,d2\n1,2,4\n0,3,3\n");
+    let out = stdout_of(
+        bin()
+            .args(["soft", "--method", "inverse-power", "--power", "2", "-q"])
+            .arg(&p),
+    );
+    let rows = check_membership(&out, 3);
+    assert!((rows[0][0] - 16.0 / 21.0).abs() < 1e-15);
+    assert_eq!(&rows[1][..3], &[1.0, 0.0, 0.0]);
+    // Squared distances with the gravity default for D = 3 (p = 2) give the same.
+    let sq = write(dir.path(), "d2.csv", "1,4,16\n0,9,9\n");
+    let out2 = stdout_of(
+        bin()
+            .args([
+                "soft",
+                "--method",
+                "inverse-power",
+                "--squared",
+                "--dim",
+                "3",
+                "-q",
+            ])
+            .arg(&sq),
+    );
+    assert_eq!(out, out2);
+    // Softmax with sigma estimated from --dim.
+    let out = stdout_of(bin().args(["soft", "--dim", "2"]).arg(&p));
+    check_membership(&out, 3);
+    let out = stdout_of(bin().args(["soft", "--method", "minmax", "-q"]).arg(&p));
+    check_membership(&out, 3);
+}
+
+#[test]
+fn closed_pipe_exits_quietly() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = String::new();
+    for i in 0..20_000 {
+        text.push_str(&format!("{},{}\n", i % 10, (i * 7) % 13));
+    }
+    let p = write(dir.path(), "many.csv", &text);
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("softclust"))
+        .args(["kmeans", "-k", "3", "-q"])
+        .arg(&p)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    assert!(first.starts_with("p_0,"));
+    // The reader is gone: the rest of the output goes to a closed pipe.
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{:?}", out.status);
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "");
+}
+
+#[test]
+fn help_and_version() {
+    bin()
+        .arg("--help")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("kmeans"));
+    bin().arg("--version").assert().success();
+    bin()
+        .args(["kmeans", "--help"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("--standardize"));
+}
+
+// ---- bad input: exit 2, one line naming the problem, no output file -------------------------
+
+/// Runs a failing command with `-o OUT` where OUT already holds "old": it must exit 2, say
+/// `needle` on one line of stderr, and leave OUT untouched.
+fn fails(args: &[&str], input: Option<&Path>, stdin: Option<&str>, needle: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.csv");
+    std::fs::write(&out, "old").unwrap();
+    let mut cmd = bin();
+    cmd.args(args);
+    if let Some(p) = input {
+        cmd.arg(p);
+    }
+    cmd.arg("-o").arg(&out);
+    if let Some(s) = stdin {
+        cmd.write_stdin(s.to_string());
+    }
+    let assert = cmd.assert().code(2).stdout("");
+    let err = String::from_utf8(assert.get_output().stderr.clone()).unwrap();
+    assert!(err.contains(needle), "stderr {err:?} lacks {needle:?}");
+    assert_eq!(
+        err.trim_end().lines().count(),
+        1,
+        "more than one line: {err:?}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&out).unwrap(),
+        "old",
+        "output file was touched"
+    );
+    let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+    assert_eq!(left.len(), 1, "temporary file left behind");
+}
+
+fn bad_file(name: &str, text: &str, args: &[&str], needle: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let p = write(dir.path(), name, text);
+    fails(args, Some(&p), None, needle);
+}
+
+const KM: &[&str] = &["kmeans", "-k", "2"];
+
+#[test]
+fn empty_file() {
+    bad_file("e.csv", "", KM, "is empty");
+    bad_file("e.csv", "\n  \n", KM, "is empty");
+    fails(KM, None, Some(""), "standard input is empty");
+}
+
+#[test]
+fn header_without_rows() {
+    bad_file("h.csv", "a,b,c\n", KM, "header but no data rows");
+}
+
+#[test]
+fn non_numeric_cell_names_line_and_column() {
+    bad_file(
+        "n.csv",
+        "a,b\n1,2\n3,x7\n4,5\n",
+        KM,
+        "line 3, column 2 ('b'): 'x7' is not a number",
+    );
+    // The species column of the shipped Iris file.
+    fails(
+        KM,
+        Some(&iris_path()),
+        None,
+        "line 2, column 5 ('species'): 'setosa' is not a number",
+    );
+}
+
+#[test]
+fn ragged_row_names_the_line() {
+    bad_file(
+        "r.csv",
+        "1,2,3\n4,5,6\n7,8\n",
+        KM,
+        "line 3: 2 fields, but the first row has 3",
+    );
+}
+
+#[test]
+fn missing_and_non_finite_values() {
+    bad_file(
+        "m.csv",
+        "a,b\n1,2\n3,\n",
+        KM,
+        "line 3, column 2 ('b'): empty cell",
+    );
+    bad_file(
+        "m.csv",
+        "a,b\n1,2\nNaN,4\n",
+        KM,
+        "line 3, column 1 ('a'): 'NaN' is not finite",
+    );
+    bad_file(
+        "m.csv",
+        "1,2\n3,inf\n5,6\n",
+        KM,
+        "line 2, column 2 ('x_1'): 'inf' is not finite",
+    );
+}
+
+#[test]
+fn first_row_mixing_text_and_numbers() {
+    bad_file("x.csv", "1,abc\n2,3\n", KM, "pass --header");
+    // With --header the row is taken as names.
+    let dir = tempfile::tempdir().unwrap();
+    let p = write(dir.path(), "x.csv", "1,abc\n2,3\n4,5\n6,8\n");
+    bin()
+        .args(["kmeans", "-k", "2", "-q", "--header"])
+        .arg(&p)
+        .assert()
+        .success();
+    // With --no-header a text first row is an error naming it.
+    bad_file(
+        "y.csv",
+        "a,b\n1,2\n3,4\n",
+        &["kmeans", "-k", "2", "--no-header"],
+        "line 1, column 1 ('x_0'): 'a' is not a number",
+    );
+}
+
+#[test]
+fn more_clusters_than_points() {
+    bad_file(
+        "k.csv",
+        "1,2\n3,4\n5,6\n",
+        &["kmeans", "-k", "4"],
+        "4 clusters need at least 4 points, but the data have 3",
+    );
+}
+
+#[test]
+fn invalid_parameters_name_the_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = iris_numeric(dir.path());
+    fails(&["kmeans", "-k", "0"], Some(&p), None, "invalid -k 0");
+    fails(
+        &["kmeans", "-k", "3", "--max-iter", "0"],
+        Some(&p),
+        None,
+        "invalid --max-iter 0",
+    );
+    fails(
+        &["kmeans", "-k", "3", "--n-init", "0"],
+        Some(&p),
+        None,
+        "invalid --n-init 0",
+    );
+    fails(
+        &["kmeans", "-k", "3", "--tol=-1"],
+        Some(&p),
+        None,
+        "invalid --tol -1",
+    );
+    fails(
+        &["kmeans", "-k", "3", "--sigma=-1"],
+        Some(&p),
+        None,
+        "invalid --sigma -1",
+    );
+    fails(
+        &[
+            "kmeans",
+            "-k",
+            "3",
+            "--soft",
+            "inverse-power",
+            "--power",
+            "0",
+        ],
+        Some(&p),
+        None,
+        "invalid --power 0",
+    );
+    fails(
+        &["kmeans", "-k", "3", "--temperature", "0"],
+        Some(&p),
+        None,
+        "invalid --temperature 0",
+    );
+    fails(
+        &["kmeans", "-k", "3", "--threads", "0"],
+        Some(&p),
+        None,
+        "invalid --threads 0",
+    );
+    fails(
+        &["kmeans", "-k", "3", "--soft", "linear"],
+        Some(&p),
+        None,
+        "invalid value 'linear'",
+    );
+    fails(&["kmeans"], Some(&p), None, "-k <K>");
+}
+
+#[test]
+fn missing_file() {
+    fails(
+        KM,
+        Some(Path::new("/nonexistent/data.csv")),
+        None,
+        "cannot read '/nonexistent/data.csv'",
+    );
+}
+
+#[test]
+fn bad_npy_files() {
+    bad_file(
+        "bad.npy",
+        "this is not numpy",
+        KM,
+        "cannot read as a .npy array",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("nan.npy");
+    ndarray_npy::write_npy(
+        &p,
+        &ndarray::array![[1.0, 2.0], [f64::NAN, 1.0], [3.0, 3.0]],
+    )
+    .unwrap();
+    fails(
+        KM,
+        Some(&p),
+        None,
+        "row 2, column 1: value NaN is not finite",
+    );
+}
+
+#[test]
+fn bad_weights() {
+    bad_file(
+        "w.csv",
+        "x,w\n1,1\n2,-1\n3,1\n",
+        &["kmeans", "-k", "2", "--weights", "w"],
+        "weights must be >= 0",
+    );
+    bad_file(
+        "w.csv",
+        "x,w\n1,1\n2,1\n",
+        &["kmeans", "-k", "2", "--weights", "nope"],
+        "--weights 'nope': no such column",
+    );
+    bad_file(
+        "w.csv",
+        "x,w\n1,0\n2,0\n",
+        &["kmeans", "-k", "2", "--weights", "w"],
+        "all zeros",
+    );
+    bad_file(
+        "w.csv",
+        "w\n1\n2\n",
+        &["kmeans", "-k", "1", "--weights", "w"],
+        "leaves no features",
+    );
+}
+
+#[test]
+fn soft_needs_dimension_or_parameter() {
+    bad_file("d.csv", "1,2\n2,1\n", &["soft"], "--dim D");
+    bad_file(
+        "d.csv",
+        "1,2\n2,1\n",
+        &["soft", "--method", "inverse-power"],
+        "--power P, or --dim D",
+    );
+    bad_file(
+        "d.csv",
+        "1,-2\n2,1\n",
+        &["soft", "--method", "minmax"],
+        "negative entry (-2) at row 0, column 1",
+    );
+    bad_file(
+        "d.csv",
+        "1,2\n2,1\n",
+        &["soft", "--dim", "0"],
+        "invalid --dim 0",
+    );
+}
+
+#[test]
+fn unwritable_output_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = iris_numeric(dir.path());
+    bin()
+        .args(["kmeans", "-k", "3", "-o", "/nonexistent/dir/out.csv"])
+        .arg(&p)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("/nonexistent/dir"));
+}
+
+#[test]
+fn binary_garbage_is_not_read_as_text() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("g.csv");
+    std::fs::File::create(&p)
+        .unwrap()
+        .write_all(&[0xff, 0xfe, 0x00, 0x31, 0x0a, 0x80, 0x81, 0x0a])
+        .unwrap();
+    fails(KM, Some(&p), None, "line");
+}
