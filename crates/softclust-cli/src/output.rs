@@ -27,8 +27,16 @@ pub fn write_to(
                 Some(d) if !d.as_os_str().is_empty() => d,
                 _ => Path::new("."),
             };
-            let mut tmp = tempfile::Builder::new()
-                .prefix(".softclust-")
+            let mut builder = tempfile::Builder::new();
+            builder.prefix(".softclust-");
+            #[cfg(unix)]
+            {
+                // Like a file created by a plain open(): keep an existing file's mode, else 0644.
+                use std::os::unix::fs::PermissionsExt;
+                let mode = std::fs::metadata(p).map_or(0o644, |m| m.permissions().mode() & 0o7777);
+                builder.permissions(std::fs::Permissions::from_mode(mode));
+            }
+            let mut tmp = builder
                 .tempfile_in(dir)
                 .map_err(|e| {
                     CliError::msg(format!(

@@ -176,6 +176,16 @@ fn kmeans_writes_output_and_centres_files() {
     assert_eq!(rows.len(), 3);
     // Centres are in centimetres again: the setosa centre has petal length about 1.46.
     assert!(rows.iter().any(|r| (r[2] - 1.462).abs() < 0.01), "{rows:?}");
+    // A new file gets the usual mode; rewriting an existing file keeps its mode.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&out), 0o644);
+        std::fs::set_permissions(&out, std::fs::Permissions::from_mode(0o600)).unwrap();
+        bin().args(["kmeans", "-k", "3", "-q", "-o"]).arg(&out).arg(&input).assert().success();
+        assert_eq!(mode(&out), 0o600);
+    }
     // No temporary files are left behind.
     let names: Vec<String> = std::fs::read_dir(dir.path())
         .unwrap()
