@@ -3,7 +3,7 @@
 
 use crate::cli::InputArgs;
 use crate::error::{CliError, CliResult};
-use ndarray::{Array1, Array2, Axis};
+use ndarray::{Array, Array2, Axis, Dimension, Ix1, Ix2};
 use std::io::Read;
 
 /// A numeric table with column names and, for text input, the file line of every data row.
@@ -209,41 +209,31 @@ fn csv_error(source: &str, e: csv::Error) -> CliError {
     }
 }
 
-fn read_npy(source: &str, bytes: &[u8]) -> CliResult<Table> {
+/// Reads a float64, float32, int64 or int32 array of dimension `D` as f64.
+fn read_as_f64<D: Dimension>(b: &[u8]) -> Result<Array<f64, D>, ndarray_npy::ReadNpyError> {
     use ndarray_npy::ReadNpyExt;
+    if let Ok(a) = Array::<f64, D>::read_npy(b) {
+        return Ok(a);
+    }
+    if let Ok(a) = Array::<f32, D>::read_npy(b) {
+        return Ok(a.mapv(f64::from));
+    }
+    if let Ok(a) = Array::<i64, D>::read_npy(b) {
+        return Ok(a.mapv(|v| v as f64));
+    }
+    Array::<i32, D>::read_npy(b).map(|a| a.mapv(f64::from))
+}
+
+fn read_npy(source: &str, bytes: &[u8]) -> CliResult<Table> {
     let bad = |e: ndarray_npy::ReadNpyError| {
         CliError::msg(format!(
             "{source}: cannot read as a .npy array of numbers ({e}); softclust reads 1-D or 2-D \
              float64, float32, int64 or int32 arrays"
         ))
     };
-    let try2 = |b: &[u8]| -> Result<Array2<f64>, ndarray_npy::ReadNpyError> {
-        if let Ok(a) = Array2::<f64>::read_npy(b) {
-            return Ok(a);
-        }
-        if let Ok(a) = Array2::<f32>::read_npy(b) {
-            return Ok(a.mapv(f64::from));
-        }
-        if let Ok(a) = Array2::<i64>::read_npy(b) {
-            return Ok(a.mapv(|v| v as f64));
-        }
-        Array2::<i32>::read_npy(b).map(|a| a.mapv(f64::from))
-    };
-    let try1 = |b: &[u8]| -> Result<Array1<f64>, ndarray_npy::ReadNpyError> {
-        if let Ok(a) = Array1::<f64>::read_npy(b) {
-            return Ok(a);
-        }
-        if let Ok(a) = Array1::<f32>::read_npy(b) {
-            return Ok(a.mapv(f64::from));
-        }
-        if let Ok(a) = Array1::<i64>::read_npy(b) {
-            return Ok(a.mapv(|v| v as f64));
-        }
-        Array1::<i32>::read_npy(b).map(|a| a.mapv(f64::from))
-    };
-    let data = match try2(bytes) {
+    let data = match read_as_f64::<Ix2>(bytes) {
         Ok(a) => a,
-        Err(e2) => match try1(bytes) {
+        Err(e2) => match read_as_f64::<Ix1>(bytes) {
             Ok(a) => a.insert_axis(Axis(1)),
             Err(_) => return Err(bad(e2)),
         },

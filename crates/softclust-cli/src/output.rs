@@ -36,14 +36,12 @@ pub fn write_to(
                 let mode = std::fs::metadata(p).map_or(0o644, |m| m.permissions().mode() & 0o7777);
                 builder.permissions(std::fs::Permissions::from_mode(mode));
             }
-            let mut tmp = builder
-                .tempfile_in(dir)
-                .map_err(|e| {
-                    CliError::msg(format!(
-                        "{what}: cannot create a file in '{}': {e}",
-                        dir.display()
-                    ))
-                })?;
+            let mut tmp = builder.tempfile_in(dir).map_err(|e| {
+                CliError::msg(format!(
+                    "{what}: cannot create a file in '{}': {e}",
+                    dir.display()
+                ))
+            })?;
             {
                 let mut w = BufWriter::new(tmp.as_file_mut());
                 write(&mut w)

@@ -183,7 +183,12 @@ fn kmeans_writes_output_and_centres_files() {
         let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode(&out), 0o644);
         std::fs::set_permissions(&out, std::fs::Permissions::from_mode(0o600)).unwrap();
-        bin().args(["kmeans", "-k", "3", "-q", "-o"]).arg(&out).arg(&input).assert().success();
+        bin()
+            .args(["kmeans", "-k", "3", "-q", "-o"])
+            .arg(&out)
+            .arg(&input)
+            .assert()
+            .success();
         assert_eq!(mode(&out), 0o600);
     }
     // No temporary files are left behind.
