@@ -75,7 +75,8 @@ pub struct InputArgs {
 /// How distances become probabilities.
 #[derive(Debug, Clone, Args)]
 pub struct SoftOptions {
-    /// Standard deviation for softmax (default: estimated by maximum likelihood).
+    /// Standard deviation for softmax, in the units of the distances (after standardisation)
+    /// (default: estimated by maximum likelihood).
     #[arg(long, value_name = "S")]
     pub sigma: Option<f64>,
     /// Exponent for inverse-power (default: n_features - 1, at least 1).

@@ -140,6 +140,15 @@ fn kmeans_reads_stdin_tsv_without_header_and_npy() {
     ndarray_npy::write_npy(&npy32, &a.mapv(|v| v as f32)).unwrap();
     let from_npy32 = stdout_of(bin().args(["kmeans", "-k", "3", "-q"]).arg(&npy32));
     check_membership(&from_npy32, 3);
+    // A 1-D array is one feature.
+    let one = dir.path().join("one.npy");
+    ndarray_npy::write_npy(&one, &ndarray::array![0.0, 0.1, 0.2, 5.0, 5.1, 5.2]).unwrap();
+    let rows = check_membership(
+        &stdout_of(bin().args(["kmeans", "-k", "2", "-q"]).arg(&one)),
+        2,
+    );
+    assert_eq!(rows.len(), 6);
+    assert_ne!(rows[0][2], rows[5][2]);
     // .npy on stdin is recognised by its magic bytes.
     let bytes = std::fs::read(&npy).unwrap();
     let npy_stdin = stdout_of(bin().args(["kmeans", "-k", "3", "-q"]).write_stdin(bytes));
