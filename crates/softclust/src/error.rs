@@ -72,6 +72,13 @@ pub enum Error {
     },
     /// All sample weights are zero.
     ZeroTotalWeight,
+    /// A covariance that is not positive definite even after regularisation.
+    IllConditioned {
+        /// The component (0-based), or `None` for the shared (tied) covariance.
+        component: Option<usize>,
+        /// The regularisation that was added to the diagonal.
+        reg_covar: f64,
+    },
     /// A soft method needs a quantity it cannot estimate from the inputs given.
     MissingParameter {
         /// The missing quantity.
@@ -134,6 +141,22 @@ impl fmt::Display for Error {
                 f,
                 "all sample weights are zero; give at least one point a positive weight"
             ),
+            Error::IllConditioned {
+                component,
+                reg_covar,
+            } => {
+                let which = match component {
+                    Some(j) => format!("the covariance of component {j}"),
+                    None => "the shared (tied) covariance".to_string(),
+                };
+                write!(
+                    f,
+                    "{which} is not positive definite even with reg_covar = {reg_covar:e} added to \
+                     its diagonal (a component collapsed onto too few or identical points); use \
+                     fewer components, a larger reg_covar or automatic regularisation, or \
+                     standardise the data"
+                )
+            }
             Error::MissingParameter { name, hint } => {
                 write!(f, "cannot determine {name}: {hint}")
             }

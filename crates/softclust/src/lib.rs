@@ -46,7 +46,9 @@ pub mod data;
 pub mod distance;
 mod error;
 pub mod float;
+pub mod gmm;
 pub mod kmeans;
+mod linalg;
 pub mod membership;
 pub mod rng;
 pub mod scale;
@@ -54,6 +56,8 @@ pub mod soft;
 
 pub use error::{Error, Result};
 pub use float::Float;
+pub use gmm::selection::{select_model, Criterion, Selection};
+pub use gmm::{CovMatrices, CovarianceType, GaussianMixture, GaussianMixtureModel, GmmInit};
 pub use kmeans::{Init, KMeans, KMeansDiagnostics, KMeansModel};
 pub use membership::Membership;
 pub use scale::{Scaler, Standardize};

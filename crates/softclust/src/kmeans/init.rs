@@ -53,7 +53,8 @@ fn distances_to<F: Float>(
     .concat()
 }
 
-/// Greedy k-means++ seeding. `w` holds one non-negative weight per row, not all zero.
+/// Greedy k-means++ seeding: the row indices of the `k` seeds. `w` holds one non-negative
+/// weight per row, not all zero.
 pub(crate) fn kmeans_plusplus<F: Float>(
     x: ArrayView2<'_, F>,
     w: &[f64],
@@ -61,16 +62,16 @@ pub(crate) fn kmeans_plusplus<F: Float>(
     k: usize,
     n_local_trials: usize,
     rng: &mut Rng,
-) -> Array2<F> {
+) -> Vec<usize> {
     let n = x.nrows();
-    let mut centers = Array2::zeros((k, x.ncols()));
+    let mut chosen_rows = Vec::with_capacity(k);
     let cum_w = prefix_sums(w.iter().copied());
     let first = search_cumulative(&cum_w, rng.uniform() * cum_w[n - 1]);
-    centers.row_mut(0).assign(&x.row(first));
+    chosen_rows.push(first);
     let mut closest = distances_to(x, mu, x.row(first));
     let mut pot = par_sum(n, |i| w[i] * closest[i]);
 
-    for c in 1..k {
+    for _ in 1..k {
         let cum = prefix_sums(w.iter().zip(&closest).map(|(a, b)| a * b));
         let candidates: Vec<usize> = (0..n_local_trials)
             .map(|_| search_cumulative(&cum, rng.uniform() * pot))
@@ -105,7 +106,7 @@ pub(crate) fn kmeans_plusplus<F: Float>(
         }
         let chosen = candidates[best];
         pot = pots[best];
-        centers.row_mut(c).assign(&x.row(chosen));
+        chosen_rows.push(chosen);
         let d_new = distances_to(x, mu, x.row(chosen));
         for (a, b) in closest.iter_mut().zip(d_new) {
             if b < *a {
@@ -113,7 +114,7 @@ pub(crate) fn kmeans_plusplus<F: Float>(
             }
         }
     }
-    centers
+    chosen_rows
 }
 
 /// `k` distinct rows drawn without replacement with probability proportional to weight

@@ -218,6 +218,27 @@ impl<F: Float> KMeans<F> {
         Ok(())
     }
 
+    /// The rows chosen by k-means++ seeding for the first run (seed `derive_seed(seed, 0)`),
+    /// without any Lloyd iterations.
+    pub fn seed_indices(
+        &self,
+        x: ArrayView2<'_, F>,
+        sample_weight: Option<ArrayView1<'_, F>>,
+    ) -> Result<Vec<usize>> {
+        self.validate(x, sample_weight)?;
+        let w: Vec<f64> = match sample_weight {
+            Some(w) => w.iter().map(|v| v.as_f64()).collect(),
+            None => vec![1.0; x.nrows()],
+        };
+        let mu = column_means(x);
+        let k = self.n_clusters;
+        let trials = self
+            .n_local_trials
+            .unwrap_or(2 + (k as f64).ln().floor() as usize);
+        let mut rng = Rng::new(derive_seed(self.seed, 0));
+        Ok(init::kmeans_plusplus(x, &w, mu.view(), k, trials, &mut rng))
+    }
+
     /// Fits k-means to `x` (n x d) with optional sample weights (one per row, >= 0).
     pub fn fit(
         &self,
@@ -256,7 +277,8 @@ impl<F: Float> KMeans<F> {
             let mut rng = Rng::new(derive_seed(self.seed, run as u64));
             let start = match &self.init {
                 Init::KMeansPlusPlus => {
-                    init::kmeans_plusplus(x, &w, mu.view(), k, trials, &mut rng)
+                    let rows = init::kmeans_plusplus(x, &w, mu.view(), k, trials, &mut rng);
+                    x.select(ndarray::Axis(0), &rows)
                 }
                 Init::Random => init::random_points(x, &w, k, &mut rng),
                 Init::Centers(c) => c.clone(),

@@ -1,0 +1,289 @@
+//! The E-step and M-step kernels, over fixed row segments in parallel.
+//!
+//! E-step: `ln N(x | mu_k, P_k^{-1}) = -(d/2) ln 2pi + ln det U_k - |U_k^T (x - mu_k)|² / 2`,
+//! plus `ln pi_k`; then `ln p(x) = logsumexp_k` and `ln r_ik = ln pi_k N_k(x_i) - ln p(x_i)`.
+//! For full and tied covariances the quadratic form of a row block is one matrix product
+//! `X_b U_k` per component.
+
+use super::covariance::{CovMatrices, CovarianceType};
+use crate::data::{map_segments, BLOCK_ROWS, SEGMENT_ROWS};
+use crate::float::Float;
+use ndarray::linalg::general_mat_mul;
+use ndarray::{s, Array1, Array2, Array3, ArrayView1, ArrayView2, ArrayViewMut2, Axis};
+use rayon::prelude::*;
+
+const LN_2PI: f64 = 1.837_877_066_409_345_5;
+
+/// Copies rows `start..end` of `x` into `buf` as f64.
+fn load_block<F: Float>(x: ArrayView2<'_, F>, start: usize, end: usize, buf: &mut Array2<f64>) {
+    let mut dst = buf.slice_mut(s![..end - start, ..]);
+    dst.zip_mut_with(&x.slice(s![start..end, ..]), |a, &b| *a = b.as_f64());
+}
+
+/// The fitted parameters the E-step needs.
+pub(crate) struct Params<'a> {
+    pub log_weights: &'a [f64],
+    pub means: ArrayView2<'a, f64>,
+    pub prec_chol: &'a CovMatrices,
+    pub log_det: &'a [f64],
+}
+
+/// Writes the weighted log-densities `ln pi_k + ln N(x_i | k)` of rows `rows` into `out`.
+fn block_log_prob(
+    xb: ArrayView2<'_, f64>,
+    p: &Params<'_>,
+    mu_u: &Array2<f64>,
+    y: &mut Array2<f64>,
+    mut out: ArrayViewMut2<'_, f64>,
+) {
+    let (b, d) = xb.dim();
+    let k = p.means.nrows();
+    let cst = -0.5 * d as f64 * LN_2PI;
+    match p.prec_chol {
+        CovMatrices::Full(_) | CovMatrices::Tied(_) => {
+            for c in 0..k {
+                let u = match p.prec_chol {
+                    CovMatrices::Full(a) => a.index_axis(Axis(0), c),
+                    CovMatrices::Tied(m) => m.view(),
+                    _ => unreachable!("matched above"),
+                };
+                let mut yb = y.slice_mut(s![..b, ..]);
+                general_mat_mul(1.0, &xb, &u, 0.0, &mut yb);
+                let shift = mu_u.row(c);
+                for i in 0..b {
+                    let mut q = 0.0;
+                    for (v, m) in yb.row(i).iter().zip(shift.iter()) {
+                        let t = v - m;
+                        q += t * t;
+                    }
+                    out[(i, c)] = cst - 0.5 * q + p.log_det[c] + p.log_weights[c];
+                }
+            }
+        }
+        CovMatrices::Diag(pc) => {
+            for i in 0..b {
+                for c in 0..k {
+                    let mut q = 0.0;
+                    for ((&v, &m), &u) in xb.row(i).iter().zip(p.means.row(c)).zip(pc.row(c)) {
+                        let t = (v - m) * u;
+                        q += t * t;
+                    }
+                    out[(i, c)] = cst - 0.5 * q + p.log_det[c] + p.log_weights[c];
+                }
+            }
+        }
+        CovMatrices::Spherical(pc) => {
+            for i in 0..b {
+                for c in 0..k {
+                    let mut q = 0.0;
+                    for (&v, &m) in xb.row(i).iter().zip(p.means.row(c)) {
+                        let t = v - m;
+                        q += t * t;
+                    }
+                    out[(i, c)] = cst - 0.5 * q * pc[c] * pc[c] + p.log_det[c] + p.log_weights[c];
+                }
+            }
+        }
+    }
+}
+
+/// `mu_k^T U_k` for full and tied factors (empty otherwise).
+fn shifted_means(p: &Params<'_>) -> Array2<f64> {
+    let (k, d) = p.means.dim();
+    let mut out = Array2::zeros((k, d));
+    for c in 0..k {
+        let u = match p.prec_chol {
+            CovMatrices::Full(a) => a.index_axis(Axis(0), c),
+            CovMatrices::Tied(m) => m.view(),
+            _ => return Array2::zeros((0, d)),
+        };
+        out.row_mut(c).assign(&p.means.row(c).dot(&u));
+    }
+    out
+}
+
+/// Weighted log-densities `ln pi_k + ln N(x_i | k)`, `n x k`.
+pub(crate) fn weighted_log_prob<F: Float>(x: ArrayView2<'_, F>, p: &Params<'_>) -> Array2<f64> {
+    let (n, d) = x.dim();
+    let k = p.means.nrows();
+    let mu_u = shifted_means(p);
+    let mut out = Array2::<f64>::zeros((n, k));
+    out.axis_chunks_iter_mut(Axis(0), SEGMENT_ROWS)
+        .into_par_iter()
+        .enumerate()
+        .for_each(|(sgi, mut seg)| {
+            let first = sgi * SEGMENT_ROWS;
+            let mut xb = Array2::<f64>::zeros((BLOCK_ROWS, d));
+            let mut y = Array2::<f64>::zeros((BLOCK_ROWS, d));
+            let rows = seg.nrows();
+            let mut start = 0;
+            while start < rows {
+                let end = (start + BLOCK_ROWS).min(rows);
+                load_block(x, first + start, first + end, &mut xb);
+                block_log_prob(
+                    xb.slice(s![..end - start, ..]),
+                    p,
+                    &mu_u,
+                    &mut y,
+                    seg.slice_mut(s![start..end, ..]),
+                );
+                start = end;
+            }
+        });
+    out
+}
+
+/// Turns weighted log-densities into log-responsibilities in place; returns `ln p(x_i)`.
+pub(crate) fn normalise(lp: &mut Array2<f64>) -> Array1<f64> {
+    let mut norm = Array1::<f64>::zeros(lp.nrows());
+    ndarray::Zip::from(lp.rows_mut())
+        .and(&mut norm)
+        .par_for_each(|mut row, nm| {
+            let m = row.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            if !m.is_finite() {
+                row.fill(-(row.len() as f64).ln());
+                *nm = m;
+                return;
+            }
+            // Subtract the maximum first: (v - m) is exact for the largest terms, so the
+            // log-responsibilities do not inherit the rounding of m + ln(sum).
+            let ln_sum = row.iter().map(|v| (v - m).exp()).sum::<f64>().ln();
+            row.mapv_inplace(|v| (v - m) - ln_sum);
+            *nm = m + ln_sum;
+        });
+    norm
+}
+
+/// Weighted mean of `v` (weights `w`), reduced in a thread-count-independent order.
+pub(crate) fn weighted_mean(v: ArrayView1<'_, f64>, w: &[f64]) -> f64 {
+    let num = crate::data::par_sum(v.len(), |i| w[i] * v[i]);
+    let den = crate::data::par_sum(v.len(), |i| w[i]);
+    num / den
+}
+
+/// M-step: weights, means and covariances from responsibilities `resp` (n x k, probabilities).
+/// Returns `(n_k, means, covariances)`; `n_k` includes the `10 eps` guard.
+pub(crate) fn estimate_parameters<F: Float>(
+    x: ArrayView2<'_, F>,
+    resp: ArrayView2<'_, f64>,
+    w: &[f64],
+    reg_covar: f64,
+    cov_type: CovarianceType,
+) -> (Array1<f64>, Array2<f64>, CovMatrices) {
+    let (n, d) = x.dim();
+    let k = resp.ncols();
+    // First pass: n_k and weighted sums.
+    let parts = map_segments(n, |rows| {
+        let mut nk = Array1::<f64>::zeros(k);
+        let mut sums = Array2::<f64>::zeros((k, d));
+        let mut xb = Array2::<f64>::zeros((BLOCK_ROWS, d));
+        let mut start = rows.start;
+        while start < rows.end {
+            let end = (start + BLOCK_ROWS).min(rows.end);
+            load_block(x, start, end, &mut xb);
+            let b = end - start;
+            let mut rw = resp.slice(s![start..end, ..]).to_owned();
+            for (i, mut row) in rw.rows_mut().into_iter().enumerate() {
+                row *= w[start + i];
+            }
+            nk += &rw.sum_axis(Axis(0));
+            general_mat_mul(1.0, &rw.t(), &xb.slice(s![..b, ..]), 1.0, &mut sums);
+            start = end;
+        }
+        (nk, sums)
+    });
+    let mut nk = Array1::<f64>::zeros(k);
+    let mut sums = Array2::<f64>::zeros((k, d));
+    for (a, b) in parts {
+        nk += &a;
+        sums += &b;
+    }
+    nk += 10.0 * f64::EPSILON;
+    let means = &sums / &nk.view().insert_axis(Axis(1));
+
+    // Second pass: scatter around the means.
+    let full_like = matches!(cov_type, CovarianceType::Full | CovarianceType::Tied);
+    let parts = map_segments(n, |rows| {
+        let mut acc = if full_like {
+            Array3::<f64>::zeros((k, d, d))
+        } else {
+            Array3::<f64>::zeros((k, d, 1))
+        };
+        let mut xb = Array2::<f64>::zeros((BLOCK_ROWS, d));
+        let mut diff = Array2::<f64>::zeros((BLOCK_ROWS, d));
+        let mut wdiff = Array2::<f64>::zeros((BLOCK_ROWS, d));
+        let mut start = rows.start;
+        while start < rows.end {
+            let end = (start + BLOCK_ROWS).min(rows.end);
+            let b = end - start;
+            load_block(x, start, end, &mut xb);
+            for c in 0..k {
+                let mut df = diff.slice_mut(s![..b, ..]);
+                df.assign(&xb.slice(s![..b, ..]));
+                df -= &means.row(c);
+                let mut wd = wdiff.slice_mut(s![..b, ..]);
+                for i in 0..b {
+                    let r = w[start + i] * resp[(start + i, c)];
+                    for j in 0..d {
+                        wd[(i, j)] = r * df[(i, j)];
+                    }
+                }
+                if full_like {
+                    let mut target = acc.index_axis_mut(Axis(0), c);
+                    general_mat_mul(1.0, &wd.t(), &df, 1.0, &mut target);
+                } else {
+                    for i in 0..b {
+                        for j in 0..d {
+                            acc[(c, j, 0)] += wd[(i, j)] * df[(i, j)];
+                        }
+                    }
+                }
+            }
+            start = end;
+        }
+        acc
+    });
+    let mut scatter = if full_like {
+        Array3::<f64>::zeros((k, d, d))
+    } else {
+        Array3::<f64>::zeros((k, d, 1))
+    };
+    for p in parts {
+        scatter += &p;
+    }
+    let cov = match cov_type {
+        CovarianceType::Full => {
+            let mut c = scatter;
+            for j in 0..k {
+                let mut m = c.index_axis_mut(Axis(0), j);
+                m /= nk[j];
+                for t in 0..d {
+                    m[(t, t)] += reg_covar;
+                }
+            }
+            CovMatrices::Full(c)
+        }
+        CovarianceType::Tied => {
+            let mut m = scatter.sum_axis(Axis(0));
+            m /= nk.sum();
+            for t in 0..d {
+                m[(t, t)] += reg_covar;
+            }
+            CovMatrices::Tied(m)
+        }
+        CovarianceType::Diag | CovarianceType::Spherical => {
+            let mut v = scatter.index_axis(Axis(2), 0).to_owned();
+            for j in 0..k {
+                let mut row = v.row_mut(j);
+                row /= nk[j];
+                row += reg_covar;
+            }
+            if cov_type == CovarianceType::Diag {
+                CovMatrices::Diag(v)
+            } else {
+                CovMatrices::Spherical(v.mean_axis(Axis(1)).unwrap_or_else(|| Array1::zeros(k)))
+            }
+        }
+    };
+    (nk, means, cov)
+}

@@ -1,0 +1,884 @@
+//! Gaussian mixtures fitted by expectation-maximisation.
+//!
+//! The model is `p(x) = sum_k pi_k N(x | mu_k, S_k)` with one of four covariance structures
+//! ([`CovarianceType`]). EM alternates
+//!
+//! * **E-step**: responsibilities `r_ik = pi_k N(x_i | mu_k, S_k) / p(x_i)`, in log space;
+//! * **M-step**: `n_k = sum_i w_i r_ik`, `pi_k = n_k / sum_k n_k`, `mu_k = sum_i w_i r_ik x_i / n_k`,
+//!   covariances as in [`covariance`], each with `reg_covar` added to the diagonal,
+//!
+//! and each iteration never lowers the (weighted) mean log-likelihood
+//! `L = sum_i w_i ln p(x_i) / sum_i w_i`, the "lower bound" reported per iteration. The loop stops
+//! when `L` changes by less than `tol`; one more E-step after the loop makes the training labels
+//! equal `predict`. Parameter names and defaults are scikit-learn's, so results from the same
+//! starting parameters agree with `sklearn.mixture.GaussianMixture` (and sample weights work).
+//!
+//! ```
+//! use ndarray::array;
+//! use softclust::gmm::{CovarianceType, GaussianMixture};
+//!
+//! let x = array![[0.0, 0.1], [0.2, -0.1], [-0.1, 0.0], [5.0, 5.1], [5.2, 4.9], [4.9, 5.0]];
+//! let model = GaussianMixture::new(2).covariance_type(CovarianceType::Spherical).fit(x.view(), None)?;
+//! let m = model.memberships(x.view())?;
+//! assert_eq!(m.label[0], m.label[2]);
+//! assert_ne!(m.label[0], m.label[3]);
+//! assert!(model.bic(x.view(), None)? < GaussianMixture::new(1).fit(x.view(), None)?.bic(x.view(), None)?);
+//! # Ok::<(), softclust::Error>(())
+//! ```
+
+pub mod covariance;
+mod em;
+pub mod selection;
+
+pub use covariance::{CovMatrices, CovarianceType};
+
+use crate::data::{check_matrix, check_weights};
+use crate::error::{invalid, Error, Result};
+use crate::float::Float;
+use crate::kmeans::{Init, KMeans};
+use crate::membership::Membership;
+use crate::rng::{derive_seed, Rng};
+use covariance::{
+    covariances_from_cholesky, log_det_cholesky, precision_cholesky,
+    precision_cholesky_from_precisions, precisions_from_cholesky,
+};
+use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis};
+
+/// How EM is started when no full set of initial parameters is given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum GmmInit {
+    /// Responsibilities from the labels of one k-means run (the default).
+    KMeans,
+    /// One-hot responsibilities on the k-means++ seeds.
+    KMeansPlusPlus,
+    /// Uniform random responsibilities, normalised per row.
+    Random,
+    /// One-hot responsibilities on `k` random points.
+    RandomFromData,
+}
+
+impl GmmInit {
+    /// `kmeans`, `k-means++`, `random` or `random_from_data` (scikit-learn's names).
+    pub fn name(self) -> &'static str {
+        match self {
+            GmmInit::KMeans => "kmeans",
+            GmmInit::KMeansPlusPlus => "k-means++",
+            GmmInit::Random => "random",
+            GmmInit::RandomFromData => "random_from_data",
+        }
+    }
+}
+
+/// Gaussian mixture configuration; defaults are scikit-learn's.
+#[derive(Debug, Clone)]
+pub struct GaussianMixture {
+    n_components: usize,
+    covariance_type: CovarianceType,
+    tol: f64,
+    reg_covar: f64,
+    max_iter: usize,
+    n_init: usize,
+    init_params: GmmInit,
+    weights_init: Option<Array1<f64>>,
+    means_init: Option<Array2<f64>>,
+    precisions_init: Option<CovMatrices>,
+    seed: u64,
+    warm_start: Option<Box<GaussianMixtureModel>>,
+    auto_regularize: bool,
+}
+
+/// What happened during a fit.
+#[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[non_exhaustive]
+pub struct GmmDiagnostics {
+    /// Whether the best run's lower bound changed by less than `tol`.
+    pub converged: bool,
+    /// EM iterations of the best run.
+    pub n_iter: usize,
+    /// The best run's final lower bound (weighted mean log-likelihood).
+    pub lower_bound: f64,
+    /// The lower bound after every iteration of the best run.
+    pub lower_bounds: Vec<f64>,
+    /// Index of the best run.
+    pub best_run: usize,
+    /// Final lower bound of every run.
+    pub run_lower_bounds: Vec<f64>,
+    /// The `reg_covar` in force at the end (larger than asked after automatic regularisation).
+    pub reg_covar: f64,
+    /// How many times automatic regularisation raised `reg_covar`.
+    pub regularization_increases: usize,
+}
+
+/// A fitted Gaussian mixture. Immutable; every method validates its input.
+#[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct GaussianMixtureModel {
+    weights: Array1<f64>,
+    means: Array2<f64>,
+    precisions_cholesky: CovMatrices,
+    diagnostics: GmmDiagnostics,
+}
+
+impl GaussianMixture {
+    /// A mixture of `n_components` Gaussians with full covariances and scikit-learn's defaults:
+    /// `tol = 1e-3`, `reg_covar = 1e-6`, `max_iter = 100`, `n_init = 1`, k-means initialisation.
+    pub fn new(n_components: usize) -> Self {
+        GaussianMixture {
+            n_components,
+            covariance_type: CovarianceType::Full,
+            tol: 1e-3,
+            reg_covar: 1e-6,
+            max_iter: 100,
+            n_init: 1,
+            init_params: GmmInit::KMeans,
+            weights_init: None,
+            means_init: None,
+            precisions_init: None,
+            seed: 0,
+            warm_start: None,
+            auto_regularize: false,
+        }
+    }
+    /// Covariance structure.
+    pub fn covariance_type(mut self, t: CovarianceType) -> Self {
+        self.covariance_type = t;
+        self
+    }
+    /// Convergence threshold on the change of the mean per-sample log-likelihood.
+    pub fn tol(mut self, tol: f64) -> Self {
+        self.tol = tol;
+        self
+    }
+    /// Non-negative regularisation added to the diagonal of every covariance.
+    pub fn reg_covar(mut self, r: f64) -> Self {
+        self.reg_covar = r;
+        self
+    }
+    /// Maximum EM iterations per run.
+    pub fn max_iter(mut self, m: usize) -> Self {
+        self.max_iter = m;
+        self
+    }
+    /// Number of runs from different initialisations (seeds derived from `(seed, run)`); the
+    /// run with the highest final lower bound wins.
+    pub fn n_init(mut self, n: usize) -> Self {
+        self.n_init = n;
+        self
+    }
+    /// Initialisation method for the parameters not given explicitly.
+    pub fn init_params(mut self, i: GmmInit) -> Self {
+        self.init_params = i;
+        self
+    }
+    /// Initial mixing weights (`k`, non-negative, summing to 1).
+    pub fn weights_init(mut self, w: Array1<f64>) -> Self {
+        self.weights_init = Some(w);
+        self
+    }
+    /// Initial means (`k x d`).
+    pub fn means_init(mut self, m: Array2<f64>) -> Self {
+        self.means_init = Some(m);
+        self
+    }
+    /// Initial precision matrices, shaped for the covariance type.
+    pub fn precisions_init(mut self, p: CovMatrices) -> Self {
+        self.precisions_init = Some(p);
+        self
+    }
+    /// Master seed.
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+    /// Starts EM from a fitted model's parameters (one run, no initialisation).
+    pub fn warm_start(mut self, model: &GaussianMixtureModel) -> Self {
+        self.warm_start = Some(Box::new(model.clone()));
+        self
+    }
+    /// When a covariance is not positive definite, raise `reg_covar` (relative to the data's
+    /// variance) until it is, instead of failing; the diagnostics record it.
+    pub fn auto_regularize(mut self, yes: bool) -> Self {
+        self.auto_regularize = yes;
+        self
+    }
+    /// Number of components.
+    pub fn n_components(&self) -> usize {
+        self.n_components
+    }
+    /// The covariance type.
+    pub fn get_covariance_type(&self) -> CovarianceType {
+        self.covariance_type
+    }
+
+    fn validate<F: Float>(&self, x: ArrayView2<'_, F>, w: Option<ArrayView1<'_, F>>) -> Result<()> {
+        let k = self.n_components;
+        if k == 0 {
+            return Err(invalid("n_components", 0, "an integer >= 1"));
+        }
+        if !(self.tol.is_finite() && self.tol >= 0.0) {
+            return Err(invalid("tol", self.tol, "a finite number >= 0"));
+        }
+        if !(self.reg_covar.is_finite() && self.reg_covar >= 0.0) {
+            return Err(invalid("reg_covar", self.reg_covar, "a finite number >= 0"));
+        }
+        if self.max_iter == 0 {
+            return Err(invalid("max_iter", 0, "an integer >= 1"));
+        }
+        if self.n_init == 0 {
+            return Err(invalid("n_init", 0, "an integer >= 1"));
+        }
+        check_matrix(x, "data")?;
+        let (n, d) = x.dim();
+        if n < k {
+            return Err(Error::TooFewPoints {
+                n_samples: n,
+                n_clusters: k,
+            });
+        }
+        if let Some(w) = w {
+            check_weights(w, n)?;
+        }
+        if let Some(wi) = &self.weights_init {
+            if wi.len() != k {
+                return Err(Error::ShapeMismatch {
+                    what: "weights_init",
+                    expected: format!("{k} weights"),
+                    found: format!("{}", wi.len()),
+                });
+            }
+            if wi
+                .iter()
+                .any(|&v| !(v.is_finite() && (0.0..=1.0).contains(&v)))
+            {
+                return Err(invalid(
+                    "weights_init",
+                    format!("{wi}"),
+                    "weights in [0, 1]",
+                ));
+            }
+            if (wi.sum() - 1.0).abs() > 1e-6 {
+                return Err(invalid(
+                    "weights_init",
+                    format!("{wi} (sum {})", wi.sum()),
+                    "weights summing to 1",
+                ));
+            }
+        }
+        if let Some(m) = &self.means_init {
+            if m.dim() != (k, d) {
+                return Err(Error::ShapeMismatch {
+                    what: "means_init",
+                    expected: format!("{k} x {d}"),
+                    found: format!("{} x {}", m.nrows(), m.ncols()),
+                });
+            }
+            check_matrix(m.view(), "means_init")?;
+        }
+        if let Some(p) = &self.precisions_init {
+            if p.covariance_type() != self.covariance_type {
+                return Err(invalid(
+                    "precisions_init",
+                    format!("{} precisions", p.covariance_type().name()),
+                    "precisions of the configured covariance type",
+                ));
+            }
+            p.check_shape(k, d, "precisions_init")?;
+        }
+        if let Some(m) = &self.warm_start {
+            if m.n_components() != k
+                || m.n_features() != d
+                || m.covariance_type() != self.covariance_type
+            {
+                return Err(Error::ShapeMismatch {
+                    what: "warm-start model",
+                    expected: format!(
+                        "{k} {} components in {d} dimensions",
+                        self.covariance_type.name()
+                    ),
+                    found: format!(
+                        "{} {} components in {} dimensions",
+                        m.n_components(),
+                        m.covariance_type().name(),
+                        m.n_features()
+                    ),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Starting parameters for run `run`: `(weights, means, precision factors)`.
+    fn initialize<F: Float>(
+        &self,
+        x: ArrayView2<'_, F>,
+        w: &[f64],
+        run: usize,
+        reg: &mut Regularizer,
+    ) -> Result<(Array1<f64>, Array2<f64>, CovMatrices)> {
+        if let Some(m) = &self.warm_start {
+            return Ok((
+                m.weights.clone(),
+                m.means.clone(),
+                m.precisions_cholesky.clone(),
+            ));
+        }
+        let (n, _) = x.dim();
+        let k = self.n_components;
+        let seed = derive_seed(self.seed, run as u64);
+        let mut rng = Rng::new(seed);
+        let all_given = self.weights_init.is_some()
+            && self.means_init.is_some()
+            && self.precisions_init.is_some();
+        let (mut weights, mut means, mut prec) = if all_given {
+            (Array1::zeros(0), Array2::zeros((0, 0)), None)
+        } else {
+            let mut resp = Array2::<f64>::zeros((n, k));
+            match self.init_params {
+                GmmInit::KMeans => {
+                    let km = KMeans::new(k)
+                        .n_init(1)
+                        .seed(seed)
+                        .init(Init::KMeansPlusPlus);
+                    let wv: Array1<F> = w.iter().map(|&v| F::of(v)).collect();
+                    let model = km.fit(x, Some(wv.view()))?;
+                    for (i, &l) in model.labels().iter().enumerate() {
+                        resp[(i, l)] = 1.0;
+                    }
+                }
+                GmmInit::KMeansPlusPlus => {
+                    let wv: Array1<F> = w.iter().map(|&v| F::of(v)).collect();
+                    let seeds = KMeans::new(k).seed(seed).seed_indices(x, Some(wv.view()))?;
+                    for (c, &i) in seeds.iter().enumerate() {
+                        resp[(i, c)] = 1.0;
+                    }
+                }
+                GmmInit::Random => {
+                    for mut row in resp.rows_mut() {
+                        row.mapv_inplace(|_| rng.uniform());
+                        let s = row.sum();
+                        row /= s;
+                    }
+                }
+                GmmInit::RandomFromData => {
+                    let mut chosen: Vec<usize> = Vec::with_capacity(k);
+                    while chosen.len() < k {
+                        let i = rng.below(n);
+                        if !chosen.contains(&i) {
+                            chosen.push(i);
+                        }
+                    }
+                    for (c, &i) in chosen.iter().enumerate() {
+                        resp[(i, c)] = 1.0;
+                    }
+                }
+            }
+            let (nk, means, cov, prec) = reg.m_step(x, resp.view(), w, self.covariance_type)?;
+            let total: f64 = w.iter().sum();
+            (nk / total, means, Some((cov, prec)))
+        };
+        if let Some(wi) = &self.weights_init {
+            weights = wi.clone();
+        }
+        if let Some(mi) = &self.means_init {
+            means = mi.clone();
+        }
+        let prec_chol = match &self.precisions_init {
+            Some(p) => precision_cholesky_from_precisions(p)?,
+            None => match prec.take() {
+                Some((_, pc)) => pc,
+                None => unreachable_prec()?,
+            },
+        };
+        Ok((weights, means, prec_chol))
+    }
+
+    /// Fits the mixture to `x` (n x d) with optional sample weights.
+    pub fn fit<F: Float>(
+        &self,
+        x: ArrayView2<'_, F>,
+        sample_weight: Option<ArrayView1<'_, F>>,
+    ) -> Result<GaussianMixtureModel> {
+        self.fit_with_progress(x, sample_weight, &mut |_, _, _| {})
+    }
+
+    /// [`GaussianMixture::fit`], calling `progress(run, iteration, lower_bound)` after every
+    /// EM iteration.
+    pub fn fit_with_progress<F: Float>(
+        &self,
+        x: ArrayView2<'_, F>,
+        sample_weight: Option<ArrayView1<'_, F>>,
+        progress: &mut dyn FnMut(usize, usize, f64),
+    ) -> Result<GaussianMixtureModel> {
+        self.validate(x, sample_weight)?;
+        let n = x.nrows();
+        let w: Vec<f64> = match sample_weight {
+            Some(w) => w.iter().map(|v| v.as_f64()).collect(),
+            None => vec![1.0; n],
+        };
+        let mut reg = Regularizer::new(self.reg_covar, self.auto_regularize, x);
+        let n_runs = if self.warm_start.is_some() {
+            1
+        } else {
+            self.n_init
+        };
+        let mut best: Option<Run> = None;
+        let mut run_lower_bounds = Vec::with_capacity(n_runs);
+        for run in 0..n_runs {
+            let (mut weights, mut means, mut prec_chol) = self.initialize(x, &w, run, &mut reg)?;
+            let mut lower_bound = match &self.warm_start {
+                Some(m) => m.diagnostics.lower_bound,
+                None => f64::NEG_INFINITY,
+            };
+            let mut history = Vec::new();
+            let mut converged = false;
+            let mut n_iter = 0;
+            for it in 1..=self.max_iter {
+                n_iter = it;
+                let prev = lower_bound;
+                let (mean_ll, log_resp) = e_step(x, &w, &weights, means.view(), &prec_chol);
+                let resp = log_resp.mapv(f64::exp);
+                let (nk, m, _, pc) = reg.m_step(x, resp.view(), &w, self.covariance_type)?;
+                weights = &nk / nk.sum();
+                means = m;
+                prec_chol = pc;
+                lower_bound = mean_ll;
+                history.push(lower_bound);
+                progress(run, it - 1, lower_bound);
+                if (lower_bound - prev).abs() < self.tol {
+                    converged = true;
+                    break;
+                }
+            }
+            run_lower_bounds.push(lower_bound);
+            if best.as_ref().is_none_or(|b| lower_bound > b.lower_bound) {
+                best = Some(Run {
+                    index: run,
+                    converged,
+                    n_iter,
+                    lower_bound,
+                    history,
+                    weights,
+                    means,
+                    prec_chol,
+                });
+            }
+        }
+        let Some(best) = best else {
+            return Err(invalid("n_init", 0, "an integer >= 1"));
+        };
+        Ok(GaussianMixtureModel {
+            weights: best.weights,
+            means: best.means,
+            precisions_cholesky: best.prec_chol,
+            diagnostics: GmmDiagnostics {
+                converged: best.converged,
+                n_iter: best.n_iter,
+                lower_bound: best.lower_bound,
+                lower_bounds: best.history,
+                best_run: best.index,
+                run_lower_bounds,
+                reg_covar: reg.current,
+                regularization_increases: reg.increases,
+            },
+        })
+    }
+}
+
+/// The outcome of one EM run.
+struct Run {
+    index: usize,
+    converged: bool,
+    n_iter: usize,
+    lower_bound: f64,
+    history: Vec<f64>,
+    weights: Array1<f64>,
+    means: Array2<f64>,
+    prec_chol: CovMatrices,
+}
+
+fn unreachable_prec() -> Result<CovMatrices> {
+    Err(Error::MissingParameter {
+        name: "initial precisions",
+        hint: "internal: no precisions were computed or given",
+    })
+}
+
+/// `reg_covar`, raised on demand when automatic regularisation is on.
+struct Regularizer {
+    current: f64,
+    auto: bool,
+    scale: f64,
+    increases: usize,
+}
+
+impl Regularizer {
+    fn new<F: Float>(reg_covar: f64, auto: bool, x: ArrayView2<'_, F>) -> Self {
+        let scale = if auto {
+            let mu = crate::distance::column_means(x);
+            let total = crate::data::par_sum(x.nrows(), |i| {
+                x.row(i)
+                    .iter()
+                    .zip(mu.iter())
+                    .map(|(&v, &m)| {
+                        let t = (v - m).as_f64();
+                        t * t
+                    })
+                    .sum()
+            });
+            (total / (x.nrows() * x.ncols()) as f64).max(f64::MIN_POSITIVE)
+        } else {
+            0.0
+        };
+        Regularizer {
+            current: reg_covar,
+            auto,
+            scale,
+            increases: 0,
+        }
+    }
+
+    /// One M-step; with automatic regularisation, retries with `reg_covar` raised tenfold
+    /// (starting from `1e-10` of the mean feature variance) until the covariances are positive
+    /// definite or `reg_covar` exceeds the mean variance itself.
+    fn m_step<F: Float>(
+        &mut self,
+        x: ArrayView2<'_, F>,
+        resp: ArrayView2<'_, f64>,
+        w: &[f64],
+        t: CovarianceType,
+    ) -> Result<(Array1<f64>, Array2<f64>, CovMatrices, CovMatrices)> {
+        loop {
+            let (nk, means, cov) = em::estimate_parameters(x, resp, w, self.current, t);
+            match precision_cholesky(&cov, self.current) {
+                Ok(pc) => return Ok((nk, means, cov, pc)),
+                Err(e) => {
+                    if !self.auto || self.current > self.scale {
+                        return Err(e);
+                    }
+                    self.current = (self.current * 10.0).max(1e-10 * self.scale);
+                    self.increases += 1;
+                }
+            }
+        }
+    }
+}
+
+/// E-step: `(weighted mean log-likelihood, log-responsibilities)`.
+fn e_step<F: Float>(
+    x: ArrayView2<'_, F>,
+    w: &[f64],
+    weights: &Array1<f64>,
+    means: ArrayView2<'_, f64>,
+    prec_chol: &CovMatrices,
+) -> (f64, Array2<f64>) {
+    let (k, d) = means.dim();
+    let log_w: Vec<f64> = weights.iter().map(|v| v.ln()).collect();
+    let log_det = log_det_cholesky(prec_chol, k, d);
+    let p = em::Params {
+        log_weights: &log_w,
+        means: means.view(),
+        prec_chol,
+        log_det: &log_det,
+    };
+    let mut lp = em::weighted_log_prob(x, &p);
+    let norm = em::normalise(&mut lp);
+    (em::weighted_mean(norm.view(), w), lp)
+}
+
+impl GaussianMixtureModel {
+    /// A model from given parameters: weights (`k`), means (`k x d`) and either covariances or
+    /// precisions (`covariances = true` for the former), shaped for their type.
+    pub fn from_parameters(
+        weights: Array1<f64>,
+        means: Array2<f64>,
+        params: CovMatrices,
+        covariances: bool,
+    ) -> Result<Self> {
+        let (k, d) = means.dim();
+        check_matrix(means.view(), "means")?;
+        params.check_shape(
+            k,
+            d,
+            if covariances {
+                "covariances"
+            } else {
+                "precisions"
+            },
+        )?;
+        if weights.len() != k {
+            return Err(Error::ShapeMismatch {
+                what: "weights",
+                expected: format!("{k} weights, one per mean"),
+                found: format!("{}", weights.len()),
+            });
+        }
+        if weights.iter().any(|&v| !(v.is_finite() && v >= 0.0)) || weights.sum() <= 0.0 {
+            return Err(invalid(
+                "weights",
+                format!("{weights}"),
+                "non-negative weights with a positive sum",
+            ));
+        }
+        let precisions_cholesky = if covariances {
+            precision_cholesky(&params, 0.0)?
+        } else {
+            precision_cholesky_from_precisions(&params)?
+        };
+        Ok(GaussianMixtureModel {
+            weights: &weights / weights.sum(),
+            means,
+            precisions_cholesky,
+            diagnostics: GmmDiagnostics {
+                converged: true,
+                n_iter: 0,
+                lower_bound: f64::NAN,
+                lower_bounds: Vec::new(),
+                best_run: 0,
+                run_lower_bounds: Vec::new(),
+                reg_covar: 0.0,
+                regularization_increases: 0,
+            },
+        })
+    }
+
+    /// Checks that the parameters fit together (for models read from files).
+    pub fn validate(&self) -> Result<()> {
+        let (k, d) = self.means.dim();
+        if k == 0 || d == 0 {
+            return Err(Error::EmptyInput {
+                what: "model means",
+            });
+        }
+        check_matrix(self.means.view(), "means")?;
+        self.precisions_cholesky
+            .check_shape(k, d, "precision factors")?;
+        if self.weights.len() != k {
+            return Err(Error::ShapeMismatch {
+                what: "weights",
+                expected: format!("{k} weights, one per mean"),
+                found: format!("{}", self.weights.len()),
+            });
+        }
+        if self.weights.iter().any(|&v| !(v.is_finite() && v >= 0.0)) {
+            return Err(invalid(
+                "weights",
+                format!("{}", self.weights),
+                "non-negative weights",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Number of components `k`.
+    pub fn n_components(&self) -> usize {
+        self.means.nrows()
+    }
+    /// Number of features `d`.
+    pub fn n_features(&self) -> usize {
+        self.means.ncols()
+    }
+    /// Covariance type.
+    pub fn covariance_type(&self) -> CovarianceType {
+        self.precisions_cholesky.covariance_type()
+    }
+    /// Mixing weights `pi_k`.
+    pub fn weights(&self) -> ArrayView1<'_, f64> {
+        self.weights.view()
+    }
+    /// Means, `k x d`.
+    pub fn means(&self) -> ArrayView2<'_, f64> {
+        self.means.view()
+    }
+    /// Upper-triangular precision factors `U_k` with `P_k = U_k U_k^T` (scikit-learn's
+    /// `precisions_cholesky_`).
+    pub fn precisions_cholesky(&self) -> &CovMatrices {
+        &self.precisions_cholesky
+    }
+    /// Precision matrices `P_k = S_k^{-1}`.
+    pub fn precisions(&self) -> CovMatrices {
+        precisions_from_cholesky(&self.precisions_cholesky)
+    }
+    /// Covariance matrices `S_k`.
+    pub fn covariances(&self) -> CovMatrices {
+        covariances_from_cholesky(&self.precisions_cholesky)
+    }
+    /// Fit diagnostics.
+    pub fn diagnostics(&self) -> &GmmDiagnostics {
+        &self.diagnostics
+    }
+    /// Whether EM converged.
+    pub fn converged(&self) -> bool {
+        self.diagnostics.converged
+    }
+    /// Free parameters.
+    pub fn n_parameters(&self) -> usize {
+        self.covariance_type()
+            .n_parameters(self.n_components(), self.n_features())
+    }
+
+    fn check_new<F: Float>(&self, x: ArrayView2<'_, F>) -> Result<()> {
+        check_matrix(x, "data")?;
+        if x.ncols() != self.n_features() {
+            return Err(Error::ShapeMismatch {
+                what: "data",
+                expected: format!("{} columns, as in training", self.n_features()),
+                found: format!("{} columns", x.ncols()),
+            });
+        }
+        Ok(())
+    }
+
+    fn weighted_log_prob<F: Float>(&self, x: ArrayView2<'_, F>) -> Result<Array2<f64>> {
+        self.check_new(x)?;
+        let (k, d) = self.means.dim();
+        let log_w: Vec<f64> = self.weights.iter().map(|v| v.ln()).collect();
+        let log_det = log_det_cholesky(&self.precisions_cholesky, k, d);
+        let p = em::Params {
+            log_weights: &log_w,
+            means: self.means.view(),
+            prec_chol: &self.precisions_cholesky,
+            log_det: &log_det,
+        };
+        Ok(em::weighted_log_prob(x, &p))
+    }
+
+    /// Log-density `ln p(x_i)` of each row.
+    pub fn score_samples<F: Float>(&self, x: ArrayView2<'_, F>) -> Result<Array1<f64>> {
+        let mut lp = self.weighted_log_prob(x)?;
+        Ok(em::normalise(&mut lp))
+    }
+
+    /// Mean log-density (weighted by `sample_weight` if given).
+    pub fn score<F: Float>(
+        &self,
+        x: ArrayView2<'_, F>,
+        sample_weight: Option<ArrayView1<'_, F>>,
+    ) -> Result<f64> {
+        let s = self.score_samples(x)?;
+        let w: Vec<f64> = match sample_weight {
+            Some(w) => {
+                check_weights(w, x.nrows())?;
+                w.iter().map(|v| v.as_f64()).collect()
+            }
+            None => vec![1.0; x.nrows()],
+        };
+        Ok(em::weighted_mean(s.view(), &w))
+    }
+
+    /// Log-responsibilities `ln r_ik`.
+    pub fn predict_log_proba<F: Float>(&self, x: ArrayView2<'_, F>) -> Result<Array2<f64>> {
+        let mut lp = self.weighted_log_prob(x)?;
+        em::normalise(&mut lp);
+        Ok(lp)
+    }
+
+    /// Responsibilities `r_ik`.
+    pub fn predict_proba<F: Float>(&self, x: ArrayView2<'_, F>) -> Result<Array2<f64>> {
+        Ok(self.predict_log_proba(x)?.mapv(f64::exp))
+    }
+
+    /// The membership contract (probabilities, label, max_p, margin, entropy).
+    pub fn memberships<F: Float>(&self, x: ArrayView2<'_, F>) -> Result<Membership<f64>> {
+        let lp = self.weighted_log_prob(x)?;
+        Ok(Membership::from_log_scores(lp.view()))
+    }
+
+    /// Most probable component of each row.
+    pub fn predict<F: Float>(&self, x: ArrayView2<'_, F>) -> Result<Array1<usize>> {
+        Ok(self.memberships(x)?.label)
+    }
+
+    fn total_weight<F: Float>(x: ArrayView2<'_, F>, w: Option<ArrayView1<'_, F>>) -> f64 {
+        match w {
+            Some(w) => w.iter().map(|v| v.as_f64()).sum(),
+            None => x.nrows() as f64,
+        }
+    }
+
+    /// Bayesian information criterion `-2 ln L + p ln N` (lower is better); with sample weights,
+    /// `ln L = sum_i w_i ln p(x_i)` and `N = sum_i w_i`.
+    pub fn bic<F: Float>(
+        &self,
+        x: ArrayView2<'_, F>,
+        sample_weight: Option<ArrayView1<'_, F>>,
+    ) -> Result<f64> {
+        let n = Self::total_weight(x, sample_weight);
+        let ll = self.score(x, sample_weight)? * n;
+        Ok(-2.0 * ll + self.n_parameters() as f64 * n.ln())
+    }
+
+    /// Akaike information criterion `-2 ln L + 2 p` (lower is better).
+    pub fn aic<F: Float>(
+        &self,
+        x: ArrayView2<'_, F>,
+        sample_weight: Option<ArrayView1<'_, F>>,
+    ) -> Result<f64> {
+        let n = Self::total_weight(x, sample_weight);
+        let ll = self.score(x, sample_weight)? * n;
+        Ok(-2.0 * ll + 2.0 * self.n_parameters() as f64)
+    }
+
+    /// Integrated completed likelihood, as mclust computes it but on the lower-is-better
+    /// scale: `BIC - 2 sum_i w_i ln max_k r_ik` (BIC penalised by the assignment uncertainty).
+    pub fn icl<F: Float>(
+        &self,
+        x: ArrayView2<'_, F>,
+        sample_weight: Option<ArrayView1<'_, F>>,
+    ) -> Result<f64> {
+        let bic = self.bic(x, sample_weight)?;
+        let lr = self.predict_log_proba(x)?;
+        let mut s = 0.0;
+        for (i, row) in lr.rows().into_iter().enumerate() {
+            let wi = sample_weight.map_or(1.0, |w| w[i].as_f64());
+            s += wi * row.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        }
+        Ok(bic - 2.0 * s)
+    }
+
+    /// Draws `n` points from the mixture: `(points, component of each point)`.
+    pub fn sample(&self, n: usize, seed: u64) -> (Array2<f64>, Array1<usize>) {
+        let (k, d) = self.means.dim();
+        let mut rng = Rng::new(seed);
+        let cum: Vec<f64> = self
+            .weights
+            .iter()
+            .scan(0.0, |acc, &v| {
+                *acc += v;
+                Some(*acc)
+            })
+            .collect();
+        let total = cum.last().copied().unwrap_or(1.0);
+        // Lower factors L_k with S_k = L_k L_k^T: L_k = U_k^{-T}, so L_k z ~ N(0, S_k).
+        let factors: Vec<Array2<f64>> = (0..k)
+            .map(|c| match &self.precisions_cholesky {
+                CovMatrices::Full(a) => crate::linalg::invert_lower(a.index_axis(Axis(0), c).t()),
+                CovMatrices::Tied(m) => crate::linalg::invert_lower(m.t()),
+                CovMatrices::Diag(m) => Array2::from_diag(&m.row(c).mapv(|v| 1.0 / v)),
+                CovMatrices::Spherical(m) => Array2::eye(d) / m[c],
+            })
+            .collect();
+        let mut labels = Array1::<usize>::zeros(n);
+        let mut x = Array2::<f64>::zeros((n, d));
+        let mut z = Array1::<f64>::zeros(d);
+        for i in 0..n {
+            let u = rng.uniform() * total;
+            let c = cum.partition_point(|&v| v <= u).min(k - 1);
+            labels[i] = c;
+            for v in z.iter_mut() {
+                *v = normal(&mut rng);
+            }
+            let draw = &self.means.row(c) + &factors[c].dot(&z);
+            x.row_mut(i).assign(&draw);
+        }
+        (x, labels)
+    }
+}
+
+/// A standard normal draw (Box-Muller, one of the pair).
+fn normal(rng: &mut Rng) -> f64 {
+    let u1 = 1.0 - rng.uniform();
+    let u2 = rng.uniform();
+    (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
+}
