@@ -24,6 +24,12 @@ pub enum Command {
     Kmeans(KmeansArgs),
     /// Soft memberships from your own distance matrix (column j = distances to cluster j).
     Soft(SoftArgs),
+    /// Gaussian mixture by EM: responsibilities as memberships.
+    Gmm(GmmArgs),
+    /// Fit mixtures over a range of k and covariance types, rank them by BIC, AIC or ICL.
+    Select(SelectArgs),
+    /// Memberships for new data from a model saved with --model-out.
+    Predict(PredictArgs),
     /// k-means with soft memberships on the Iris data shipped with softclust.
     Demo,
 }
@@ -132,6 +138,149 @@ pub struct KmeansArgs {
     /// Also write the centres (in the input's units) to this CSV file.
     #[arg(long, value_name = "FILE")]
     pub centers_out: Option<PathBuf>,
+    #[command(flatten)]
+    pub save: SaveArgs,
+    #[command(flatten)]
+    pub input_opts: InputArgs,
+}
+
+/// Where to write the fit report and the model.
+#[derive(Debug, Clone, Args)]
+pub struct SaveArgs {
+    /// Write a JSON report of the fit (parameters, convergence, criteria, timings).
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+    /// Save the fitted model (scaler included) as versioned JSON, for `softclust predict`.
+    #[arg(long, value_name = "FILE")]
+    pub model_out: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CovKind {
+    /// One general covariance matrix per component.
+    Full,
+    /// One general covariance matrix shared by all components.
+    Tied,
+    /// One diagonal covariance matrix per component.
+    Diag,
+    /// One variance per component.
+    Spherical,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum GmmInitKind {
+    /// Responsibilities from one k-means run.
+    Kmeans,
+    /// One-hot on the k-means++ seeds.
+    #[value(name = "k-means++")]
+    KMeansPlusPlus,
+    /// Random responsibilities.
+    Random,
+    /// One-hot on k random points.
+    #[value(name = "random_from_data")]
+    RandomFromData,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CriterionKind {
+    /// Bayesian information criterion.
+    Bic,
+    /// Akaike information criterion.
+    Aic,
+    /// Integrated completed likelihood.
+    Icl,
+}
+
+/// EM settings shared by `gmm` and `select`.
+#[derive(Debug, Clone, Args)]
+pub struct EmArgs {
+    /// Initialisation.
+    #[arg(long, value_enum, default_value_t = GmmInitKind::Kmeans)]
+    pub init: GmmInitKind,
+    /// Runs from different initialisations; the best lower bound wins.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub n_init: usize,
+    /// Maximum EM iterations per run.
+    #[arg(long, value_name = "M", default_value_t = 100)]
+    pub max_iter: usize,
+    /// Stop when the mean log-likelihood changes by less than T.
+    #[arg(long, value_name = "T", default_value_t = 1e-3)]
+    pub tol: f64,
+    /// Added to the diagonal of every covariance.
+    #[arg(long, value_name = "R", default_value_t = 1e-6)]
+    pub reg_covar: f64,
+    /// Raise --reg-covar as needed instead of failing on a singular covariance.
+    #[arg(long)]
+    pub auto_regularize: bool,
+    /// Standardise features before fitting.
+    #[arg(long, value_enum, default_value_t = StandardizeKind::Zscore)]
+    pub standardize: StandardizeKind,
+    /// Column holding sample weights (header name, or 1-based position); not a feature.
+    #[arg(long, value_name = "COLUMN")]
+    pub weights: Option<String>,
+    /// Random seed.
+    #[arg(long, value_name = "S", default_value_t = 0)]
+    pub seed: u64,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct GmmArgs {
+    /// CSV, TSV or .npy file; `-` or nothing reads standard input.
+    pub input: Option<String>,
+    /// Number of components.
+    #[arg(short = 'k', long = "k", value_name = "K")]
+    pub k: usize,
+    /// Covariance structure.
+    #[arg(long, value_enum, default_value_t = CovKind::Full)]
+    pub covariance: CovKind,
+    #[command(flatten)]
+    pub em: EmArgs,
+    /// Output file (default: standard output); written atomically.
+    #[arg(short = 'o', long, value_name = "OUT")]
+    pub output: Option<PathBuf>,
+    #[command(flatten)]
+    pub save: SaveArgs,
+    #[command(flatten)]
+    pub input_opts: InputArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct SelectArgs {
+    /// CSV, TSV or .npy file; `-` or nothing reads standard input.
+    pub input: Option<String>,
+    /// Numbers of components to try: a range `1..10` (inclusive) or a list `2,3,5`.
+    #[arg(short = 'k', long = "k", value_name = "RANGE", default_value = "1..10")]
+    pub k: String,
+    /// Covariance types to try: `all` or a list such as `full,diag`.
+    #[arg(long, value_name = "TYPES", default_value = "all")]
+    pub covariance: String,
+    /// Ranking criterion (lower is better).
+    #[arg(long, value_enum, default_value_t = CriterionKind::Bic)]
+    pub criterion: CriterionKind,
+    /// Print the table as JSON.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub em: EmArgs,
+    /// Write the chosen model's memberships to this file.
+    #[arg(short = 'o', long, value_name = "OUT")]
+    pub output: Option<PathBuf>,
+    #[command(flatten)]
+    pub save: SaveArgs,
+    #[command(flatten)]
+    pub input_opts: InputArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct PredictArgs {
+    /// Model file written by --model-out.
+    #[arg(long, value_name = "FILE")]
+    pub model: PathBuf,
+    /// CSV, TSV or .npy file with the same features; `-` or nothing reads standard input.
+    pub input: Option<String>,
+    /// Output file (default: standard output); written atomically.
+    #[arg(short = 'o', long, value_name = "OUT")]
+    pub output: Option<PathBuf>,
     #[command(flatten)]
     pub input_opts: InputArgs,
 }

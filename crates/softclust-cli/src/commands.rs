@@ -5,9 +5,12 @@ use crate::cli::{
 };
 use crate::error::{CliError, CliResult};
 use crate::input::{read_table, Table};
+use crate::model_file::{ModelFile, SavedModel};
 use crate::output::{write_matrix, write_membership, write_to};
 use crate::progress::FitProgress;
+use crate::report::{num, write_report, Timer};
 use ndarray::{Array1, Array2};
+use serde_json::json;
 use softclust::{
     DistanceKind, FittedSoft, Init, InversePower, KMeans, KMeansModel, Membership, Scaler,
     SoftMethod, Softmax, Standardize,
@@ -28,6 +31,9 @@ pub fn run(cli: Cli) -> CliResult<()> {
     match cli.command {
         Command::Kmeans(a) => kmeans(&a, cli.quiet),
         Command::Soft(a) => soft(&a, cli.quiet),
+        Command::Gmm(a) => crate::mixture::gmm(&a, cli.quiet),
+        Command::Select(a) => crate::mixture::select(&a, cli.quiet),
+        Command::Predict(a) => crate::model_file::predict(&a, cli.quiet),
         Command::Demo => crate::demo::run(cli.quiet),
     }
 }
@@ -35,7 +41,7 @@ pub fn run(cli: Cli) -> CliResult<()> {
 /// The command-line flag that sets a library parameter, for error messages.
 fn flag(name: &str) -> String {
     match name {
-        "n_clusters" => "-k".into(),
+        "n_clusters" | "n_components" => "-k".into(),
         "n_features" => "--dim".into(),
         other => format!("--{}", other.replace('_', "-")),
     }
@@ -79,7 +85,7 @@ pub fn soft_method(kind: SoftKind, o: &SoftOptions) -> SoftMethod {
     }
 }
 
-fn standardize(kind: StandardizeKind) -> Standardize {
+pub fn standardize(kind: StandardizeKind) -> Standardize {
     match kind {
         StandardizeKind::Zscore => Standardize::ZScore,
         StandardizeKind::Robust => Standardize::Robust,
@@ -138,9 +144,9 @@ pub fn fit_kmeans(
     let n_runs = s
         .n_init
         .unwrap_or(if s.init == InitKind::Random { 10 } else { 1 });
-    let progress = FitProgress::new(quiet, n_runs, s.max_iter);
+    let progress = FitProgress::new(quiet, "k-means", "inertia", n_runs, s.max_iter);
     let fitted = km.fit_with_progress(z.view(), weights.map(|w| w.view()), &mut |p| {
-        progress.update(p)
+        progress.tick(p.run, p.iteration, p.inertia)
     });
     progress.finish();
     let model = fitted.map_err(lib_error)?;
@@ -192,11 +198,13 @@ pub fn describe_soft(soft: &FittedSoft) -> String {
 }
 
 fn kmeans(a: &KmeansArgs, quiet: bool) -> CliResult<()> {
+    let mut timer = Timer::new();
     let mut table = read_table(a.input.as_deref(), &a.input_opts)?;
     let weights = match &a.weights {
         Some(spec) => Some(Array1::from(table.take_column(spec)?)),
         None => None,
     };
+    timer.lap("read");
     let settings = KmeansSettings {
         k: a.k,
         standardize: standardize(a.standardize),
@@ -208,6 +216,7 @@ fn kmeans(a: &KmeansArgs, quiet: bool) -> CliResult<()> {
         soft: soft_method(a.soft, &a.soft_opts),
     };
     let run = fit_kmeans(&table, weights.as_ref(), &settings, quiet)?;
+    timer.lap("fit");
     // Everything is computed before anything is written: an error leaves no output behind.
     let centers = run
         .scaler
@@ -219,8 +228,51 @@ fn kmeans(a: &KmeansArgs, quiet: bool) -> CliResult<()> {
     write_to(a.output.as_deref(), |w| {
         write_membership(w, &run.membership)
     })?;
+    if let Some(p) = &a.save.model_out {
+        let model = SavedModel::Kmeans {
+            centers: run.model.centers().to_owned(),
+            centering: run.model.centering().to_owned(),
+            soft: run.soft.clone(),
+        };
+        ModelFile::new(table.columns.clone(), run.scaler.clone(), model).save(p)?;
+    }
+    timer.lap("write");
+    let dg = run.model.diagnostics();
+    if let Some(p) = &a.save.report {
+        let report = json!({
+            "method": "kmeans",
+            "parameters": {
+                "k": a.k,
+                "init": match a.init { InitKind::KMeansPlusPlus => "k-means++", InitKind::Random => "random" },
+                "n_init": dg.run_inertia.len(),
+                "max_iter": a.max_iter,
+                "tol": a.tol,
+                "seed": a.seed,
+                "standardize": settings.standardize.name(),
+                "weights_column": a.weights,
+                "soft": run.soft.method_name(),
+                "sigma": run.soft.sigma(),
+                "sigma_estimated": run.soft.sigma_estimated(),
+                "power": run.soft.power(),
+                "temperature": a.soft_opts.temperature,
+            },
+            "n": table.data.nrows(),
+            "d": table.data.ncols(),
+            "k": a.k,
+            "converged": dg.converged,
+            "n_iter": dg.n_iter,
+            "inertia": num(run.model.inertia()),
+            "inertia_history": dg.inertia_history.iter().map(|&v| num(v)).collect::<Vec<_>>(),
+            "run_inertia": dg.run_inertia.iter().map(|&v| num(v)).collect::<Vec<_>>(),
+            "lower_bound": null,
+            "mean_log_likelihood": null,
+            "bic": null,
+            "aic": null,
+            "note": "k-means has no likelihood of its own: lower_bound, mean_log_likelihood, bic and aic are not defined (use softclust gmm)",
+        });
+        write_report(p, report, &timer)?;
+    }
     if !quiet {
-        let dg = run.model.diagnostics();
         eprintln!(
             "softclust: k-means k={} on {} x {} ({}): {} after {} iterations (best of {} runs), \
              inertia {:.6}; {}",

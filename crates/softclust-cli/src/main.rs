@@ -6,8 +6,11 @@ mod commands;
 mod demo;
 mod error;
 mod input;
+mod mixture;
+mod model_file;
 mod output;
 mod progress;
+mod report;
 
 use std::process::ExitCode;
 

@@ -19,6 +19,8 @@ use ndarray::{Array1, Array2, ArrayView1, ArrayView2, ArrayViewMut2, Axis, Zip};
 
 /// Which standardisation to apply.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "lowercase"))]
 pub enum Standardize {
     /// Leave the data as they are.
     #[default]
@@ -100,6 +102,7 @@ pub fn quantile_sorted(v: &[f64], q: f64) -> f64 {
 
 /// A fitted standardisation: `z = (x - center) / scale`.
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Scaler<F> {
     method: Standardize,
     center: Array1<F>,
@@ -124,6 +127,31 @@ impl<F: Float> Scaler<F> {
     pub fn unscaled_columns(&self) -> &[usize] {
         &self.unscaled
     }
+    /// Checks that centres and scales fit together and are usable (for scalers read from
+    /// files): equal lengths, finite values, positive scales.
+    pub fn validate(&self) -> Result<()> {
+        if self.center.len() != self.scale.len() {
+            return Err(Error::ShapeMismatch {
+                what: "scaler",
+                expected: format!("{} scales, one per centre", self.center.len()),
+                found: format!("{}", self.scale.len()),
+            });
+        }
+        if let Some(j) = (0..self.scale.len()).find(|&j| {
+            !(self.center[j].is_finite() && self.scale[j].is_finite() && self.scale[j] > F::zero())
+        }) {
+            return Err(Error::InvalidParameter {
+                name: "scaler",
+                value: format!(
+                    "centre {} / scale {} in column {j}",
+                    self.center[j], self.scale[j]
+                ),
+                expected: "finite centres and positive finite scales",
+            });
+        }
+        Ok(())
+    }
+
     /// Number of columns the scaler was fitted on.
     pub fn n_features(&self) -> usize {
         self.center.len()

@@ -343,6 +343,8 @@ fn fit_softmax<F: Float>(
 }
 
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(tag = "method", rename_all = "kebab-case"))]
 enum Fitted {
     Softmax {
         sigma: Vec<f64>,
@@ -363,6 +365,7 @@ enum Fitted {
 /// A soft-assignment method with its parameters estimated; apply with
 /// [`FittedSoft::memberships`].
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct FittedSoft {
     model: Fitted,
     k: usize,
@@ -376,6 +379,44 @@ impl FittedSoft {
             Fitted::InversePower { .. } => "inverse-power",
             Fitted::MinMax { .. } => "minmax",
         }
+    }
+
+    /// Checks that the parameters are usable (for models read from files).
+    pub fn validate(&self) -> Result<()> {
+        let bad = |what: &str| Error::InvalidParameter {
+            name: "soft-assignment parameters",
+            value: what.to_string(),
+            expected: "one finite, positive value per cluster",
+        };
+        match &self.model {
+            Fitted::Softmax {
+                sigma,
+                log_prior,
+                log_norm,
+                temperature,
+                ..
+            } => {
+                if sigma.len() != self.k || log_prior.len() != self.k || log_norm.len() != self.k {
+                    return Err(bad("lengths differ from the number of clusters"));
+                }
+                if sigma.iter().any(|s| !(s.is_finite() && *s >= 0.0))
+                    || !(temperature.is_finite() && *temperature > 0.0)
+                {
+                    return Err(bad("sigma or temperature out of range"));
+                }
+            }
+            Fitted::InversePower { power } => {
+                if !(power.is_finite() && *power > 0.0) {
+                    return Err(bad("power out of range"));
+                }
+            }
+            Fitted::MinMax { lo, hi } => {
+                if lo.len() != self.k || hi.len() != self.k {
+                    return Err(bad("lengths differ from the number of clusters"));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Number of clusters (columns of the distance matrix).

@@ -349,6 +349,55 @@ fn mean_variance<F: Float>(x: ArrayView2<'_, F>, mu: ArrayView1<'_, F>) -> f64 {
 }
 
 impl<F: Float> KMeansModel<F> {
+    /// A model that only knows its centres (for example read back from a file): `predict`,
+    /// `transform` and distances work; training labels are empty, inertia is NaN.
+    /// `centering` is the vector the distance kernel centres data on (see
+    /// [`KMeansModel::centering`]); give the fitted model's to reproduce its distances bit for
+    /// bit, or `None` to use the mean of the centres.
+    pub fn from_centers(centers: Array2<F>, centering: Option<Array1<F>>) -> Result<Self> {
+        check_matrix(centers.view(), "centres")?;
+        let k = centers.nrows();
+        let mu = match centering {
+            Some(mu) => {
+                if mu.len() != centers.ncols() {
+                    return Err(Error::ShapeMismatch {
+                        what: "centring vector",
+                        expected: format!("{} values, one per feature", centers.ncols()),
+                        found: format!("{}", mu.len()),
+                    });
+                }
+                check_matrix(mu.view().insert_axis(ndarray::Axis(0)), "centring vector")?;
+                mu
+            }
+            None => column_means(centers.view()),
+        };
+        Ok(KMeansModel {
+            centers,
+            labels: Array1::zeros(0),
+            inertia: f64::NAN,
+            cluster_weight: Array1::from_elem(k, f64::NAN),
+            total_weight: f64::NAN,
+            mu,
+            diagnostics: KMeansDiagnostics {
+                n_iter: 0,
+                converged: true,
+                inertia_history: Vec::new(),
+                tol_abs: f64::NAN,
+                best_run: 0,
+                run_inertia: Vec::new(),
+                run_n_iter: Vec::new(),
+                run_converged: Vec::new(),
+                empty_relocations: 0,
+            },
+        })
+    }
+
+    /// The vector the distance kernel subtracts from data and centres before the GEMM-form
+    /// distances (the training data's column means).
+    pub fn centering(&self) -> ArrayView1<'_, F> {
+        self.mu.view()
+    }
+
     /// Cluster centres, `k x d`.
     pub fn centers(&self) -> ArrayView2<'_, F> {
         self.centers.view()
