@@ -708,3 +708,409 @@ fn binary_garbage_is_not_read_as_text() {
         .unwrap();
     fails(KM, Some(&p), None, "line");
 }
+
+// ---- Gaussian mixtures, model selection, reports and saved models ---------------------------
+
+/// Three elongated, rotated clusters (150 points each) as CSV with a header.
+fn elongated_csv(dir: &Path) -> PathBuf {
+    let mut s = 7u64;
+    let mut unif = move || {
+        s = s
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        ((s >> 11) as f64 + 0.5) / (1u64 << 53) as f64
+    };
+    let mut normal = move || {
+        let (u1, u2) = (unif(), unif());
+        (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
+    };
+    let mut text = String::from("u,v\n");
+    for (cx, cy, ang) in [(0.0, 0.0, 0.3f64), (8.0, 8.0, -0.8), (-6.0, 9.0, 1.2)] {
+        let (sn, cs) = ang.sin_cos();
+        for _ in 0..150 {
+            let a = 3.0 * normal();
+            let b = 0.3 * normal();
+            text.push_str(&format!(
+                "{},{}\n",
+                cx + cs * a - sn * b,
+                cy + sn * a + cs * b
+            ));
+        }
+    }
+    write(dir, "elongated.csv", &text)
+}
+
+#[test]
+fn gmm_every_covariance_type() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = elongated_csv(dir.path());
+    for cov in ["full", "tied", "diag", "spherical"] {
+        for init in ["kmeans", "k-means++", "random", "random_from_data"] {
+            let out = stdout_of(
+                bin()
+                    .args(["gmm", "-k", "3", "-q", "--covariance", cov, "--init", init])
+                    .arg(&p),
+            );
+            assert_eq!(check_membership(&out, 3).len(), 450, "{cov} {init}");
+        }
+    }
+}
+
+#[test]
+fn gmm_report_and_model_round_trip() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = std::fs::read_to_string(elongated_csv(dir.path())).unwrap();
+    let weighted: String = base
+        .lines()
+        .enumerate()
+        .map(|(i, l)| {
+            if i == 0 {
+                format!("{l},w\n")
+            } else {
+                format!("{l},{}\n", 1 + i % 3)
+            }
+        })
+        .collect();
+    let p = write(dir.path(), "weighted.csv", &weighted);
+    let report = dir.path().join("r.json");
+    let model = dir.path().join("m.json");
+    let out = stdout_of(
+        bin()
+            .args(["gmm", "-k", "3", "--n-init", "2", "--weights", "3"])
+            .arg(&p)
+            .arg("--report")
+            .arg(&report)
+            .arg("--model-out")
+            .arg(&model)
+            .args(["--standardize", "robust"]),
+    );
+    check_membership(&out, 3);
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    assert_eq!(r["method"], "gmm");
+    assert_eq!(r["n"], 450);
+    assert_eq!(r["d"], 2); // the third column became the weights
+    assert_eq!(r["parameters"]["weights_column"], "3");
+    assert_eq!(r["k"], 3);
+    assert_eq!(r["parameters"]["n_init"], 2);
+    assert_eq!(r["parameters"]["standardize"], "robust");
+    for key in [
+        "converged",
+        "n_iter",
+        "lower_bound",
+        "mean_log_likelihood",
+        "bic",
+        "aic",
+        "n_parameters",
+    ] {
+        assert!(!r[key].is_null(), "{key} missing from {r}");
+    }
+    assert!(r["timings"]["total_s"].as_f64().unwrap() >= r["timings"]["fit_s"].as_f64().unwrap());
+    let m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&model).unwrap()).unwrap();
+    assert_eq!(m["format"], "softclust-model");
+    assert_eq!(m["schema_version"], 1);
+    assert_eq!(m["model"]["kind"], "gmm");
+}
+
+#[test]
+fn saved_models_predict_exactly_what_the_fit_gave() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = elongated_csv(dir.path());
+    for args in [
+        vec!["gmm", "-k", "3"],
+        vec!["gmm", "-k", "3", "--covariance", "diag"],
+        vec!["kmeans", "-k", "3"],
+        vec!["kmeans", "-k", "3", "--soft", "inverse-power"],
+        vec![
+            "kmeans",
+            "-k",
+            "3",
+            "--soft",
+            "minmax",
+            "--standardize",
+            "none",
+        ],
+        vec![
+            "kmeans",
+            "-k",
+            "3",
+            "--per-cluster-variance",
+            "--size-weights",
+        ],
+    ] {
+        let model = dir.path().join("model.json");
+        let fitted = stdout_of(
+            bin()
+                .args(&args)
+                .arg("-q")
+                .arg(&p)
+                .arg("--model-out")
+                .arg(&model),
+        );
+        let predicted = stdout_of(bin().args(["predict", "-q", "--model"]).arg(&model).arg(&p));
+        assert_eq!(fitted, predicted, "{args:?}");
+    }
+}
+
+#[test]
+fn kmeans_report_has_the_fit_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = iris_numeric(dir.path());
+    let report = dir.path().join("r.json");
+    bin()
+        .args(["kmeans", "-k", "3", "-q", "--n-init", "3"])
+        .arg(&p)
+        .arg("--report")
+        .arg(&report)
+        .assert()
+        .success();
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    assert_eq!(r["method"], "kmeans");
+    assert_eq!(
+        (r["n"].as_u64(), r["d"].as_u64(), r["k"].as_u64()),
+        (Some(150), Some(4), Some(3))
+    );
+    assert_eq!(r["parameters"]["n_init"], 3);
+    assert!(r["inertia"].as_f64().unwrap() > 0.0);
+    assert!(r["converged"].as_bool().unwrap());
+    assert!(r["bic"].is_null() && r["mean_log_likelihood"].is_null());
+    assert!(r["timings"]["fit_s"].is_number());
+}
+
+#[test]
+fn select_picks_three_elongated_clusters() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = elongated_csv(dir.path());
+    let out = dir.path().join("best.csv");
+    let text = stdout_of(
+        bin()
+            .args(["select", "--k", "1..6", "-q"])
+            .arg(&p)
+            .arg("-o")
+            .arg(&out),
+    );
+    assert!(text.contains("lower is better"), "{text}");
+    let chosen = text.lines().find(|l| l.starts_with("chosen:")).unwrap();
+    assert!(chosen.contains("k = 3"), "{chosen}");
+    assert!(!chosen.contains("spherical"), "{chosen}");
+    check_membership(&std::fs::read_to_string(&out).unwrap(), 3);
+    let json = stdout_of(
+        bin()
+            .args([
+                "select",
+                "--k",
+                "2,3,4",
+                "--covariance",
+                "full,diag",
+                "--json",
+                "--criterion",
+                "icl",
+                "-q",
+            ])
+            .arg(&p),
+    );
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["criterion"], "icl");
+    assert_eq!(v["lower_is_better"], true);
+    assert_eq!(v["table"].as_array().unwrap().len(), 6);
+    assert_eq!(v["chosen"]["k"], 3);
+}
+
+#[test]
+fn select_records_failed_fits() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = write(dir.path(), "few.csv", "0\n0\n1\n1\n1.5\n");
+    let text = stdout_of(
+        bin()
+            .args([
+                "select",
+                "--k",
+                "1..7",
+                "--covariance",
+                "full",
+                "--standardize",
+                "none",
+                "--reg-covar",
+                "0",
+                "-q",
+            ])
+            .arg(&p),
+    );
+    assert!(text.contains("failed:"), "{text}");
+    assert!(text.contains("chosen: k = "), "{text}");
+}
+
+#[test]
+fn gmm_bad_inputs() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = elongated_csv(dir.path());
+    fails(&["gmm", "-k", "0"], Some(&p), None, "invalid -k 0");
+    fails(
+        &["gmm", "-k", "3", "--reg-covar=-1"],
+        Some(&p),
+        None,
+        "invalid --reg-covar -1",
+    );
+    fails(
+        &["gmm", "-k", "3", "--max-iter", "0"],
+        Some(&p),
+        None,
+        "invalid --max-iter 0",
+    );
+    fails(
+        &["gmm", "-k", "3", "--n-init", "0"],
+        Some(&p),
+        None,
+        "invalid --n-init 0",
+    );
+    fails(
+        &["gmm", "-k", "3", "--tol=-1"],
+        Some(&p),
+        None,
+        "invalid --tol -1",
+    );
+    fails(
+        &["gmm", "-k", "3", "--covariance", "round"],
+        Some(&p),
+        None,
+        "invalid value 'round'",
+    );
+    bad_file(
+        "k.csv",
+        "1,2\n3,4\n",
+        &["gmm", "-k", "3"],
+        "3 clusters need at least 3 points, but the data have 2",
+    );
+    bad_file(
+        "n.csv",
+        "a,b\n1,2\n3,oops\n",
+        &["gmm", "-k", "1"],
+        "line 3, column 2 ('b'): 'oops' is not a number",
+    );
+    // Collapsed components without regularisation: the message names the component and remedies.
+    bad_file(
+        "c.csv",
+        "0,0\n0,0\n5,5\n5,5.5\n9,0\n9.5,0.5\n",
+        &[
+            "gmm",
+            "-k",
+            "3",
+            "--covariance",
+            "diag",
+            "--reg-covar",
+            "0",
+            "--standardize",
+            "none",
+            "--init",
+            "kmeans",
+        ],
+        "is not positive definite",
+    );
+    // ...and --auto-regularize fits it.
+    let c = write(dir.path(), "c2.csv", "0,0\n0,0\n5,5\n5,5\n9,0\n9,0\n");
+    bin()
+        .args([
+            "gmm",
+            "-k",
+            "3",
+            "--reg-covar",
+            "0",
+            "--standardize",
+            "none",
+            "--auto-regularize",
+        ])
+        .arg(&c)
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("reg_covar raised"));
+}
+
+#[test]
+fn select_bad_inputs() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = elongated_csv(dir.path());
+    fails(
+        &["select", "--k", "5..2"],
+        Some(&p),
+        None,
+        "invalid -k '5..2'",
+    );
+    fails(
+        &["select", "--k", "0..3"],
+        Some(&p),
+        None,
+        "invalid -k '0..3'",
+    );
+    fails(
+        &["select", "--k", "a,b"],
+        Some(&p),
+        None,
+        "invalid -k 'a,b'",
+    );
+    fails(
+        &["select", "--covariance", "full,round"],
+        Some(&p),
+        None,
+        "invalid --covariance 'round'",
+    );
+    bad_file(
+        "few.csv",
+        "1\n2\n",
+        &["select", "--k", "3..4"],
+        "lower the k range",
+    );
+}
+
+#[test]
+fn predict_bad_models_and_inputs() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = elongated_csv(dir.path());
+    let model = dir.path().join("m.json");
+    bin()
+        .args(["gmm", "-k", "3", "-q", "--model-out"])
+        .arg(&model)
+        .arg(&p)
+        .assert()
+        .success();
+    let text = std::fs::read_to_string(&model).unwrap();
+    let m = |name: &str, body: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, body).unwrap();
+        path.to_string_lossy().into_owned()
+    };
+    let predict =
+        |model: &str, needle: &str| fails(&["predict", "--model", model], Some(&p), None, needle);
+    predict("/nonexistent/m.json", "cannot read model");
+    predict(&m("trunc.json", &text[..text.len() / 2]), "truncated");
+    predict(
+        &m("other.json", "{\"hello\": 1}"),
+        "not a softclust model file",
+    );
+    predict(
+        &m(
+            "newer.json",
+            &text.replace("\"schema_version\":1", "\"schema_version\":99"),
+        ),
+        "schema version 99, newer than this softclust",
+    );
+    let mut v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    v["feature_names"] = serde_json::json!(["u"]);
+    predict(
+        &m("names.json", &v.to_string()),
+        "inconsistent: 1 feature names but the scaler has 2 columns",
+    );
+    let mut v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    v["model"]["mixture"]["weights"]["data"] = serde_json::json!([0.5, 0.5]);
+    v["model"]["mixture"]["weights"]["dim"] = serde_json::json!([2]);
+    predict(&m("shapes.json", &v.to_string()), "inconsistent");
+    // Data with the wrong number of columns.
+    let q = write(dir.path(), "three.csv", "a,b,c\n1,2,3\n");
+    fails(
+        &["predict", "--model", model.to_str().unwrap()],
+        Some(&q),
+        None,
+        "has 3 columns but the model was fitted on 2 (u, v)",
+    );
+}
