@@ -5,7 +5,9 @@ use crate::commands::{describe_soft, fit_kmeans, lib_error, KmeansSettings};
 use crate::error::{CliError, CliResult};
 use crate::input::Table;
 use ndarray::Array2;
-use softclust::{DistanceKind, InversePower, Membership, SoftMethod, Softmax, Standardize};
+use softclust::{
+    DistanceKind, GaussianMixture, InversePower, Membership, SoftMethod, Softmax, Standardize,
+};
 use std::io::{self, Write};
 
 const IRIS: &str = include_str!("../../../data/iris.csv");
@@ -80,6 +82,11 @@ pub fn run(quiet: bool) -> CliResult<()> {
     let m_mm = mm
         .memberships(d.view(), DistanceKind::Euclidean)
         .map_err(lib_error)?;
+    let gmm = GaussianMixture::new(k)
+        .n_init(5)
+        .fit(z.view(), None)
+        .map_err(lib_error)?;
+    let m_gmm = gmm.memberships(z.view()).map_err(lib_error)?;
 
     let out = io::stdout();
     let mut w = out.lock();
@@ -129,6 +136,7 @@ pub fn run(quiet: bool) -> CliResult<()> {
             (describe_soft(&run.soft), &run.membership),
             (describe_soft(&inv), &m_inv),
             ("minmax (linear baseline)".to_string(), &m_mm),
+            ("Gaussian mixture, full covariances".to_string(), &m_gmm),
         ] {
             let (c, b, a, mean) = counts(m);
             writeln!(w, "{label:<37} {c:>9} {b:>13} {a:>11} {mean:>13.3}")?;

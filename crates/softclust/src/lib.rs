@@ -18,7 +18,10 @@
 //!    * inverse power `p_ij ∝ d_ij^(-p)`, gravity default `p = d - 1` (fuzzy c-means with
 //!      `m = 1 + 2/p`);
 //!    * min-max scaling, the linear baseline, for comparison only.
-//! 4. **Read the contract** ([`Membership`]): probabilities (rows sum to 1), label = argmax,
+//! 4. **Or fit a mixture** ([`gmm`]): Gaussian mixtures by EM with full, tied, diagonal or
+//!    spherical covariances, responsibilities `r_ik ∝ pi_k N(x_i | mu_k, S_k)` computed in log
+//!    space, BIC/AIC/ICL and automatic choice of k and covariance type ([`select_model`]).
+//! 5. **Read the contract** ([`Membership`]): probabilities (rows sum to 1), label = argmax,
 //!    `max_p`, `margin` and entropy, whatever the method.
 //!
 //! ```
