@@ -48,6 +48,7 @@
 pub mod data;
 pub mod distance;
 mod error;
+pub mod fcm;
 pub mod float;
 pub mod gmm;
 pub mod kmeans;
@@ -56,6 +57,8 @@ pub mod membership;
 pub mod rng;
 pub mod scale;
 pub mod soft;
+pub mod special;
+pub mod typicality;
 
 pub use error::{Error, Result};
 pub use float::Float;

@@ -372,6 +372,14 @@ pub struct FittedSoft {
 }
 
 impl FittedSoft {
+    /// Inverse-power memberships with exponent `power` for `k` clusters (fuzzy c-means).
+    pub(crate) fn inverse_power(power: f64, k: usize) -> Self {
+        FittedSoft {
+            model: Fitted::InversePower { power },
+            k,
+        }
+    }
+
     /// Short name of the method.
     pub fn method_name(&self) -> &'static str {
         match self.model {

@@ -28,8 +28,10 @@ pub(crate) struct Params<'a> {
     pub log_det: &'a [f64],
 }
 
-/// Writes the weighted log-densities `ln pi_k + ln N(x_i | k)` of rows `rows` into `out`.
+/// Writes the weighted log-densities `ln pi_k + ln N(x_i | k)` of a row block into `out`, or
+/// with `raw` the squared Mahalanobis distances `|U_k^T (x_i - mu_k)|²`.
 fn block_log_prob(
+    raw: bool,
     xb: ArrayView2<'_, f64>,
     p: &Params<'_>,
     mu_u: &Array2<f64>,
@@ -39,6 +41,13 @@ fn block_log_prob(
     let (b, d) = xb.dim();
     let k = p.means.nrows();
     let cst = -0.5 * d as f64 * LN_2PI;
+    let finish = |raw: bool, q: f64, c: usize| {
+        if raw {
+            q
+        } else {
+            cst - 0.5 * q + p.log_det[c] + p.log_weights[c]
+        }
+    };
     match p.prec_chol {
         CovMatrices::Full(_) | CovMatrices::Tied(_) => {
             for c in 0..k {
@@ -56,7 +65,7 @@ fn block_log_prob(
                         let t = v - m;
                         q += t * t;
                     }
-                    out[(i, c)] = cst - 0.5 * q + p.log_det[c] + p.log_weights[c];
+                    out[(i, c)] = finish(raw, q, c);
                 }
             }
         }
@@ -68,7 +77,7 @@ fn block_log_prob(
                         let t = (v - m) * u;
                         q += t * t;
                     }
-                    out[(i, c)] = cst - 0.5 * q + p.log_det[c] + p.log_weights[c];
+                    out[(i, c)] = finish(raw, q, c);
                 }
             }
         }
@@ -80,7 +89,7 @@ fn block_log_prob(
                         let t = v - m;
                         q += t * t;
                     }
-                    out[(i, c)] = cst - 0.5 * q * pc[c] * pc[c] + p.log_det[c] + p.log_weights[c];
+                    out[(i, c)] = finish(raw, q * pc[c] * pc[c], c);
                 }
             }
         }
@@ -104,6 +113,15 @@ fn shifted_means(p: &Params<'_>) -> Array2<f64> {
 
 /// Weighted log-densities `ln pi_k + ln N(x_i | k)`, `n x k`.
 pub(crate) fn weighted_log_prob<F: Float>(x: ArrayView2<'_, F>, p: &Params<'_>) -> Array2<f64> {
+    per_component(false, x, p)
+}
+
+/// Squared Mahalanobis distances `|U_k^T (x_i - mu_k)|²`, `n x k`.
+pub(crate) fn mahalanobis_sq<F: Float>(x: ArrayView2<'_, F>, p: &Params<'_>) -> Array2<f64> {
+    per_component(true, x, p)
+}
+
+fn per_component<F: Float>(raw: bool, x: ArrayView2<'_, F>, p: &Params<'_>) -> Array2<f64> {
     let (n, d) = x.dim();
     let k = p.means.nrows();
     let mu_u = shifted_means(p);
@@ -121,6 +139,7 @@ pub(crate) fn weighted_log_prob<F: Float>(x: ArrayView2<'_, F>, p: &Params<'_>) 
                 let end = (start + BLOCK_ROWS).min(rows);
                 load_block(x, first + start, first + end, &mut xb);
                 block_log_prob(
+                    raw,
                     xb.slice(s![..end - start, ..]),
                     p,
                     &mu_u,
@@ -170,9 +189,30 @@ pub(crate) fn estimate_parameters<F: Float>(
     reg_covar: f64,
     cov_type: CovarianceType,
 ) -> (Array1<f64>, Array2<f64>, CovMatrices) {
+    let (nk, means) = weighted_means(x, resp, w);
+    scatter_and_finish(x, resp, w, reg_covar, cov_type, nk, means)
+}
+
+/// `n_k = sum_i w_i r_ik + 10 eps` and the weighted means `sum_i w_i r_ik x_i / n_k`.
+pub(crate) fn weighted_means<F: Float>(
+    x: ArrayView2<'_, F>,
+    resp: ArrayView2<'_, f64>,
+    w: &[f64],
+) -> (Array1<f64>, Array2<f64>) {
+    let (mut nk, sums) = weighted_sums(x, resp, w);
+    nk += 10.0 * f64::EPSILON;
+    let means = &sums / &nk.view().insert_axis(Axis(1));
+    (nk, means)
+}
+
+/// `sum_i w_i r_ik` and `sum_i w_i r_ik x_i` (k x d), in a thread-count-independent order.
+pub(crate) fn weighted_sums<F: Float>(
+    x: ArrayView2<'_, F>,
+    resp: ArrayView2<'_, f64>,
+    w: &[f64],
+) -> (Array1<f64>, Array2<f64>) {
     let (n, d) = x.dim();
     let k = resp.ncols();
-    // First pass: n_k and weighted sums.
     let parts = map_segments(n, |rows| {
         let mut nk = Array1::<f64>::zeros(k);
         let mut sums = Array2::<f64>::zeros((k, d));
@@ -198,10 +238,21 @@ pub(crate) fn estimate_parameters<F: Float>(
         nk += &a;
         sums += &b;
     }
-    nk += 10.0 * f64::EPSILON;
-    let means = &sums / &nk.view().insert_axis(Axis(1));
+    (nk, sums)
+}
 
-    // Second pass: scatter around the means.
+/// Second pass of the M-step: scatter around the means, then covariances by type.
+fn scatter_and_finish<F: Float>(
+    x: ArrayView2<'_, F>,
+    resp: ArrayView2<'_, f64>,
+    w: &[f64],
+    reg_covar: f64,
+    cov_type: CovarianceType,
+    nk: Array1<f64>,
+    means: Array2<f64>,
+) -> (Array1<f64>, Array2<f64>, CovMatrices) {
+    let (n, d) = x.dim();
+    let k = resp.ncols();
     let full_like = matches!(cov_type, CovarianceType::Full | CovarianceType::Tied);
     let parts = map_segments(n, |rows| {
         let mut acc = if full_like {

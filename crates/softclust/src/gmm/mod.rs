@@ -27,7 +27,7 @@
 //! ```
 
 pub mod covariance;
-mod em;
+pub(crate) mod em;
 pub mod selection;
 
 pub use covariance::{CovMatrices, CovarianceType};
@@ -742,6 +742,34 @@ impl GaussianMixtureModel {
             log_det: &log_det,
         };
         Ok(em::weighted_log_prob(x, &p))
+    }
+
+    /// Squared Mahalanobis distances `(x_i - mu_k)^T P_k (x_i - mu_k)`, `n x k`.
+    pub fn mahalanobis_sq<F: Float>(&self, x: ArrayView2<'_, F>) -> Result<Array2<f64>> {
+        self.check_new(x)?;
+        let k = self.n_components();
+        let log_w = vec![0.0; k];
+        let log_det = vec![0.0; k];
+        let p = em::Params {
+            log_weights: &log_w,
+            means: self.means.view(),
+            prec_chol: &self.precisions_cholesky,
+            log_det: &log_det,
+        };
+        Ok(em::mahalanobis_sq(x, &p))
+    }
+
+    /// Typicality `t_ik = P(chi²_d >= D²_ik)` of every row for every component, and the
+    /// outlier score `1 - max_k t_ik` ([`crate::typicality`]).
+    pub fn typicality<F: Float>(
+        &self,
+        x: ArrayView2<'_, F>,
+    ) -> Result<crate::typicality::Typicality> {
+        let d2 = self.mahalanobis_sq(x)?;
+        Ok(crate::typicality::Typicality::from_mahalanobis(
+            d2.view(),
+            self.n_features(),
+        ))
     }
 
     /// Log-density `ln p(x_i)` of each row.
