@@ -45,6 +45,8 @@
 //! segments and every reduction runs in segment order. Non-convergence is reported in the
 //! diagnostics, never as an error; errors are [`Error`] values whose messages say what to do.
 
+pub mod assignment;
+pub mod consensus;
 pub mod data;
 pub mod distance;
 mod error;

@@ -1,0 +1,394 @@
+//! Consensus (bootstrap) k-means: how often does each point land in each cluster?
+//!
+//! A reference k-means solution is fitted on all data. Then `B` runs of k-means are fitted on
+//! resamples (bootstrap draws, subsamples of a fraction of the points, or the full data with
+//! new seeds). Each run's centres are aligned to the reference centres by minimum-cost
+//! assignment on squared centre distances ([`crate::assignment`]), every point, in the
+//! resample or not, is assigned to its nearest aligned centre, and
+//!
+//! ```text
+//! P(cluster j | x_i) = (number of runs that put x_i in j) / B.
+//! ```
+//!
+//! Alongside: per-cluster stability (mean Jaccard index between the reference cluster and its
+//! match in each run), a Wilson score interval for each point's top probability, and on request
+//! the co-association matrix (share of runs in which two points share a cluster). Memory is
+//! `O(n k)` (integer counts) unless the co-association matrix is asked for. Runs execute in
+//! parallel with seeds derived from `(seed, run)`; counts are integers and per-run statistics are
+//! combined in run order, so results are identical on any number of threads.
+
+use crate::assignment::min_cost_assignment;
+use crate::data::check_matrix;
+use crate::error::{invalid, Error, Result};
+use crate::float::Float;
+use crate::kmeans::{KMeans, KMeansModel};
+use crate::membership::Membership;
+use crate::rng::{derive_seed, Rng};
+use ndarray::{s, Array1, Array2, Array3, ArrayView1, ArrayView2, ArrayView3, Axis, Zip};
+use rayon::prelude::*;
+
+/// How each run's training set is drawn.
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[non_exhaustive]
+pub enum Resample {
+    /// `n` points drawn with replacement (as integer sample weights).
+    Bootstrap,
+    /// A fraction in (0, 1] of the points, drawn without replacement.
+    Subsample(f64),
+    /// All points, with a new seed (measures sensitivity to initialisation only).
+    Reseed,
+}
+
+/// The largest `n` for which the co-association matrix can be requested.
+pub const MAX_COASSOCIATION_N: usize = 20_000;
+
+/// Consensus k-means configuration.
+#[derive(Debug, Clone)]
+pub struct ConsensusKMeans {
+    n_clusters: usize,
+    runs: usize,
+    resample: Resample,
+    seed: u64,
+    reference_n_init: usize,
+    run_n_init: usize,
+    max_iter: usize,
+    tol: f64,
+    coassociation: bool,
+}
+
+/// A fitted consensus: aligned run centres, counts and stability.
+#[derive(Debug, Clone)]
+pub struct ConsensusModel<F: Float> {
+    reference: KMeansModel<F>,
+    run_centers: Array3<F>,
+    counts: Array2<u32>,
+    stability: Array1<f64>,
+    coassociation: Option<Array2<f32>>,
+}
+
+impl ConsensusKMeans {
+    /// `n_clusters` clusters, 100 bootstrap runs of one k-means++ start each, a reference of 10
+    /// starts, `max_iter = 300`, `tol = 1e-4`, seed 0.
+    pub fn new(n_clusters: usize) -> Self {
+        ConsensusKMeans {
+            n_clusters,
+            runs: 100,
+            resample: Resample::Bootstrap,
+            seed: 0,
+            reference_n_init: 10,
+            run_n_init: 1,
+            max_iter: 300,
+            tol: 1e-4,
+            coassociation: false,
+        }
+    }
+    /// Number of runs `B`.
+    pub fn runs(mut self, b: usize) -> Self {
+        self.runs = b;
+        self
+    }
+    /// Resampling scheme.
+    pub fn resample(mut self, r: Resample) -> Self {
+        self.resample = r;
+        self
+    }
+    /// Master seed.
+    pub fn seed(mut self, s: u64) -> Self {
+        self.seed = s;
+        self
+    }
+    /// Restarts of the reference fit.
+    pub fn reference_n_init(mut self, n: usize) -> Self {
+        self.reference_n_init = n;
+        self
+    }
+    /// Restarts within each run.
+    pub fn run_n_init(mut self, n: usize) -> Self {
+        self.run_n_init = n;
+        self
+    }
+    /// Lloyd iterations per fit.
+    pub fn max_iter(mut self, n: usize) -> Self {
+        self.max_iter = n;
+        self
+    }
+    /// k-means tolerance.
+    pub fn tol(mut self, t: f64) -> Self {
+        self.tol = t;
+        self
+    }
+    /// Also compute the `n x n` co-association matrix (n <= 20,000).
+    pub fn coassociation(mut self, yes: bool) -> Self {
+        self.coassociation = yes;
+        self
+    }
+
+    fn kmeans<F: Float>(&self, seed: u64, n_init: usize) -> KMeans<F> {
+        KMeans::new(self.n_clusters)
+            .seed(seed)
+            .n_init(n_init)
+            .max_iter(self.max_iter)
+            .tol(self.tol)
+    }
+
+    /// Fits the consensus on `x` (n x d).
+    pub fn fit<F: Float>(&self, x: ArrayView2<'_, F>) -> Result<ConsensusModel<F>> {
+        self.fit_with_progress(x, &(|_| {}))
+    }
+
+    /// [`ConsensusKMeans::fit`], calling `progress(runs_done)` as runs finish (from any thread).
+    pub fn fit_with_progress<F: Float>(
+        &self,
+        x: ArrayView2<'_, F>,
+        progress: &(dyn Fn(usize) + Sync),
+    ) -> Result<ConsensusModel<F>> {
+        if self.runs == 0 {
+            return Err(invalid("runs", 0, "an integer >= 1"));
+        }
+        if let Resample::Subsample(f) = self.resample {
+            if !(f > 0.0 && f <= 1.0) {
+                return Err(invalid("subsample fraction", f, "a fraction in (0, 1]"));
+            }
+        }
+        if self.reference_n_init == 0 || self.run_n_init == 0 {
+            return Err(invalid("n_init", 0, "an integer >= 1"));
+        }
+        if self.runs > u16::MAX as usize && self.coassociation {
+            return Err(invalid("runs", self.runs, "at most 65535 runs with the co-association matrix"));
+        }
+        check_matrix(x, "data")?;
+        let (n, d) = x.dim();
+        let k = self.n_clusters;
+        if self.coassociation && n > MAX_COASSOCIATION_N {
+            return Err(invalid(
+                "coassociation",
+                format!("n = {n}"),
+                "at most 20,000 points for the n x n co-association matrix",
+            ));
+        }
+        if let Resample::Subsample(f) = self.resample {
+            if ((f * n as f64).round() as usize) < k {
+                return Err(Error::TooFewPoints {
+                    n_samples: (f * n as f64).round() as usize,
+                    n_clusters: k,
+                });
+            }
+        }
+        let reference = self.kmeans::<F>(self.seed, self.reference_n_init).fit(x, None)?;
+        let ref_labels = reference.labels().to_owned();
+        let ref_sizes: Vec<usize> = (0..k).map(|j| ref_labels.iter().filter(|&&l| l == j).count()).collect();
+        let mu = reference.centering().to_owned();
+        let done = std::sync::atomic::AtomicUsize::new(0);
+
+        struct RunOut<F> {
+            index: usize,
+            centers: Array2<F>,
+            jaccard: Vec<f64>,
+            labels: Option<Vec<u16>>,
+        }
+        let run = |b: usize| -> Result<(Vec<usize>, RunOut<F>)> {
+            let seed = derive_seed(self.seed, 1 + b as u64);
+            let mut rng = Rng::new(seed ^ 0x5EED);
+            let weights: Option<Array1<F>> = match self.resample {
+                Resample::Reseed => None,
+                Resample::Bootstrap => {
+                    let mut w = Array1::<F>::zeros(n);
+                    for _ in 0..n {
+                        w[rng.below(n)] += F::one();
+                    }
+                    Some(w)
+                }
+                Resample::Subsample(f) => {
+                    let m = (f * n as f64).round() as usize;
+                    let mut idx: Vec<usize> = (0..n).collect();
+                    let mut w = Array1::<F>::zeros(n);
+                    for t in 0..m {
+                        let r = t + rng.below(n - t);
+                        idx.swap(t, r);
+                        w[idx[t]] = F::one();
+                    }
+                    Some(w)
+                }
+            };
+            let fitted = self.kmeans::<F>(seed, self.run_n_init).fit(x, weights.as_ref().map(|w| w.view()))?;
+            // Align: cost[i, j] = |ref_i - run_j|².
+            let rc = reference.centers();
+            let c = fitted.centers();
+            let cost = Array2::from_shape_fn((k, k), |(i, j)| {
+                rc.row(i).iter().zip(c.row(j)).map(|(&a, &b)| { let t = (a - b).as_f64(); t * t }).sum::<f64>()
+            });
+            let perm = min_cost_assignment(cost.view());
+            let aligned = c.select(Axis(0), &perm);
+            let model = KMeansModel::from_centers(aligned.clone(), Some(mu.clone()))?;
+            let labels = model.predict(x)?;
+            let mut inter = vec![0usize; k];
+            let mut sizes = vec![0usize; k];
+            for (&l, &r) in labels.iter().zip(ref_labels.iter()) {
+                sizes[l] += 1;
+                if l == r {
+                    inter[l] += 1;
+                }
+            }
+            let jaccard = (0..k)
+                .map(|j| {
+                    let union = ref_sizes[j] + sizes[j] - inter[j];
+                    if union == 0 { 1.0 } else { inter[j] as f64 / union as f64 }
+                })
+                .collect();
+            let lab16 = self.coassociation.then(|| labels.iter().map(|&l| l as u16).collect());
+            progress(done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1);
+            Ok((labels.to_vec(), RunOut { index: b, centers: aligned, jaccard, labels: lab16 }))
+        };
+
+        type Acc<F> = (Array2<u32>, Vec<RunOut<F>>);
+        let (counts, mut outs) = (0..self.runs)
+            .into_par_iter()
+            .map(run)
+            .try_fold(
+                || -> Acc<F> { (Array2::<u32>::zeros((n, k)), Vec::new()) },
+                |(mut counts, mut outs), r| {
+                    let (labels, out) = r?;
+                    for (i, &l) in labels.iter().enumerate() {
+                        counts[(i, l)] += 1;
+                    }
+                    outs.push(out);
+                    Ok::<Acc<F>, Error>((counts, outs))
+                },
+            )
+            .try_reduce(
+                || (Array2::<u32>::zeros((n, k)), Vec::new()),
+                |(mut a, mut oa), (b, ob)| {
+                    a += &b;
+                    oa.extend(ob);
+                    Ok((a, oa))
+                },
+            )?;
+        outs.sort_by_key(|o| o.index);
+        let b = self.runs as f64;
+        let mut stability = Array1::<f64>::zeros(k);
+        let mut run_centers = Array3::<F>::zeros((self.runs, k, d));
+        for o in &outs {
+            for j in 0..k {
+                stability[j] += o.jaccard[j];
+            }
+            run_centers.index_axis_mut(Axis(0), o.index).assign(&o.centers);
+        }
+        stability /= b;
+        let coassociation = if self.coassociation {
+            let labels: Vec<&Vec<u16>> = outs.iter().filter_map(|o| o.labels.as_ref()).collect();
+            let mut co = Array2::<f32>::zeros((n, n));
+            co.axis_iter_mut(Axis(0)).into_par_iter().enumerate().for_each(|(i, mut row)| {
+                let mut acc = vec![0u16; n];
+                for lab in &labels {
+                    let li = lab[i];
+                    for (a, &lj) in acc.iter_mut().zip(lab.iter()) {
+                        *a += u16::from(lj == li);
+                    }
+                }
+                for (r, &a) in row.iter_mut().zip(&acc) {
+                    *r = f32::from(a) / b as f32;
+                }
+            });
+            Some(co)
+        } else {
+            None
+        };
+        Ok(ConsensusModel { reference, run_centers, counts, stability, coassociation })
+    }
+}
+
+/// Wilson score interval for a proportion `p` out of `trials`, at `z` standard errors.
+pub fn wilson_interval(p: f64, trials: f64, z: f64) -> (f64, f64) {
+    let z2 = z * z;
+    let denom = 1.0 + z2 / trials;
+    let center = (p + z2 / (2.0 * trials)) / denom;
+    let half = z / denom * (p * (1.0 - p) / trials + z2 / (4.0 * trials * trials)).sqrt();
+    ((center - half).max(0.0), (center + half).min(1.0))
+}
+
+/// `z` for a two-sided 95% interval.
+pub const Z95: f64 = 1.959_963_984_540_054;
+
+impl<F: Float> ConsensusModel<F> {
+    /// Number of runs.
+    pub fn n_runs(&self) -> usize {
+        self.run_centers.len_of(Axis(0))
+    }
+    /// The reference k-means solution the runs are aligned to.
+    pub fn reference(&self) -> &KMeansModel<F> {
+        &self.reference
+    }
+    /// Aligned centres of every run, `B x k x d`.
+    pub fn run_centers(&self) -> ArrayView3<'_, F> {
+        self.run_centers.view()
+    }
+    /// How many runs put each training point in each cluster, `n x k`.
+    pub fn counts(&self) -> ArrayView2<'_, u32> {
+        self.counts.view()
+    }
+    /// Mean Jaccard index of each reference cluster with its match across runs.
+    pub fn stability(&self) -> ArrayView1<'_, f64> {
+        self.stability.view()
+    }
+    /// The co-association matrix, if it was asked for.
+    pub fn coassociation(&self) -> Option<ArrayView2<'_, f32>> {
+        self.coassociation.as_ref().map(|c| c.view())
+    }
+    /// Training memberships: `counts / B`.
+    pub fn memberships(&self) -> Membership<f64> {
+        Membership::from_probabilities(self.counts.mapv(|c| f64::from(c) / self.n_runs() as f64))
+    }
+    /// 95% Wilson intervals `(low, high)` for each training point's top probability.
+    pub fn top_probability_intervals(&self) -> (Array1<f64>, Array1<f64>) {
+        intervals(&self.counts.view(), self.n_runs())
+    }
+    /// Memberships of new data: the share of runs whose nearest aligned centre is `j`.
+    pub fn predict_memberships(&self, x: ArrayView2<'_, F>) -> Result<(Membership<f64>, Array2<u32>)> {
+        consensus_predict(self.run_centers.view(), self.reference.centering(), x)
+    }
+}
+
+fn intervals(counts: &ArrayView2<'_, u32>, runs: usize) -> (Array1<f64>, Array1<f64>) {
+    let n = counts.nrows();
+    let mut lo = Array1::zeros(n);
+    let mut hi = Array1::zeros(n);
+    Zip::from(&mut lo).and(&mut hi).and(counts.rows()).for_each(|l, h, c| {
+        let top = c.iter().copied().max().unwrap_or(0);
+        let (a, b) = wilson_interval(f64::from(top) / runs as f64, runs as f64, Z95);
+        *l = a;
+        *h = b;
+    });
+    (lo, hi)
+}
+
+/// Consensus memberships of `x` from aligned run centres (`B x k x d`) and the centring vector:
+/// `(memberships, counts)`.
+pub fn consensus_predict<F: Float>(
+    run_centers: ArrayView3<'_, F>,
+    centering: ArrayView1<'_, F>,
+    x: ArrayView2<'_, F>,
+) -> Result<(Membership<f64>, Array2<u32>)> {
+    check_matrix(x, "data")?;
+    let (b, k, d) = run_centers.dim();
+    if x.ncols() != d {
+        return Err(Error::ShapeMismatch {
+            what: "data",
+            expected: format!("{d} columns, as in training"),
+            found: format!("{} columns", x.ncols()),
+        });
+    }
+    let mut counts = Array2::<u32>::zeros((x.nrows(), k));
+    for r in 0..b {
+        let model = KMeansModel::from_centers(run_centers.slice(s![r, .., ..]).to_owned(), Some(centering.to_owned()))?;
+        for (i, &l) in model.predict(x)?.iter().enumerate() {
+            counts[(i, l)] += 1;
+        }
+    }
+    let m = Membership::from_probabilities(counts.mapv(|c| f64::from(c) / b as f64));
+    Ok((m, counts))
+}
+
+/// 95% Wilson intervals for the top probability of each row of `counts` out of `runs`.
+pub fn count_intervals(counts: ArrayView2<'_, u32>, runs: usize) -> (Array1<f64>, Array1<f64>) {
+    intervals(&counts, runs)
+}
