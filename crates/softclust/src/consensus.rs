@@ -154,7 +154,11 @@ impl ConsensusKMeans {
             return Err(invalid("n_init", 0, "an integer >= 1"));
         }
         if self.runs > u16::MAX as usize && self.coassociation {
-            return Err(invalid("runs", self.runs, "at most 65535 runs with the co-association matrix"));
+            return Err(invalid(
+                "runs",
+                self.runs,
+                "at most 65535 runs with the co-association matrix",
+            ));
         }
         check_matrix(x, "data")?;
         let (n, d) = x.dim();
@@ -174,9 +178,13 @@ impl ConsensusKMeans {
                 });
             }
         }
-        let reference = self.kmeans::<F>(self.seed, self.reference_n_init).fit(x, None)?;
+        let reference = self
+            .kmeans::<F>(self.seed, self.reference_n_init)
+            .fit(x, None)?;
         let ref_labels = reference.labels().to_owned();
-        let ref_sizes: Vec<usize> = (0..k).map(|j| ref_labels.iter().filter(|&&l| l == j).count()).collect();
+        let ref_sizes: Vec<usize> = (0..k)
+            .map(|j| ref_labels.iter().filter(|&&l| l == j).count())
+            .collect();
         let mu = reference.centering().to_owned();
         let done = std::sync::atomic::AtomicUsize::new(0);
 
@@ -210,12 +218,21 @@ impl ConsensusKMeans {
                     Some(w)
                 }
             };
-            let fitted = self.kmeans::<F>(seed, self.run_n_init).fit(x, weights.as_ref().map(|w| w.view()))?;
+            let fitted = self
+                .kmeans::<F>(seed, self.run_n_init)
+                .fit(x, weights.as_ref().map(|w| w.view()))?;
             // Align: cost[i, j] = |ref_i - run_j|².
             let rc = reference.centers();
             let c = fitted.centers();
             let cost = Array2::from_shape_fn((k, k), |(i, j)| {
-                rc.row(i).iter().zip(c.row(j)).map(|(&a, &b)| { let t = (a - b).as_f64(); t * t }).sum::<f64>()
+                rc.row(i)
+                    .iter()
+                    .zip(c.row(j))
+                    .map(|(&a, &b)| {
+                        let t = (a - b).as_f64();
+                        t * t
+                    })
+                    .sum::<f64>()
             });
             let perm = min_cost_assignment(cost.view());
             let aligned = c.select(Axis(0), &perm);
@@ -232,12 +249,26 @@ impl ConsensusKMeans {
             let jaccard = (0..k)
                 .map(|j| {
                     let union = ref_sizes[j] + sizes[j] - inter[j];
-                    if union == 0 { 1.0 } else { inter[j] as f64 / union as f64 }
+                    if union == 0 {
+                        1.0
+                    } else {
+                        inter[j] as f64 / union as f64
+                    }
                 })
                 .collect();
-            let lab16 = self.coassociation.then(|| labels.iter().map(|&l| l as u16).collect());
+            let lab16 = self
+                .coassociation
+                .then(|| labels.iter().map(|&l| l as u16).collect());
             progress(done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1);
-            Ok((labels.to_vec(), RunOut { index: b, centers: aligned, jaccard, labels: lab16 }))
+            Ok((
+                labels.to_vec(),
+                RunOut {
+                    index: b,
+                    centers: aligned,
+                    jaccard,
+                    labels: lab16,
+                },
+            ))
         };
 
         type Acc<F> = (Array2<u32>, Vec<RunOut<F>>);
@@ -271,29 +302,40 @@ impl ConsensusKMeans {
             for j in 0..k {
                 stability[j] += o.jaccard[j];
             }
-            run_centers.index_axis_mut(Axis(0), o.index).assign(&o.centers);
+            run_centers
+                .index_axis_mut(Axis(0), o.index)
+                .assign(&o.centers);
         }
         stability /= b;
         let coassociation = if self.coassociation {
             let labels: Vec<&Vec<u16>> = outs.iter().filter_map(|o| o.labels.as_ref()).collect();
             let mut co = Array2::<f32>::zeros((n, n));
-            co.axis_iter_mut(Axis(0)).into_par_iter().enumerate().for_each(|(i, mut row)| {
-                let mut acc = vec![0u16; n];
-                for lab in &labels {
-                    let li = lab[i];
-                    for (a, &lj) in acc.iter_mut().zip(lab.iter()) {
-                        *a += u16::from(lj == li);
+            co.axis_iter_mut(Axis(0))
+                .into_par_iter()
+                .enumerate()
+                .for_each(|(i, mut row)| {
+                    let mut acc = vec![0u16; n];
+                    for lab in &labels {
+                        let li = lab[i];
+                        for (a, &lj) in acc.iter_mut().zip(lab.iter()) {
+                            *a += u16::from(lj == li);
+                        }
                     }
-                }
-                for (r, &a) in row.iter_mut().zip(&acc) {
-                    *r = f32::from(a) / b as f32;
-                }
-            });
+                    for (r, &a) in row.iter_mut().zip(&acc) {
+                        *r = f32::from(a) / b as f32;
+                    }
+                });
             Some(co)
         } else {
             None
         };
-        Ok(ConsensusModel { reference, run_centers, counts, stability, coassociation })
+        Ok(ConsensusModel {
+            reference,
+            run_centers,
+            counts,
+            stability,
+            coassociation,
+        })
     }
 }
 
@@ -343,7 +385,10 @@ impl<F: Float> ConsensusModel<F> {
         intervals(&self.counts.view(), self.n_runs())
     }
     /// Memberships of new data: the share of runs whose nearest aligned centre is `j`.
-    pub fn predict_memberships(&self, x: ArrayView2<'_, F>) -> Result<(Membership<f64>, Array2<u32>)> {
+    pub fn predict_memberships(
+        &self,
+        x: ArrayView2<'_, F>,
+    ) -> Result<(Membership<f64>, Array2<u32>)> {
         consensus_predict(self.run_centers.view(), self.reference.centering(), x)
     }
 }
@@ -352,12 +397,15 @@ fn intervals(counts: &ArrayView2<'_, u32>, runs: usize) -> (Array1<f64>, Array1<
     let n = counts.nrows();
     let mut lo = Array1::zeros(n);
     let mut hi = Array1::zeros(n);
-    Zip::from(&mut lo).and(&mut hi).and(counts.rows()).for_each(|l, h, c| {
-        let top = c.iter().copied().max().unwrap_or(0);
-        let (a, b) = wilson_interval(f64::from(top) / runs as f64, runs as f64, Z95);
-        *l = a;
-        *h = b;
-    });
+    Zip::from(&mut lo)
+        .and(&mut hi)
+        .and(counts.rows())
+        .for_each(|l, h, c| {
+            let top = c.iter().copied().max().unwrap_or(0);
+            let (a, b) = wilson_interval(f64::from(top) / runs as f64, runs as f64, Z95);
+            *l = a;
+            *h = b;
+        });
     (lo, hi)
 }
 
@@ -379,7 +427,10 @@ pub fn consensus_predict<F: Float>(
     }
     let mut counts = Array2::<u32>::zeros((x.nrows(), k));
     for r in 0..b {
-        let model = KMeansModel::from_centers(run_centers.slice(s![r, .., ..]).to_owned(), Some(centering.to_owned()))?;
+        let model = KMeansModel::from_centers(
+            run_centers.slice(s![r, .., ..]).to_owned(),
+            Some(centering.to_owned()),
+        )?;
         for (i, &l) in model.predict(x)?.iter().enumerate() {
             counts[(i, l)] += 1;
         }

@@ -69,7 +69,9 @@ pub use gmm::{CovMatrices, CovarianceType, GaussianMixture, GaussianMixtureModel
 pub use kmeans::{Init, KMeans, KMeansDiagnostics, KMeansModel};
 pub use membership::Membership;
 pub use scale::{Scaler, Standardize};
-pub use soft::{soft_assign, DistanceKind, FittedSoft, InversePower, SoftMethod, Softmax};
+pub use soft::{
+    soft_assign, Anchor, Anchored, DistanceKind, FittedSoft, InversePower, SoftMethod, Softmax,
+};
 
 /// The README's Rust example, compiled and run as a doctest.
 #[doc = include_str!("../../../README.md")]

@@ -115,6 +115,79 @@ impl InversePower {
     }
 }
 
+/// Where an anchor of the [`Anchored`] score sits: a quantile of distances, or a distance.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Anchor {
+    /// The `q`-quantile (in [0, 1]) of the relevant distances to the cluster's centre.
+    Quantile(f64),
+    /// An absolute distance.
+    Distance(f64),
+}
+
+/// The anchored score: per cluster a decreasing map from distance to [0, 1] with
+/// `s(near) = 1`, `s(half) = 0.5` and `s(far) = far_value`.
+///
+/// ```text
+/// s_j(d) = 1                                   for d <= a_j
+/// s_j(d) = exp(-ln 2 ((d - a_j)/(b_j - a_j))^beta_j)   beyond,
+/// beta_j = ln(ln(1/far_value) / ln 2) / ln((c_j - a_j)/(b_j - a_j))
+/// ```
+///
+/// By default `a_j` is the distance of the closest point assigned to cluster `j` (nearest
+/// centre), `b_j` that of the farthest point assigned to it, and `c_j` that of the farthest point
+/// of all data from centre `j`, with `far_value = 0.01`. It is a **score, not a calibrated
+/// probability**: it says where a point sits relative to the cluster's own extent, and the
+/// memberships derived from it (scores normalised per row) inherit no probabilistic meaning.
+/// When anchors coincide (a cluster of one point, or a cluster that holds the farthest point),
+/// `b` moves to the midpoint of `a` and `c`, or `c` to `2b - a`; [`FittedSoft::anchors`] reports
+/// the anchors used.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Anchored {
+    near: Anchor,
+    half: Anchor,
+    far: Anchor,
+    far_value: f64,
+}
+
+impl Default for Anchored {
+    fn default() -> Self {
+        Anchored {
+            near: Anchor::Quantile(0.0),
+            half: Anchor::Quantile(1.0),
+            far: Anchor::Quantile(1.0),
+            far_value: 0.01,
+        }
+    }
+}
+
+impl Anchored {
+    /// Closest assigned point 1, farthest assigned point 0.5, farthest point of all 0.01.
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// Where the score is 1 (a quantile of the distances of the points assigned to the
+    /// cluster, or a distance).
+    pub fn near(mut self, a: Anchor) -> Self {
+        self.near = a;
+        self
+    }
+    /// Where the score is 0.5 (a quantile of the assigned points' distances, or a distance).
+    pub fn half(mut self, a: Anchor) -> Self {
+        self.half = a;
+        self
+    }
+    /// Where the score is `far_value` (a quantile of all points' distances, or a distance).
+    pub fn far(mut self, a: Anchor) -> Self {
+        self.far = a;
+        self
+    }
+    /// The score at the far anchor, in (0, 0.5).
+    pub fn far_value(mut self, v: f64) -> Self {
+        self.far_value = v;
+        self
+    }
+}
+
 /// A way to turn distances into memberships.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
@@ -125,6 +198,8 @@ pub enum SoftMethod {
     InversePower(InversePower),
     /// Linear min-max scaling per cluster (baseline for comparison only).
     MinMax,
+    /// The anchored score, normalised per row (a score, not a calibrated probability).
+    Anchored(Anchored),
 }
 
 impl Default for SoftMethod {
@@ -140,6 +215,7 @@ impl SoftMethod {
             SoftMethod::Softmax(_) => "softmax",
             SoftMethod::InversePower(_) => "inverse-power",
             SoftMethod::MinMax => "minmax",
+            SoftMethod::Anchored(_) => "anchored",
         }
     }
 
@@ -192,6 +268,7 @@ impl SoftMethod {
                 }
                 Fitted::MinMax { lo, hi }
             }
+            SoftMethod::Anchored(a) => fit_anchored(a, distances, kind)?,
         };
         Ok(FittedSoft { model, k })
     }
@@ -342,6 +419,95 @@ fn fit_softmax<F: Float>(
     })
 }
 
+fn fit_anchored<F: Float>(
+    a: &Anchored,
+    distances: ArrayView2<'_, F>,
+    kind: DistanceKind,
+) -> Result<Fitted> {
+    if !(a.far_value > 0.0 && a.far_value < 0.5) {
+        return Err(invalid("far_value", a.far_value, "a score in (0, 0.5)"));
+    }
+    for (name, anchor) in [
+        ("near anchor", a.near),
+        ("half anchor", a.half),
+        ("far anchor", a.far),
+    ] {
+        match anchor {
+            Anchor::Quantile(q) if !(0.0..=1.0).contains(&q) => {
+                return Err(invalid(name, q, "a quantile in [0, 1]"));
+            }
+            Anchor::Distance(d) if !(d.is_finite() && d >= 0.0) => {
+                return Err(invalid(name, d, "a finite distance >= 0"));
+            }
+            _ => {}
+        }
+    }
+    let k = distances.ncols();
+    // A point belongs to every cluster at its minimum distance (ties shared, so that the fit
+    // does not depend on the order of the clusters).
+    let row_min: Vec<F> = distances.rows().into_iter().map(|r| r[argmin(r)]).collect();
+    let (mut lo, mut mid, mut hi, mut adjusted) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for j in 0..k {
+        let col = distances.column(j);
+        let mut all: Vec<f64> = col.iter().map(|&v| euclid(v.as_f64(), kind)).collect();
+        let mut own: Vec<f64> = (0..col.len())
+            .filter(|&i| col[i] == row_min[i])
+            .map(|i| all[i])
+            .collect();
+        all.sort_by(f64::total_cmp);
+        own.sort_by(f64::total_cmp);
+        let mut adj = own.is_empty();
+        let own_ref = if own.is_empty() { &all } else { &own };
+        let pick = |anchor: Anchor, pool: &Vec<f64>| match anchor {
+            Anchor::Quantile(q) => crate::scale::quantile_sorted(pool, q),
+            Anchor::Distance(d) => d,
+        };
+        let a_j = pick(a.near, own_ref);
+        let mut b_j = pick(a.half, own_ref);
+        let mut c_j = pick(a.far, &all);
+        if c_j > a_j {
+            if b_j <= a_j || b_j >= c_j {
+                if b_j <= a_j {
+                    b_j = a_j + 0.5 * (c_j - a_j);
+                } else {
+                    c_j = b_j + (b_j - a_j);
+                }
+                adj = true;
+            }
+        } else {
+            // Every distance equals the near anchor: a constant score of 1.
+            b_j = f64::INFINITY;
+            c_j = f64::INFINITY;
+            adj = true;
+        }
+        lo.push(a_j);
+        mid.push(b_j);
+        hi.push(c_j);
+        adjusted.push(adj);
+    }
+    let ratio = (1.0 / a.far_value).ln() / std::f64::consts::LN_2;
+    let beta = lo
+        .iter()
+        .zip(&mid)
+        .zip(&hi)
+        .map(|((&a_j, &b_j), &c_j)| {
+            if b_j.is_finite() {
+                ratio.ln() / ((c_j - a_j) / (b_j - a_j)).ln()
+            } else {
+                1.0
+            }
+        })
+        .collect();
+    Ok(Fitted::Anchored {
+        near: lo,
+        half: mid,
+        far: hi,
+        beta,
+        far_value: a.far_value,
+        adjusted,
+    })
+}
+
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(tag = "method", rename_all = "kebab-case"))]
@@ -359,6 +525,14 @@ enum Fitted {
     MinMax {
         lo: Vec<f64>,
         hi: Vec<f64>,
+    },
+    Anchored {
+        near: Vec<f64>,
+        half: Vec<f64>,
+        far: Vec<f64>,
+        beta: Vec<f64>,
+        far_value: f64,
+        adjusted: Vec<bool>,
     },
 }
 
@@ -386,7 +560,39 @@ impl FittedSoft {
             Fitted::Softmax { .. } => "softmax",
             Fitted::InversePower { .. } => "inverse-power",
             Fitted::MinMax { .. } => "minmax",
+            Fitted::Anchored { .. } => "anchored",
         }
+    }
+
+    /// Anchored score: per cluster `(near, half, far)` distances used and whether they were
+    /// adjusted from the requested ones.
+    pub fn anchors(&self) -> Option<Vec<(f64, f64, f64, bool)>> {
+        match &self.model {
+            Fitted::Anchored {
+                near,
+                half,
+                far,
+                adjusted,
+                ..
+            } => Some(
+                (0..self.k)
+                    .map(|j| (near[j], half[j], far[j], adjusted[j]))
+                    .collect(),
+            ),
+            _ => None,
+        }
+    }
+
+    /// Anchored score: the raw per-cluster scores in [0, 1] (not normalised), `n x k`.
+    pub fn anchored_scores<F: Float>(
+        &self,
+        distances: ArrayView2<'_, F>,
+        kind: DistanceKind,
+    ) -> Result<Option<Array2<f64>>> {
+        if !matches!(self.model, Fitted::Anchored { .. }) {
+            return Ok(None);
+        }
+        Ok(Some(self.log_scores(distances, kind)?.mapv(f64::exp)))
     }
 
     /// Checks that the parameters are usable (for models read from files).
@@ -420,6 +626,20 @@ impl FittedSoft {
             }
             Fitted::MinMax { lo, hi } => {
                 if lo.len() != self.k || hi.len() != self.k {
+                    return Err(bad("lengths differ from the number of clusters"));
+                }
+            }
+            Fitted::Anchored {
+                near,
+                half,
+                far,
+                beta,
+                ..
+            } => {
+                if [near.len(), half.len(), far.len(), beta.len()]
+                    .iter()
+                    .any(|&l| l != self.k)
+                {
                     return Err(bad("lengths differ from the number of clusters"));
                 }
             }
@@ -546,6 +766,19 @@ impl FittedSoft {
                             1.0
                         };
                         *o = s.ln();
+                    }
+                }
+                Fitted::Anchored {
+                    near, half, beta, ..
+                } => {
+                    for (j, o) in out.iter_mut().enumerate() {
+                        let v = euclid(d[j].as_f64(), kind);
+                        *o = if v <= near[j] || !half[j].is_finite() {
+                            0.0
+                        } else {
+                            -std::f64::consts::LN_2
+                                * ((v - near[j]) / (half[j] - near[j])).powf(beta[j])
+                        };
                     }
                 }
             });

@@ -21,9 +21,16 @@ fn alignment_is_invariant_to_permuting_a_runs_labels() {
         for i in (1..5).rev() {
             perm.swap(i, rng.below(i + 1));
         }
-        let run = reference.select(Axis(0), &perm).mapv(|v| v + 0.01 * (rng.uniform() - 0.5));
+        let run = reference
+            .select(Axis(0), &perm)
+            .mapv(|v| v + 0.01 * (rng.uniform() - 0.5));
         let cost = Array2::from_shape_fn((5, 5), |(i, j)| {
-            reference.row(i).iter().zip(run.row(j)).map(|(a, b)| (a - b) * (a - b)).sum::<f64>()
+            reference
+                .row(i)
+                .iter()
+                .zip(run.row(j))
+                .map(|(a, b)| (a - b) * (a - b))
+                .sum::<f64>()
         });
         let p = min_cost_assignment(cost.view());
         // Reference cluster i is matched to the run cluster that came from it.
@@ -36,12 +43,25 @@ fn alignment_is_invariant_to_permuting_a_runs_labels() {
 #[test]
 fn separated_blobs_give_one_hot_consensus() {
     let (x, truth) = blobs(600, 2, 3, 0.5, 5);
-    for resample in [Resample::Bootstrap, Resample::Subsample(0.7), Resample::Reseed] {
-        let m = ConsensusKMeans::new(3).runs(40).resample(resample).seed(1).fit(x.view()).unwrap();
+    for resample in [
+        Resample::Bootstrap,
+        Resample::Subsample(0.7),
+        Resample::Reseed,
+    ] {
+        let m = ConsensusKMeans::new(3)
+            .runs(40)
+            .resample(resample)
+            .seed(1)
+            .fit(x.view())
+            .unwrap();
         let mem = m.memberships();
         assert!(mem.max_p.iter().all(|&p| p >= 0.99), "{resample:?}");
         assert_eq!(mem.label, m.reference().labels());
-        assert!(m.stability().iter().all(|&s| s > 0.99), "{resample:?}: {}", m.stability());
+        assert!(
+            m.stability().iter().all(|&s| s > 0.99),
+            "{resample:?}: {}",
+            m.stability()
+        );
         // Labels agree with the truth up to renaming.
         for i in 0..600 {
             for j in 0..600 {
@@ -51,14 +71,21 @@ fn separated_blobs_give_one_hot_consensus() {
             }
         }
         let (lo, hi) = m.top_probability_intervals();
-        assert!(lo.iter().zip(hi.iter()).all(|(&l, &h)| l > 0.9 && (h - 1.0).abs() < 1e-12));
+        assert!(lo
+            .iter()
+            .zip(hi.iter())
+            .all(|(&l, &h)| l > 0.9 && (h - 1.0).abs() < 1e-12));
     }
 }
 
 #[test]
 fn overlapping_blobs_spread_the_probabilities() {
     let (x, _) = blobs(1500, 2, 4, 9.0, 8);
-    let m = ConsensusKMeans::new(4).runs(60).seed(3).fit(x.view()).unwrap();
+    let m = ConsensusKMeans::new(4)
+        .runs(60)
+        .seed(3)
+        .fit(x.view())
+        .unwrap();
     let mem = m.memberships();
     let unsure = mem.max_p.iter().filter(|&&p| p < 0.9).count();
     assert!(unsure > 30, "only {unsure} points below 0.9");
@@ -77,7 +104,14 @@ fn overlapping_blobs_spread_the_probabilities() {
 #[test]
 fn identical_results_on_any_thread_count() {
     let (x, _) = blobs(3000, 3, 4, 6.0, 2);
-    let fit = || ConsensusKMeans::new(4).runs(12).seed(7).coassociation(true).fit(x.view()).unwrap();
+    let fit = || {
+        ConsensusKMeans::new(4)
+            .runs(12)
+            .seed(7)
+            .coassociation(true)
+            .fit(x.view())
+            .unwrap()
+    };
     let a = with_threads(1, fit);
     let b = with_threads(2, fit);
     assert_eq!(a.counts(), b.counts());
@@ -89,7 +123,11 @@ fn identical_results_on_any_thread_count() {
 #[test]
 fn coassociation_matrix() {
     let (x, truth) = blobs(90, 2, 3, 0.3, 4);
-    let m = ConsensusKMeans::new(3).runs(10).coassociation(true).fit(x.view()).unwrap();
+    let m = ConsensusKMeans::new(3)
+        .runs(10)
+        .coassociation(true)
+        .fit(x.view())
+        .unwrap();
     let co = m.coassociation().unwrap();
     assert_eq!(co.dim(), (90, 90));
     for i in 0..90 {
@@ -99,7 +137,12 @@ fn coassociation_matrix() {
             assert_eq!(co[(i, j)], if truth[i] == truth[j] { 1.0 } else { 0.0 });
         }
     }
-    assert!(ConsensusKMeans::new(3).runs(3).fit(x.view()).unwrap().coassociation().is_none());
+    assert!(ConsensusKMeans::new(3)
+        .runs(3)
+        .fit(x.view())
+        .unwrap()
+        .coassociation()
+        .is_none());
 }
 
 #[test]
@@ -117,16 +160,46 @@ fn wilson_interval_by_hand() {
 fn rejects_bad_parameters() {
     let (x, _) = blobs(50, 2, 2, 1.0, 1);
     let e = ConsensusKMeans::new(2).runs(0).fit(x.view()).unwrap_err();
-    assert!(matches!(e, Error::InvalidParameter { name: "runs", .. }), "{e}");
+    assert!(
+        matches!(e, Error::InvalidParameter { name: "runs", .. }),
+        "{e}"
+    );
     for f in [0.0, -0.5, 1.5, f64::NAN] {
-        let e = ConsensusKMeans::new(2).resample(Resample::Subsample(f)).fit(x.view()).unwrap_err();
-        assert!(matches!(e, Error::InvalidParameter { name: "subsample fraction", .. }), "{e}");
+        let e = ConsensusKMeans::new(2)
+            .resample(Resample::Subsample(f))
+            .fit(x.view())
+            .unwrap_err();
+        assert!(
+            matches!(
+                e,
+                Error::InvalidParameter {
+                    name: "subsample fraction",
+                    ..
+                }
+            ),
+            "{e}"
+        );
     }
-    let e = ConsensusKMeans::new(2).resample(Resample::Subsample(0.01)).fit(x.view()).unwrap_err();
+    let e = ConsensusKMeans::new(2)
+        .resample(Resample::Subsample(0.01))
+        .fit(x.view())
+        .unwrap_err();
     assert!(matches!(e, Error::TooFewPoints { .. }), "{e}");
     let e = ConsensusKMeans::new(51).fit(x.view()).unwrap_err();
     assert!(matches!(e, Error::TooFewPoints { .. }), "{e}");
     let big = Array2::<f64>::zeros((20_001, 1));
-    let e = ConsensusKMeans::new(2).coassociation(true).fit(big.view()).unwrap_err();
-    assert!(matches!(e, Error::InvalidParameter { name: "coassociation", .. }), "{e}");
+    let e = ConsensusKMeans::new(2)
+        .coassociation(true)
+        .fit(big.view())
+        .unwrap_err();
+    assert!(
+        matches!(
+            e,
+            Error::InvalidParameter {
+                name: "coassociation",
+                ..
+            }
+        ),
+        "{e}"
+    );
 }

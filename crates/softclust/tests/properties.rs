@@ -14,6 +14,7 @@ fn methods() -> Vec<SoftMethod> {
         SoftMethod::InversePower(InversePower::new()),
         SoftMethod::InversePower(InversePower::new().power(7.5)),
         SoftMethod::MinMax,
+        SoftMethod::Anchored(softclust::Anchored::new()),
     ]
 }
 

@@ -459,3 +459,117 @@ fn rejects_bad_weights_in_soft_fit() {
         .unwrap_err();
     assert!(matches!(e, Error::InvalidWeight { row: 1, .. }), "{e}");
 }
+
+#[test]
+fn anchored_score_meets_its_anchors_exactly() {
+    use softclust::{Anchor, Anchored};
+    // Two clusters; distances of 6 points. Point i is assigned to its nearest centre.
+    let d = array![
+        [0.5, 9.0],
+        [1.0, 8.0],
+        [2.0, 7.0],
+        [9.0, 0.2],
+        [8.0, 1.5],
+        [3.5, 4.0]
+    ];
+    let fit = SoftMethod::Anchored(Anchored::new())
+        .fit(d.view(), E, None, None)
+        .unwrap();
+    let anchors = fit.anchors().unwrap();
+    // Cluster 0: assigned distances 0.5, 1, 2, 3.5 -> near 0.5, half 3.5; farthest of all 9.
+    assert_eq!(anchors[0], (0.5, 3.5, 9.0, false));
+    // Cluster 1: assigned 0.2, 1.5 -> near 0.2, half 1.5; farthest 9.
+    assert_eq!(anchors[1], (0.2, 1.5, 9.0, false));
+    for (j, &(a, b, c, _)) in anchors.iter().enumerate() {
+        let probe = Array2::from_shape_fn((3, 2), |(i, l)| if l == j { [a, b, c][i] } else { 5.0 });
+        let s = fit.anchored_scores(probe.view(), E).unwrap().unwrap();
+        assert_eq!(s[(0, j)], 1.0);
+        assert!((s[(1, j)] - 0.5).abs() < 1e-12, "{}", s[(1, j)]);
+        assert!((s[(2, j)] - 0.01).abs() < 1e-12, "{}", s[(2, j)]);
+    }
+    // Decreasing in distance, and in [0, 1].
+    let probe = Array2::from_shape_fn((50, 2), |(i, _)| i as f64 * 0.3);
+    let s = fit.anchored_scores(probe.view(), E).unwrap().unwrap();
+    for j in 0..2 {
+        for i in 1..50 {
+            assert!(s[(i, j)] <= s[(i - 1, j)] && (0.0..=1.0).contains(&s[(i, j)]));
+        }
+    }
+    // Memberships are the scores normalised per row.
+    let m = fit.memberships(d.view(), E).unwrap();
+    let raw = fit.anchored_scores(d.view(), E).unwrap().unwrap();
+    for i in 0..6 {
+        let sum = raw.row(i).sum();
+        assert!((m.proba[(i, 0)] - raw[(i, 0)] / sum).abs() < 1e-12);
+    }
+    // User anchors: quantiles and distances, and another far value.
+    let fit = SoftMethod::Anchored(
+        Anchored::new()
+            .near(Anchor::Distance(0.0))
+            .half(Anchor::Quantile(0.5))
+            .far(Anchor::Distance(20.0))
+            .far_value(0.001),
+    )
+    .fit(d.view(), E, None, None)
+    .unwrap();
+    let (a, b, c, _) = fit.anchors().unwrap()[0];
+    assert_eq!((a, b, c), (0.0, 1.5, 20.0)); // median of 0.5, 1, 2, 3.5
+    let s = fit
+        .anchored_scores(array![[20.0, 1.0]].view(), E)
+        .unwrap()
+        .unwrap();
+    assert!((s[(0, 0)] - 0.001).abs() < 1e-12);
+}
+
+#[test]
+fn anchored_handles_coinciding_anchors() {
+    use softclust::Anchored;
+    // Cluster 1 holds the farthest point of all (half = far): far moves to 2 half - near.
+    let d = array![[0.0, 5.0], [1.0, 4.0], [6.0, 1.0], [7.0, 6.0]];
+    let fit = SoftMethod::Anchored(Anchored::new())
+        .fit(d.view(), E, None, None)
+        .unwrap();
+    let (a, b, c, adjusted) = fit.anchors().unwrap()[1];
+    assert!(
+        adjusted && a == 1.0 && b == 6.0 && c == 11.0,
+        "{:?}",
+        fit.anchors()
+    );
+    let s = fit
+        .anchored_scores(array![[0.0, 6.0]].view(), E)
+        .unwrap()
+        .unwrap();
+    assert!((s[(0, 1)] - 0.5).abs() < 1e-12);
+    // All points at one distance: constant score 1.
+    let flat = array![[2.0, 1.0], [2.0, 1.0]];
+    let fit = SoftMethod::Anchored(Anchored::new())
+        .fit(flat.view(), E, None, None)
+        .unwrap();
+    let s = fit
+        .anchored_scores(array![[2.0, 50.0]].view(), E)
+        .unwrap()
+        .unwrap();
+    assert_eq!(s[(0, 0)], 1.0);
+    assert!(s.iter().all(|v| v.is_finite()));
+}
+
+#[test]
+fn rejects_bad_anchors() {
+    use softclust::{Anchor, Anchored};
+    for (a, name) in [
+        (Anchored::new().far_value(0.7), "far_value"),
+        (Anchored::new().far_value(0.0), "far_value"),
+        (Anchored::new().near(Anchor::Quantile(1.5)), "near anchor"),
+        (Anchored::new().half(Anchor::Distance(-1.0)), "half anchor"),
+        (
+            Anchored::new().far(Anchor::Quantile(f64::NAN)),
+            "far anchor",
+        ),
+    ] {
+        let e = soft_assign(d().view(), E, &SoftMethod::Anchored(a), None).unwrap_err();
+        assert!(
+            matches!(e, Error::InvalidParameter { name: n, .. } if n == name),
+            "{name}: {e}"
+        );
+    }
+}
