@@ -691,3 +691,75 @@ fn rejects_inconsistent_parameters() {
     .unwrap_err();
     assert!(matches!(e, Error::IllConditioned { .. }), "{e}");
 }
+
+#[test]
+fn noise_component_takes_the_scattered_points() {
+    let mut rng = Rng::new(12);
+    let clusters = elongated(150, 9);
+    // 40 points scattered uniformly over a box much larger than the clusters.
+    let mut x = Array2::zeros((490, 2));
+    x.slice_mut(s![..450, ..]).assign(&clusters);
+    for i in 450..490 {
+        x[(i, 0)] = -40.0 + 80.0 * rng.uniform();
+        x[(i, 1)] = -40.0 + 80.0 * rng.uniform();
+    }
+    let m = GaussianMixture::new(3)
+        .noise(0.1)
+        .n_init(3)
+        .fit(x.view(), None)
+        .unwrap();
+    let nz = m.noise().unwrap();
+    assert!(
+        (nz.log_volume
+            - (x.column(0).fold(f64::NEG_INFINITY, |a, &b| a.max(b))
+                - x.column(0).fold(f64::INFINITY, |a, &b| a.min(b)))
+            .ln()
+            - (x.column(1).fold(f64::NEG_INFINITY, |a, &b| a.max(b))
+                - x.column(1).fold(f64::INFINITY, |a, &b| a.min(b)))
+            .ln())
+        .abs()
+            < 1e-12
+    );
+    let pi0 = nz.log_weight.exp();
+    assert!((pi0 - 40.0 / 490.0).abs() < 0.03, "noise weight {pi0}");
+    assert!((m.weights().sum() + pi0 - 1.0).abs() < 1e-12);
+    assert_eq!(m.n_membership_columns(), 4);
+    let mem = m.memberships(x.view()).unwrap();
+    assert_eq!(mem.proba.ncols(), 4);
+    for row in mem.proba.rows() {
+        assert!((row.sum() - 1.0).abs() < 1e-12);
+    }
+    let noise_labelled = (450..490).filter(|&i| mem.label[i] == 3).count();
+    assert!(
+        noise_labelled >= 30,
+        "{noise_labelled} of 40 scattered points labelled noise"
+    );
+    let cluster_as_noise = (0..450).filter(|&i| mem.label[i] == 3).count();
+    assert!(cluster_as_noise < 10, "{cluster_as_noise}");
+    assert_eq!(
+        m.n_parameters(),
+        CovarianceType::Full.n_parameters(3, 2) + 1
+    );
+    // The lower bound still never decreases.
+    let lb = &m.diagnostics().lower_bounds;
+    for w in lb.windows(2) {
+        assert!(w[1] >= w[0] - 1e-10 * w[0].abs());
+    }
+    // Bad settings.
+    for p0 in [0.0, 1.0, f64::NAN] {
+        let e = GaussianMixture::new(3)
+            .noise(p0)
+            .fit(x.view(), None)
+            .unwrap_err();
+        assert!(
+            matches!(e, Error::InvalidParameter { name: "noise", .. }),
+            "{e}"
+        );
+    }
+    let flat = array![[1.0, 0.0], [1.0, 1.0], [1.0, 2.0]];
+    let e = GaussianMixture::new(1)
+        .noise(0.1)
+        .fit(flat.view(), None)
+        .unwrap_err();
+    assert!(e.to_string().contains("constant"), "{e}");
+}

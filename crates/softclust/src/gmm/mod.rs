@@ -86,6 +86,7 @@ pub struct GaussianMixture {
     seed: u64,
     warm_start: Option<Box<GaussianMixtureModel>>,
     auto_regularize: bool,
+    noise: Option<f64>,
 }
 
 /// What happened during a fit.
@@ -118,6 +119,8 @@ pub struct GaussianMixtureModel {
     weights: Array1<f64>,
     means: Array2<f64>,
     precisions_cholesky: CovMatrices,
+    #[cfg_attr(feature = "serde", serde(default))]
+    noise: Option<Noise>,
     diagnostics: GmmDiagnostics,
 }
 
@@ -139,6 +142,7 @@ impl GaussianMixture {
             seed: 0,
             warm_start: None,
             auto_regularize: false,
+            noise: None,
         }
     }
     /// Covariance structure.
@@ -203,6 +207,12 @@ impl GaussianMixture {
         self.auto_regularize = yes;
         self
     }
+    /// Adds a uniform noise component over the data's bounding box (as mclust does), starting
+    /// with weight `initial_weight` in (0, 1); memberships gain a last "noise" column.
+    pub fn noise(mut self, initial_weight: f64) -> Self {
+        self.noise = Some(initial_weight);
+        self
+    }
     /// Number of components.
     pub fn n_components(&self) -> usize {
         self.n_components
@@ -228,6 +238,11 @@ impl GaussianMixture {
         }
         if self.n_init == 0 {
             return Err(invalid("n_init", 0, "an integer >= 1"));
+        }
+        if let Some(p0) = self.noise {
+            if !(p0 > 0.0 && p0 < 1.0) {
+                return Err(invalid("noise", p0, "an initial noise weight in (0, 1)"));
+            }
         }
         check_matrix(x, "data")?;
         let (n, d) = x.dim();
@@ -427,6 +442,17 @@ impl GaussianMixture {
         let mut run_lower_bounds = Vec::with_capacity(n_runs);
         for run in 0..n_runs {
             let (mut weights, mut means, mut prec_chol) = self.initialize(x, &w, run, &mut reg)?;
+            let mut noise = match (&self.warm_start, self.noise) {
+                (Some(m), _) => m.noise,
+                (None, Some(p0)) => {
+                    weights *= 1.0 - p0;
+                    Some(Noise {
+                        log_weight: p0.ln(),
+                        log_volume: log_box_volume(x)?,
+                    })
+                }
+                (None, None) => None,
+            };
             let mut lower_bound = match &self.warm_start {
                 Some(m) => m.diagnostics.lower_bound,
                 None => f64::NEG_INFINITY,
@@ -437,10 +463,25 @@ impl GaussianMixture {
             for it in 1..=self.max_iter {
                 n_iter = it;
                 let prev = lower_bound;
-                let (mean_ll, log_resp) = e_step(x, &w, &weights, means.view(), &prec_chol);
+                let (mean_ll, log_resp) = e_step(x, &w, &weights, means.view(), &prec_chol, noise);
                 let resp = log_resp.mapv(f64::exp);
-                let (nk, m, _, pc) = reg.m_step(x, resp.view(), &w, self.covariance_type)?;
-                weights = &nk / nk.sum();
+                let k = self.n_components;
+                let (nk, m, _, pc) = reg.m_step(
+                    x,
+                    resp.slice(ndarray::s![.., ..k]),
+                    &w,
+                    self.covariance_type,
+                )?;
+                match noise.as_mut() {
+                    None => weights = &nk / nk.sum(),
+                    Some(nz) => {
+                        let n0 = crate::data::par_sum(w.len(), |i| w[i] * resp[(i, k)])
+                            + 10.0 * f64::EPSILON;
+                        let total = nk.sum() + n0;
+                        weights = &nk / total;
+                        nz.log_weight = (n0 / total).ln();
+                    }
+                }
                 means = m;
                 prec_chol = pc;
                 lower_bound = mean_ll;
@@ -462,6 +503,7 @@ impl GaussianMixture {
                     weights,
                     means,
                     prec_chol,
+                    noise,
                 });
             }
         }
@@ -472,6 +514,7 @@ impl GaussianMixture {
             weights: best.weights,
             means: best.means,
             precisions_cholesky: best.prec_chol,
+            noise: best.noise,
             diagnostics: GmmDiagnostics {
                 converged: best.converged,
                 n_iter: best.n_iter,
@@ -496,6 +539,7 @@ struct Run {
     weights: Array1<f64>,
     means: Array2<f64>,
     prec_chol: CovMatrices,
+    noise: Option<Noise>,
 }
 
 fn unreachable_prec() -> Result<CovMatrices> {
@@ -565,14 +609,26 @@ impl Regularizer {
     }
 }
 
-/// E-step: `(weighted mean log-likelihood, log-responsibilities)`.
-fn e_step<F: Float>(
+/// A uniform noise component over the training data's bounding box: weight `pi_0` and density
+/// `1 / V`, `V = prod_j (max_j - min_j)`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct Noise {
+    /// `ln pi_0`.
+    pub log_weight: f64,
+    /// `ln V`.
+    pub log_volume: f64,
+}
+
+/// Weighted log-densities `ln pi_k + ln N(x_i | k)`, plus `ln pi_0 - ln V` as a last column
+/// when there is a noise component.
+fn log_scores<F: Float>(
     x: ArrayView2<'_, F>,
-    w: &[f64],
     weights: &Array1<f64>,
     means: ArrayView2<'_, f64>,
     prec_chol: &CovMatrices,
-) -> (f64, Array2<f64>) {
+    noise: Option<Noise>,
+) -> Array2<f64> {
     let (k, d) = means.dim();
     let log_w: Vec<f64> = weights.iter().map(|v| v.ln()).collect();
     let log_det = log_det_cholesky(prec_chol, k, d);
@@ -582,9 +638,47 @@ fn e_step<F: Float>(
         prec_chol,
         log_det: &log_det,
     };
-    let mut lp = em::weighted_log_prob(x, &p);
+    let lp = em::weighted_log_prob(x, &p);
+    match noise {
+        None => lp,
+        Some(nz) => {
+            let mut out = Array2::from_elem((x.nrows(), k + 1), nz.log_weight - nz.log_volume);
+            out.slice_mut(ndarray::s![.., ..k]).assign(&lp);
+            out
+        }
+    }
+}
+
+/// E-step: `(weighted mean log-likelihood, log-responsibilities)`.
+fn e_step<F: Float>(
+    x: ArrayView2<'_, F>,
+    w: &[f64],
+    weights: &Array1<f64>,
+    means: ArrayView2<'_, f64>,
+    prec_chol: &CovMatrices,
+    noise: Option<Noise>,
+) -> (f64, Array2<f64>) {
+    let mut lp = log_scores(x, weights, means, prec_chol, noise);
     let norm = em::normalise(&mut lp);
     (em::weighted_mean(norm.view(), w), lp)
+}
+
+/// `ln V` of the bounding box of `x`; every feature must have a positive extent.
+fn log_box_volume<F: Float>(x: ArrayView2<'_, F>) -> Result<f64> {
+    let mut lv = 0.0;
+    for (j, col) in x.axis_iter(Axis(1)).enumerate() {
+        let lo = col.iter().fold(f64::INFINITY, |m, v| m.min(v.as_f64()));
+        let hi = col.iter().fold(f64::NEG_INFINITY, |m, v| m.max(v.as_f64()));
+        if hi <= lo {
+            return Err(invalid(
+                "noise",
+                format!("feature {j} is constant"),
+                "a bounding box with positive extent in every feature (drop constant columns)",
+            ));
+        }
+        lv += (hi - lo).ln();
+    }
+    Ok(lv)
 }
 
 impl GaussianMixtureModel {
@@ -630,6 +724,7 @@ impl GaussianMixtureModel {
             weights: &weights / weights.sum(),
             means,
             precisions_cholesky,
+            noise: None,
             diagnostics: GmmDiagnostics {
                 converged: true,
                 n_iter: 0,
@@ -683,7 +778,8 @@ impl GaussianMixtureModel {
     pub fn covariance_type(&self) -> CovarianceType {
         self.precisions_cholesky.covariance_type()
     }
-    /// Mixing weights `pi_k`.
+    /// Mixing weights `pi_k` of the Gaussian components (summing to `1 - pi_0` when there is a
+    /// noise component).
     pub fn weights(&self) -> ArrayView1<'_, f64> {
         self.weights.view()
     }
@@ -712,10 +808,19 @@ impl GaussianMixtureModel {
     pub fn converged(&self) -> bool {
         self.diagnostics.converged
     }
-    /// Free parameters.
+    /// Free parameters (one more with a noise component: its weight).
     pub fn n_parameters(&self) -> usize {
         self.covariance_type()
             .n_parameters(self.n_components(), self.n_features())
+            + usize::from(self.noise.is_some())
+    }
+    /// The noise component, if the model has one.
+    pub fn noise(&self) -> Option<Noise> {
+        self.noise
+    }
+    /// Number of membership columns: components, plus one for noise.
+    pub fn n_membership_columns(&self) -> usize {
+        self.n_components() + usize::from(self.noise.is_some())
     }
 
     fn check_new<F: Float>(&self, x: ArrayView2<'_, F>) -> Result<()> {
@@ -732,16 +837,13 @@ impl GaussianMixtureModel {
 
     fn weighted_log_prob<F: Float>(&self, x: ArrayView2<'_, F>) -> Result<Array2<f64>> {
         self.check_new(x)?;
-        let (k, d) = self.means.dim();
-        let log_w: Vec<f64> = self.weights.iter().map(|v| v.ln()).collect();
-        let log_det = log_det_cholesky(&self.precisions_cholesky, k, d);
-        let p = em::Params {
-            log_weights: &log_w,
-            means: self.means.view(),
-            prec_chol: &self.precisions_cholesky,
-            log_det: &log_det,
-        };
-        Ok(em::weighted_log_prob(x, &p))
+        Ok(log_scores(
+            x,
+            &self.weights,
+            self.means.view(),
+            &self.precisions_cholesky,
+            self.noise,
+        ))
     }
 
     /// Squared Mahalanobis distances `(x_i - mu_k)^T P_k (x_i - mu_k)`, `n x k`.
