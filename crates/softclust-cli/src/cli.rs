@@ -28,6 +28,10 @@ pub enum Command {
     Gmm(GmmArgs),
     /// Fit mixtures over a range of k and covariance types, rank them by BIC, AIC or ICL.
     Select(SelectArgs),
+    /// Fuzzy c-means: memberships u_ij ∝ d_ij^(-2/(m-1)).
+    Fcm(FcmArgs),
+    /// Consensus k-means: the share of bootstrap runs that put each point in each cluster.
+    Consensus(ConsensusArgs),
     /// Memberships for new data from a model saved with --model-out.
     Predict(PredictArgs),
     /// k-means with soft memberships on the Iris data shipped with softclust.
@@ -42,6 +46,9 @@ pub enum SoftKind {
     InversePower,
     /// Linear min-max scaling per cluster: a poor baseline, for comparison.
     Minmax,
+    /// Anchored score: closest point 1, farthest assigned point 0.5, farthest point 0.01 (a
+    /// score, not a probability; raw scores are written as s_j columns).
+    Anchored,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -97,6 +104,39 @@ pub struct SoftOptions {
     /// Softmax: divide log-scores by T (< 1 sharpens, > 1 softens).
     #[arg(long, value_name = "T", default_value_t = 1.0)]
     pub temperature: f64,
+    /// Anchored: where the score is 1: a distance, or q:Q for a quantile of the cluster's own
+    /// points' distances (default q:0, the closest point).
+    #[arg(long, value_name = "A")]
+    pub near: Option<String>,
+    /// Anchored: where the score is 0.5 (default q:1, the farthest point of the cluster).
+    #[arg(long, value_name = "A")]
+    pub half: Option<String>,
+    /// Anchored: where the score is --far-value: a distance, or q:Q for a quantile of all
+    /// points' distances (default q:1, the farthest point of the data).
+    #[arg(long, value_name = "A")]
+    pub far: Option<String>,
+    /// Anchored: the score at the far anchor.
+    #[arg(long, value_name = "V", default_value_t = 0.01)]
+    pub far_value: f64,
+}
+
+/// Typicality columns for centroid methods.
+#[derive(Debug, Clone, Args)]
+pub struct TypicalityArgs {
+    /// Add columns t_0..t_{k-1} (chi-square typicality of each cluster) and outlier (1 - max t).
+    #[arg(long)]
+    pub typicality: bool,
+    /// Spread of each cluster for typicality: one variance, or one per feature.
+    #[arg(long, value_enum, default_value_t = SpreadKind::Isotropic)]
+    pub spread: SpreadKind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SpreadKind {
+    /// One variance per cluster.
+    Isotropic,
+    /// One variance per cluster and feature.
+    Diagonal,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -138,6 +178,8 @@ pub struct KmeansArgs {
     /// Also write the centres (in the input's units) to this CSV file.
     #[arg(long, value_name = "FILE")]
     pub centers_out: Option<PathBuf>,
+    #[command(flatten)]
+    pub typ: TypicalityArgs,
     #[command(flatten)]
     pub save: SaveArgs,
     #[command(flatten)]
@@ -233,6 +275,13 @@ pub struct GmmArgs {
     /// Covariance structure.
     #[arg(long, value_enum, default_value_t = CovKind::Full)]
     pub covariance: CovKind,
+    /// Add a uniform noise component over the data's bounding box, starting with weight P;
+    /// memberships gain a p_noise column.
+    #[arg(long, value_name = "P")]
+    pub noise: Option<f64>,
+    /// Add columns t_0..t_{k-1} (chi-square typicality of the Mahalanobis distance) and outlier.
+    #[arg(long)]
+    pub typicality: bool,
     #[command(flatten)]
     pub em: EmArgs,
     /// Output file (default: standard output); written atomically.
@@ -310,4 +359,81 @@ pub struct SoftArgs {
 
 pub fn parse() -> Result<Cli, clap::Error> {
     Cli::try_parse()
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct FcmArgs {
+    /// CSV, TSV or .npy file; `-` or nothing reads standard input.
+    pub input: Option<String>,
+    /// Number of clusters.
+    #[arg(short = 'k', long = "k", value_name = "K")]
+    pub k: usize,
+    /// Fuzzifier m > 1 (2 is usual; near 1 is nearly hard, large m is nearly uniform).
+    #[arg(short = 'm', long = "m", value_name = "M", default_value_t = 2.0)]
+    pub m: f64,
+    /// Maximum iterations.
+    #[arg(long, value_name = "N", default_value_t = 300)]
+    pub max_iter: usize,
+    /// Stop when the Frobenius norm of the membership change is below T.
+    #[arg(long, value_name = "T", default_value_t = 1e-5)]
+    pub tol: f64,
+    /// Seed for the k-means++ initial centres.
+    #[arg(long, value_name = "S", default_value_t = 0)]
+    pub seed: u64,
+    /// Standardise features first.
+    #[arg(long, value_enum, default_value_t = StandardizeKind::Zscore)]
+    pub standardize: StandardizeKind,
+    /// Column holding sample weights (header name, or 1-based position); not a feature.
+    #[arg(long, value_name = "COLUMN")]
+    pub weights: Option<String>,
+    /// Output file (default: standard output); written atomically.
+    #[arg(short = 'o', long, value_name = "OUT")]
+    pub output: Option<PathBuf>,
+    #[command(flatten)]
+    pub typ: TypicalityArgs,
+    #[command(flatten)]
+    pub save: SaveArgs,
+    #[command(flatten)]
+    pub input_opts: InputArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ConsensusArgs {
+    /// CSV, TSV or .npy file; `-` or nothing reads standard input.
+    pub input: Option<String>,
+    /// Number of clusters.
+    #[arg(short = 'k', long = "k", value_name = "K")]
+    pub k: usize,
+    /// Number of k-means runs.
+    #[arg(long, value_name = "B", default_value_t = 100)]
+    pub runs: usize,
+    /// How each run's data are drawn: bootstrap, subsample:F (a fraction F of the points), or
+    /// reseed (all points, new seed).
+    #[arg(long, value_name = "SCHEME", default_value = "bootstrap")]
+    pub resample: String,
+    /// Random seed.
+    #[arg(long, value_name = "S", default_value_t = 0)]
+    pub seed: u64,
+    /// Restarts of the reference k-means fit the runs are aligned to.
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    pub n_init: usize,
+    /// Maximum Lloyd iterations per fit.
+    #[arg(long, value_name = "M", default_value_t = 300)]
+    pub max_iter: usize,
+    /// k-means tolerance.
+    #[arg(long, value_name = "T", default_value_t = 1e-4)]
+    pub tol: f64,
+    /// Standardise features first.
+    #[arg(long, value_enum, default_value_t = StandardizeKind::Zscore)]
+    pub standardize: StandardizeKind,
+    /// Write the n x n co-association matrix (float32 .npy; n <= 20,000).
+    #[arg(long, value_name = "FILE")]
+    pub coassociation_out: Option<PathBuf>,
+    /// Output file (default: standard output); written atomically.
+    #[arg(short = 'o', long, value_name = "OUT")]
+    pub output: Option<PathBuf>,
+    #[command(flatten)]
+    pub save: SaveArgs,
+    #[command(flatten)]
+    pub input_opts: InputArgs,
 }

@@ -1,7 +1,7 @@
 //! `softclust demo`: the whole path on Fisher's Iris data, with the soft methods side by side.
 
 use crate::cli::InitKind;
-use crate::commands::{describe_soft, fit_kmeans, lib_error, KmeansSettings};
+use crate::commands::{describe_soft, fit_kmeans, lib_error, KmeansSettings, Prepared};
 use crate::error::{CliError, CliResult};
 use crate::input::Table;
 use ndarray::Array2;
@@ -55,10 +55,12 @@ fn counts(m: &Membership<f64>) -> (usize, usize, usize, f64) {
 
 pub fn run(quiet: bool) -> CliResult<()> {
     let (table, species) = iris()?;
+    let n_features = table.data.ncols();
+    let p = Prepared::from_table(table, None, Standardize::ZScore, quiet)?;
+    let table = &p.table;
     let k = 3;
     let settings = KmeansSettings {
         k,
-        standardize: Standardize::ZScore,
         init: InitKind::KMeansPlusPlus,
         n_init: Some(10),
         max_iter: 300,
@@ -66,10 +68,14 @@ pub fn run(quiet: bool) -> CliResult<()> {
         seed: 0,
         soft: SoftMethod::Softmax(Softmax::new()),
     };
-    let run = fit_kmeans(&table, None, &settings, quiet)?;
-    let z = run.scaler.transform(table.data.view()).map_err(lib_error)?;
+    let run = fit_kmeans(&p, &settings, quiet)?;
+    let z = &p.z;
     let d = run.model.transform(z.view()).map_err(lib_error)?;
-    let d_feat = Some(table.data.ncols());
+    let membership = run
+        .soft
+        .memberships(d.view(), DistanceKind::Euclidean)
+        .map_err(lib_error)?;
+    let d_feat = Some(n_features);
     let inv = SoftMethod::InversePower(InversePower::new())
         .fit(d.view(), DistanceKind::Euclidean, d_feat, None)
         .map_err(lib_error)?;
@@ -111,7 +117,7 @@ pub fn run(quiet: bool) -> CliResult<()> {
         writeln!(w, "cluster   size   setosa  versicolor  virginica   (species known to us, not to k-means)")?;
         for j in 0..k {
             let members: Vec<usize> = (0..species.len())
-                .filter(|&i| run.membership.label[i] == j)
+                .filter(|&i| membership.label[i] == j)
                 .collect();
             let by: Vec<usize> = names
                 .iter()
@@ -133,7 +139,7 @@ pub fn run(quiet: bool) -> CliResult<()> {
             "                                      (max_p>0.9)               (max_p<0.6)"
         )?;
         for (label, m) in [
-            (describe_soft(&run.soft), &run.membership),
+            (describe_soft(&run.soft), &membership),
             (describe_soft(&inv), &m_inv),
             ("minmax (linear baseline)".to_string(), &m_mm),
             ("Gaussian mixture, full covariances".to_string(), &m_gmm),
@@ -153,7 +159,7 @@ pub fn run(quiet: bool) -> CliResult<()> {
             "{:>8} {:>8} {:>8} {:>6} {:>8} {:>8} {:>8}  species",
             "p_0", "p_1", "p_2", "label", "max_p", "margin", "entropy"
         )?;
-        let m = &run.membership;
+        let m = &membership;
         let mut show: Vec<usize> = (0..5).collect();
         // Add the two least certain flowers, the interesting ones.
         let mut order: Vec<usize> = (0..m.n_samples()).collect();

@@ -1,17 +1,15 @@
 //! `softclust gmm` and `softclust select`.
 
 use crate::cli::{CovKind, CriterionKind, EmArgs, GmmArgs, GmmInitKind, SelectArgs};
-use crate::commands::{lib_error, standardize};
+use crate::commands::{finish, lib_error, standardize, Prepared};
 use crate::error::{CliError, CliResult};
-use crate::input::{read_table, Table};
-use crate::model_file::{ModelFile, SavedModel};
+use crate::model_file::SavedModel;
 use crate::output::{write_membership, write_to, Num};
 use crate::progress::FitProgress;
 use crate::report::{num, write_report, Timer};
-use ndarray::{Array1, Array2};
 use serde_json::json;
 use softclust::gmm::selection::{select_model, Criterion, Selection};
-use softclust::{CovarianceType, GaussianMixture, GaussianMixtureModel, GmmInit, Scaler};
+use softclust::{CovarianceType, GaussianMixture, GaussianMixtureModel, GmmInit};
 use std::io::Write;
 
 pub fn cov_type(c: CovKind) -> CovarianceType {
@@ -45,43 +43,19 @@ fn config(em: &EmArgs, k: usize, t: CovarianceType) -> GaussianMixture {
         .seed(em.seed)
 }
 
-/// Reads the input, takes the weights column, fits and applies the scaler.
-struct Prepared {
-    table: Table,
-    weights: Option<Array1<f64>>,
-    scaler: Scaler<f64>,
-    z: Array2<f64>,
-}
-
 fn prepare(
     input: Option<&str>,
     opts: &crate::cli::InputArgs,
     em: &EmArgs,
     quiet: bool,
 ) -> CliResult<Prepared> {
-    let mut table = read_table(input, opts)?;
-    let weights = match &em.weights {
-        Some(spec) => Some(Array1::from(table.take_column(spec)?)),
-        None => None,
-    };
-    let scaler = standardize(em.standardize)
-        .fit(table.data.view())
-        .map_err(lib_error)?;
-    if !quiet {
-        for &j in scaler.unscaled_columns() {
-            eprintln!(
-                "softclust: note: column '{}' has zero spread; it is centred but left unscaled",
-                table.columns[j]
-            );
-        }
-    }
-    let z = scaler.transform(table.data.view()).map_err(lib_error)?;
-    Ok(Prepared {
-        table,
-        weights,
-        scaler,
-        z,
-    })
+    Prepared::read(
+        input,
+        opts,
+        em.weights.as_deref(),
+        standardize(em.standardize),
+        quiet,
+    )
 }
 
 fn em_params(em: &EmArgs) -> serde_json::Value {
@@ -134,7 +108,10 @@ pub fn gmm(a: &GmmArgs, quiet: bool) -> CliResult<()> {
     let p = prepare(a.input.as_deref(), &a.input_opts, &a.em, quiet)?;
     timer.lap("read");
     let t = cov_type(a.covariance);
-    let cfg = config(&a.em, a.k, t);
+    let mut cfg = config(&a.em, a.k, t);
+    if let Some(p0) = a.noise {
+        cfg = cfg.noise(p0);
+    }
     let progress = FitProgress::new(
         quiet,
         "EM",
@@ -142,37 +119,27 @@ pub fn gmm(a: &GmmArgs, quiet: bool) -> CliResult<()> {
         a.em.n_init,
         a.em.max_iter,
     );
-    let fitted = cfg.fit_with_progress(
-        p.z.view(),
-        p.weights.as_ref().map(|w| w.view()),
-        &mut |run, it, lb| progress.tick(run, it, lb),
-    );
+    let fitted = cfg.fit_with_progress(p.z.view(), p.w(), &mut |run, it, lb| {
+        progress.tick(run, it, lb)
+    });
     progress.finish();
     let model = fitted.map_err(lib_error)?;
     timer.lap("fit");
-    let m = model.memberships(p.z.view()).map_err(lib_error)?;
-    timer.lap("memberships");
-    write_to(a.output.as_deref(), |w| write_membership(w, &m))?;
-    if let Some(path) = &a.save.model_out {
-        let file = ModelFile::new(
-            p.table.columns.clone(),
-            p.scaler.clone(),
-            SavedModel::Gmm {
-                mixture: model.clone(),
-            },
-        );
-        file.save(path)?;
-    }
-    timer.lap("write");
-    if let Some(path) = &a.save.report {
+    let file = p.model_file(SavedModel::Gmm {
+        mixture: model.clone(),
+        typicality: a.typicality,
+    });
+    finish(&p, &file, a.output.as_deref(), &a.save, &mut timer, |_| {
         let mut r = model_json(&model, &p)?;
         r["method"] = json!("gmm");
         r["parameters"] = em_params(&a.em);
-        r["n"] = json!(p.z.nrows());
-        r["d"] = json!(p.z.ncols());
+        r["parameters"]["covariance_type"] = json!(t.name());
+        r["parameters"]["noise_init"] = json!(a.noise);
+        r["parameters"]["typicality"] = json!(a.typicality);
+        r["noise_weight"] = json!(model.noise().map(|nz| nz.log_weight.exp()));
         r["criteria_note"] = json!("bic and aic: lower is better");
-        write_report(path, r, &timer)?;
-    }
+        Ok(r)
+    })?;
     if !quiet {
         let dg = model.diagnostics();
         let reg = if dg.regularization_increases > 0 {
@@ -339,19 +306,16 @@ pub fn select(a: &SelectArgs, quiet: bool) -> CliResult<()> {
     )
     .map_err(lib_error)?;
     timer.lap("fit");
-    let m = sel.best.memberships(p.z.view()).map_err(lib_error)?;
+    let file = p.model_file(SavedModel::Gmm {
+        mixture: sel.best.clone(),
+        typicality: false,
+    });
+    let (m, extra) = file.outputs(&p.z)?;
     timer.lap("memberships");
     if let Some(path) = &a.output {
-        write_to(Some(path), |w| write_membership(w, &m))?;
+        write_to(Some(path), |w| write_membership(w, &m, &extra))?;
     }
     if let Some(path) = &a.save.model_out {
-        let file = ModelFile::new(
-            p.table.columns.clone(),
-            p.scaler.clone(),
-            SavedModel::Gmm {
-                mixture: sel.best.clone(),
-            },
-        );
         file.save(path)?;
     }
     let out = std::io::stdout();

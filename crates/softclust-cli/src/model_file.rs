@@ -9,28 +9,50 @@ use crate::cli::PredictArgs;
 use crate::commands::lib_error;
 use crate::error::{CliError, CliResult};
 use crate::input::read_table;
-use crate::output::{write_membership, write_to};
-use ndarray::{Array1, Array2};
+use crate::output::{write_membership, write_to, Columns};
+use ndarray::{Array1, Array2, Array3, Axis};
 use serde::{Deserialize, Serialize};
+use softclust::consensus::{consensus_predict, count_intervals};
+use softclust::fcm::FuzzyCMeansModel;
+use softclust::typicality::{ClusterSpread, Typicality};
 use softclust::{DistanceKind, FittedSoft, GaussianMixtureModel, KMeansModel, Membership, Scaler};
 use std::path::Path;
 
 pub const FORMAT: &str = "softclust-model";
 pub const SCHEMA_VERSION: u64 = 1;
 
-/// The fitted part of a saved model.
+/// The fitted part of a saved model. All parameters are in standardised units.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum SavedModel {
-    /// k-means centres (in standardised units), the distance kernel's centring vector, and the
-    /// fitted soft assignment.
+    /// k-means centres, the distance kernel's centring vector, the fitted soft assignment, and
+    /// per-cluster spreads when typicality was asked for.
     Kmeans {
         centers: Array2<f64>,
         centering: Array1<f64>,
         soft: FittedSoft,
+        #[serde(default)]
+        spread: Option<ClusterSpread>,
     },
-    /// A Gaussian mixture (in standardised units).
-    Gmm { mixture: GaussianMixtureModel },
+    /// A Gaussian mixture (noise component included, if any).
+    Gmm {
+        mixture: GaussianMixtureModel,
+        #[serde(default)]
+        typicality: bool,
+    },
+    /// Fuzzy c-means centres and fuzzifier.
+    Fcm {
+        centers: Array2<f64>,
+        centering: Array1<f64>,
+        m: f64,
+        #[serde(default)]
+        spread: Option<ClusterSpread>,
+    },
+    /// Consensus k-means: the aligned centres of every run (`B x k x d`).
+    Consensus {
+        run_centers: Array3<f64>,
+        centering: Array1<f64>,
+    },
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -97,7 +119,7 @@ impl ModelFile {
         Ok(file)
     }
 
-    /// Shapes fit together: features, scaler, model and soft assignment.
+    /// Shapes fit together: features, scaler, model, soft assignment and spreads.
     fn check(&self) -> Result<(), String> {
         self.scaler.validate().map_err(|e| e.to_string())?;
         let d = self.scaler.n_features();
@@ -107,15 +129,29 @@ impl ModelFile {
                 self.feature_names.len()
             ));
         }
+        let err = |e: softclust::Error| e.to_string();
+        let check_spread = |spread: &Option<ClusterSpread>, k: usize| -> Result<(), String> {
+            if let Some(sp) = spread {
+                sp.validate().map_err(err)?;
+                if sp.centers().dim() != (k, d) {
+                    return Err(format!(
+                        "spreads for {} x {} centres, model has {k} x {d}",
+                        sp.centers().nrows(),
+                        sp.centers().ncols()
+                    ));
+                }
+            }
+            Ok(())
+        };
         let (model_d, k) = match &self.model {
             SavedModel::Kmeans {
                 centers,
                 centering,
                 soft,
+                spread,
             } => {
-                KMeansModel::from_centers(centers.clone(), Some(centering.clone()))
-                    .map_err(|e| e.to_string())?;
-                soft.validate().map_err(|e| e.to_string())?;
+                KMeansModel::from_centers(centers.clone(), Some(centering.clone())).map_err(err)?;
+                soft.validate().map_err(err)?;
                 if soft.n_clusters() != centers.nrows() {
                     return Err(format!(
                         "{} centres but soft-assignment parameters for {} clusters",
@@ -123,11 +159,39 @@ impl ModelFile {
                         soft.n_clusters()
                     ));
                 }
+                check_spread(spread, centers.nrows())?;
                 (centers.ncols(), centers.nrows())
             }
-            SavedModel::Gmm { mixture } => {
-                mixture.validate().map_err(|e| e.to_string())?;
+            SavedModel::Gmm { mixture, .. } => {
+                mixture.validate().map_err(err)?;
                 (mixture.n_features(), mixture.n_components())
+            }
+            SavedModel::Fcm {
+                centers,
+                centering,
+                m,
+                spread,
+            } => {
+                FuzzyCMeansModel::from_centers(centers.clone(), *m, Some(centering.clone()))
+                    .map_err(err)?;
+                check_spread(spread, centers.nrows())?;
+                (centers.ncols(), centers.nrows())
+            }
+            SavedModel::Consensus {
+                run_centers,
+                centering,
+            } => {
+                let (b, k, dd) = run_centers.dim();
+                if b == 0 || run_centers.iter().any(|v| !v.is_finite()) {
+                    return Err("the consensus model has no runs or non-finite centres".into());
+                }
+                if centering.len() != dd {
+                    return Err(format!(
+                        "centring vector of {} values for {dd} features",
+                        centering.len()
+                    ));
+                }
+                (dd, k)
             }
         };
         if model_d != d {
@@ -141,21 +205,82 @@ impl ModelFile {
         Ok(())
     }
 
-    /// Memberships of standardised data `z`.
-    pub fn memberships(&self, z: &Array2<f64>) -> CliResult<Membership<f64>> {
-        match &self.model {
+    /// Memberships and extra columns of standardised data `z`: the same code path for the
+    /// fitting commands and for `softclust predict`, so both write identical files.
+    pub fn outputs(&self, z: &Array2<f64>) -> CliResult<(Membership<f64>, Columns)> {
+        let mut extra = Columns::default();
+        let typicality = |t: Typicality, extra: &mut Columns| {
+            extra.push_matrix("t", t.typicality.view());
+            extra.push("outlier", t.outlier);
+        };
+        let m = match &self.model {
             SavedModel::Kmeans {
                 centers,
                 centering,
                 soft,
+                spread,
             } => {
                 let km = KMeansModel::from_centers(centers.clone(), Some(centering.clone()))
                     .map_err(lib_error)?;
                 let d = km.transform(z.view()).map_err(lib_error)?;
+                if let Some(scores) = soft
+                    .anchored_scores(d.view(), DistanceKind::Euclidean)
+                    .map_err(lib_error)?
+                {
+                    extra.push_matrix("s", scores.view());
+                }
+                if let Some(sp) = spread {
+                    typicality(sp.typicality(z.view()).map_err(lib_error)?, &mut extra);
+                }
                 soft.memberships(d.view(), DistanceKind::Euclidean)
-                    .map_err(lib_error)
+                    .map_err(lib_error)?
             }
-            SavedModel::Gmm { mixture } => mixture.memberships(z.view()).map_err(lib_error),
+            SavedModel::Gmm {
+                mixture,
+                typicality: with_t,
+            } => {
+                extra.noise_last = mixture.noise().is_some();
+                if *with_t {
+                    typicality(mixture.typicality(z.view()).map_err(lib_error)?, &mut extra);
+                }
+                mixture.memberships(z.view()).map_err(lib_error)?
+            }
+            SavedModel::Fcm {
+                centers,
+                centering,
+                m,
+                spread,
+            } => {
+                let f =
+                    FuzzyCMeansModel::from_centers(centers.clone(), *m, Some(centering.clone()))
+                        .map_err(lib_error)?;
+                if let Some(sp) = spread {
+                    typicality(sp.typicality(z.view()).map_err(lib_error)?, &mut extra);
+                }
+                f.memberships(z.view()).map_err(lib_error)?
+            }
+            SavedModel::Consensus {
+                run_centers,
+                centering,
+            } => {
+                let (m, counts) = consensus_predict(run_centers.view(), centering.view(), z.view())
+                    .map_err(lib_error)?;
+                let (lo, hi) = count_intervals(counts.view(), run_centers.len_of(Axis(0)));
+                extra.push("max_p_low", lo);
+                extra.push("max_p_high", hi);
+                m
+            }
+        };
+        Ok((m, extra))
+    }
+
+    /// Human name of the model kind.
+    pub fn kind_name(&self) -> &'static str {
+        match self.model {
+            SavedModel::Kmeans { .. } => "k-means",
+            SavedModel::Gmm { .. } => "Gaussian mixture",
+            SavedModel::Fcm { .. } => "fuzzy c-means",
+            SavedModel::Consensus { .. } => "consensus k-means",
         }
     }
 }
@@ -176,16 +301,13 @@ pub fn predict(a: &PredictArgs, quiet: bool) -> CliResult<()> {
         .scaler
         .transform(table.data.view())
         .map_err(lib_error)?;
-    let m = model.memberships(&z)?;
-    write_to(a.output.as_deref(), |w| write_membership(w, &m))?;
+    let (m, extra) = model.outputs(&z)?;
+    write_to(a.output.as_deref(), |w| write_membership(w, &m, &extra))?;
     if !quiet {
-        let kind = match model.model {
-            SavedModel::Kmeans { .. } => "k-means",
-            SavedModel::Gmm { .. } => "Gaussian mixture",
-        };
         eprintln!(
-            "softclust: {} rows scored with the {kind} model '{}'",
+            "softclust: {} rows scored with the {} model '{}'",
             m.n_samples(),
+            model.kind_name(),
             a.model.display()
         );
     }

@@ -1,7 +1,7 @@
 //! Writing results: membership CSV with the fixed header, atomically to a file or to stdout.
 
 use crate::error::{CliError, CliResult};
-use ndarray::ArrayView2;
+use ndarray::{Array1, ArrayView2};
 use softclust::Membership;
 use std::io::{self, BufWriter, Write};
 use std::path::Path;
@@ -74,18 +74,50 @@ impl std::fmt::Display for Num {
     }
 }
 
-/// The membership CSV: `p_0,...,p_{k-1},label,max_p,margin,entropy`.
-pub fn write_membership(w: &mut dyn Write, m: &Membership<f64>) -> io::Result<()> {
+/// Columns written after the contract columns (typicality, intervals, raw scores), and whether
+/// the last probability column is a noise component.
+#[derive(Debug, Default, Clone)]
+pub struct Columns {
+    pub noise_last: bool,
+    pub names: Vec<String>,
+    pub values: Vec<Array1<f64>>,
+}
+
+impl Columns {
+    pub fn push(&mut self, name: impl Into<String>, values: Array1<f64>) {
+        self.names.push(name.into());
+        self.values.push(values);
+    }
+
+    /// Every column of `m`, named `{prefix}_{j}`.
+    pub fn push_matrix(&mut self, prefix: &str, m: ArrayView2<'_, f64>) {
+        for (j, col) in m.columns().into_iter().enumerate() {
+            self.push(format!("{prefix}_{j}"), col.to_owned());
+        }
+    }
+}
+
+/// The membership CSV: `p_0,...,p_{k-1},label,max_p,margin,entropy` (the last probability column
+/// named `p_noise` for a noise component), then any extra columns.
+pub fn write_membership(w: &mut dyn Write, m: &Membership<f64>, extra: &Columns) -> io::Result<()> {
     let k = m.n_clusters();
     for j in 0..k {
-        write!(w, "p_{j},")?;
+        if extra.noise_last && j + 1 == k {
+            write!(w, "p_noise,")?;
+        } else {
+            write!(w, "p_{j},")?;
+        }
     }
-    writeln!(w, "label,max_p,margin,entropy")?;
+    write!(w, "label,max_p,margin,entropy")?;
+    for name in &extra.names {
+        write!(w, ",{name}")?;
+    }
+    writeln!(w)?;
     for i in 0..m.n_samples() {
         for j in 0..k {
             write!(w, "{},", Num(m.proba[(i, j)]))?;
         }
-        writeln!(
+        write!(
             w,
             "{},{},{},{}",
             m.label[i],
@@ -93,6 +125,10 @@ pub fn write_membership(w: &mut dyn Write, m: &Membership<f64>) -> io::Result<()
             Num(m.margin[i]),
             Num(m.entropy[i])
         )?;
+        for col in &extra.values {
+            write!(w, ",{}", Num(col[i]))?;
+        }
+        writeln!(w)?;
     }
     Ok(())
 }

@@ -197,6 +197,11 @@ impl ClusterSpread {
         Self::fit(x, centers, onehot.view(), sample_weight, kind)
     }
 
+    /// The centres the spreads are measured around.
+    pub fn centers(&self) -> ArrayView2<'_, f64> {
+        self.centers.view()
+    }
+
     /// The spread model.
     pub fn kind(&self) -> Spread {
         self.kind
