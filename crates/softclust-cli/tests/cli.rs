@@ -35,13 +35,17 @@ fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     p
 }
 
-/// Parses membership CSV output; checks the header and the contract on every row.
+/// Parses membership CSV output; checks the header (extra columns may follow the contract's)
+/// and the contract on every row. Returns the contract columns of each row.
 fn check_membership(csv: &str, k: usize) -> Vec<Vec<f64>> {
     let mut lines = csv.lines();
-    let header = lines.next().unwrap();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
     let mut want: Vec<String> = (0..k).map(|j| format!("p_{j}")).collect();
     want.extend(["label", "max_p", "margin", "entropy"].map(String::from));
-    assert_eq!(header, want.join(","));
+    assert_eq!(
+        &header[..k + 4],
+        &want.iter().map(String::as_str).collect::<Vec<_>>()[..]
+    );
     let rows: Vec<Vec<f64>> = lines
         .map(|l| l.split(',').map(|c| c.parse::<f64>().unwrap()).collect())
         .collect();
@@ -1112,5 +1116,328 @@ fn predict_bad_models_and_inputs() {
         Some(&q),
         None,
         "has 3 columns but the model was fitted on 2 (u, v)",
+    );
+}
+
+// ---- fuzzy c-means, consensus, typicality, anchored score, noise ----------------------------
+
+fn header(out: &str) -> Vec<String> {
+    out.lines()
+        .next()
+        .unwrap()
+        .split(',')
+        .map(String::from)
+        .collect()
+}
+
+/// Parses the CSV into columns by name.
+fn column(out: &str, name: &str) -> Vec<f64> {
+    let h = header(out);
+    let j = h
+        .iter()
+        .position(|c| c == name)
+        .unwrap_or_else(|| panic!("no column {name} in {h:?}"));
+    out.lines()
+        .skip(1)
+        .map(|l| l.split(',').nth(j).unwrap().parse().unwrap())
+        .collect()
+}
+
+/// The elongated clusters plus one far outlier as the last row.
+fn with_outlier(dir: &Path) -> PathBuf {
+    let mut text = std::fs::read_to_string(elongated_csv(dir)).unwrap();
+    text.push_str("300,-300\n");
+    write(dir, "outlier.csv", &text)
+}
+
+#[test]
+fn fcm_and_consensus_happy_paths() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = elongated_csv(dir.path());
+    let out = stdout_of(bin().args(["fcm", "-k", "3", "-q"]).arg(&p));
+    assert_eq!(check_membership(&out, 3).len(), 450);
+    let fuzzier = stdout_of(bin().args(["fcm", "-k", "3", "-m", "3", "-q"]).arg(&p));
+    let mean = |o: &str| column(o, "max_p").iter().sum::<f64>() / 450.0;
+    assert!(mean(&fuzzier) < mean(&out));
+    let report = dir.path().join("r.json");
+    let out = stdout_of(
+        bin()
+            .args(["consensus", "-k", "3", "--runs", "20", "-q"])
+            .arg(&p)
+            .arg("--report")
+            .arg(&report),
+    );
+    let rows = check_membership(&out, 3);
+    assert_eq!(rows.len(), 450);
+    assert_eq!(
+        &header(&out)[7..],
+        &["max_p_low".to_string(), "max_p_high".to_string()]
+    );
+    // Probabilities are multiples of 1/20.
+    for r in &rows {
+        for p in &r[..3] {
+            assert!((p * 20.0 - (p * 20.0).round()).abs() < 1e-9);
+        }
+        assert!(r[7] <= r[4] && r[4] <= r[8]);
+    }
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    assert_eq!(r["method"], "consensus");
+    assert_eq!(r["stability"].as_array().unwrap().len(), 3);
+    for scheme in ["subsample:0.5", "reseed"] {
+        let out = stdout_of(
+            bin()
+                .args([
+                    "consensus",
+                    "-k",
+                    "3",
+                    "--runs",
+                    "8",
+                    "-q",
+                    "--resample",
+                    scheme,
+                ])
+                .arg(&p),
+        );
+        check_membership(&out, 3);
+    }
+    let co = dir.path().join("co.npy");
+    bin()
+        .args([
+            "consensus",
+            "-k",
+            "3",
+            "--runs",
+            "5",
+            "-q",
+            "--coassociation-out",
+        ])
+        .arg(&co)
+        .arg(&p)
+        .assert()
+        .success();
+    let m: ndarray::Array2<f32> = ndarray_npy::read_npy(&co).unwrap();
+    assert_eq!(m.dim(), (450, 450));
+    assert!((0..450).all(|i| m[(i, i)] == 1.0));
+}
+
+#[test]
+fn typicality_columns_flag_the_outlier() {
+    // Fit on clean data, score data with a far outlier appended (as the last row).
+    let dir = tempfile::tempdir().unwrap();
+    let clean = elongated_csv(dir.path());
+    let p = with_outlier(dir.path());
+    for args in [
+        vec!["kmeans", "-k", "3", "--typicality"],
+        vec!["kmeans", "-k", "3", "--typicality", "--spread", "diagonal"],
+        vec!["gmm", "-k", "3", "--typicality"],
+        vec!["fcm", "-k", "3", "--typicality"],
+    ] {
+        let model = dir.path().join("m.json");
+        let fitted = stdout_of(
+            bin()
+                .args(&args)
+                .arg("-q")
+                .arg(&clean)
+                .arg("--model-out")
+                .arg(&model),
+        );
+        assert_eq!(
+            &header(&fitted)[7..],
+            &["t_0", "t_1", "t_2", "outlier"].map(String::from),
+            "{args:?}"
+        );
+        let typical = column(&fitted, "outlier")
+            .iter()
+            .filter(|&&o| o < 0.99)
+            .count();
+        assert!(typical > 400, "{args:?}: only {typical} typical points");
+        let out = stdout_of(bin().args(["predict", "-q", "--model"]).arg(&model).arg(&p));
+        let outlier = column(&out, "outlier");
+        assert!(outlier[450] > 1.0 - 1e-6, "{args:?}: {}", outlier[450]);
+        // ...while the outlier's memberships still sum to 1.
+        check_membership(&out, 3);
+    }
+}
+
+#[test]
+fn gmm_noise_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = with_outlier(dir.path());
+    let out = stdout_of(
+        bin()
+            .args(["gmm", "-k", "3", "--noise", "0.05", "-q"])
+            .arg(&p),
+    );
+    assert_eq!(
+        &header(&out)[..4],
+        &["p_0", "p_1", "p_2", "p_noise"].map(String::from)
+    );
+    let rows: Vec<Vec<f64>> = out
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').map(|c| c.parse().unwrap()).collect())
+        .collect();
+    for r in &rows {
+        assert!((r[..4].iter().sum::<f64>() - 1.0).abs() < 1e-12);
+    }
+    assert_eq!(rows[450][4], 3.0, "the outlier is labelled noise");
+    fails(
+        &["gmm", "-k", "3", "--noise", "1.5"],
+        Some(&p),
+        None,
+        "invalid --noise 1.5",
+    );
+}
+
+#[test]
+fn anchored_scores_from_a_distance_matrix() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = write(
+        dir.path(),
+        "d.csv",
+        "0.5,9\n1,8\n2,7\n9,0.2\n8,1.5\n3.5,4\n",
+    );
+    let out = stdout_of(bin().args(["soft", "--method", "anchored", "-q"]).arg(&d));
+    assert_eq!(&header(&out)[6..], &["s_0", "s_1"].map(String::from));
+    let s0 = column(&out, "s_0");
+    // Closest point of cluster 0 scores 1, its farthest (3.5) 0.5, the farthest of all (9) 0.01.
+    assert_eq!(s0[0], 1.0);
+    assert!((s0[5] - 0.5).abs() < 1e-12);
+    assert!((s0[3] - 0.01).abs() < 1e-12);
+    check_membership(&out, 2);
+    let out = stdout_of(
+        bin()
+            .args([
+                "soft",
+                "--method",
+                "anchored",
+                "--near",
+                "0",
+                "--half",
+                "q:0.5",
+                "--far",
+                "20",
+                "--far-value",
+                "0.001",
+                "-q",
+            ])
+            .arg(&d),
+    );
+    check_membership(&out, 2);
+    bad_file(
+        "d.csv",
+        "1,2\n2,1\n",
+        &["soft", "--method", "anchored", "--half", "q:2"],
+        "invalid --half 2",
+    );
+    bad_file(
+        "d.csv",
+        "1,2\n2,1\n",
+        &["soft", "--method", "anchored", "--near", "close"],
+        "invalid --near 'close'",
+    );
+    bad_file(
+        "d.csv",
+        "1,2\n2,1\n",
+        &["soft", "--method", "anchored", "--far-value", "0.9"],
+        "invalid --far-value 0.9",
+    );
+    // Through k-means as well.
+    let p = elongated_csv(dir.path());
+    let out = stdout_of(
+        bin()
+            .args(["kmeans", "-k", "3", "--soft", "anchored", "-q"])
+            .arg(&p),
+    );
+    assert_eq!(&header(&out)[7..], &["s_0", "s_1", "s_2"].map(String::from));
+}
+
+#[test]
+fn every_model_kind_predicts_what_it_fitted() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = with_outlier(dir.path());
+    for args in [
+        vec!["fcm", "-k", "3", "--typicality"],
+        vec!["consensus", "-k", "3", "--runs", "10"],
+        vec!["gmm", "-k", "3", "--noise", "0.05", "--typicality"],
+        vec![
+            "kmeans",
+            "-k",
+            "3",
+            "--typicality",
+            "--spread",
+            "diagonal",
+            "--soft",
+            "anchored",
+        ],
+    ] {
+        let model = dir.path().join("model.json");
+        let fitted = stdout_of(
+            bin()
+                .args(&args)
+                .arg("-q")
+                .arg(&p)
+                .arg("--model-out")
+                .arg(&model),
+        );
+        let predicted = stdout_of(bin().args(["predict", "-q", "--model"]).arg(&model).arg(&p));
+        assert_eq!(fitted, predicted, "{args:?}");
+    }
+}
+
+#[test]
+fn fcm_and_consensus_bad_inputs() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = elongated_csv(dir.path());
+    fails(
+        &["fcm", "-k", "3", "-m", "1"],
+        Some(&p),
+        None,
+        "invalid --m 1",
+    );
+    fails(&["fcm", "-k", "0"], Some(&p), None, "invalid -k 0");
+    fails(
+        &["fcm", "-k", "3", "--max-iter", "0"],
+        Some(&p),
+        None,
+        "invalid --max-iter 0",
+    );
+    bad_file(
+        "k.csv",
+        "1,2\n3,4\n",
+        &["fcm", "-k", "3"],
+        "3 clusters need at least 3 points",
+    );
+    fails(
+        &["consensus", "-k", "3", "--runs", "0"],
+        Some(&p),
+        None,
+        "invalid --runs 0",
+    );
+    fails(
+        &["consensus", "-k", "3", "--resample", "jackknife"],
+        Some(&p),
+        None,
+        "invalid --resample 'jackknife'",
+    );
+    fails(
+        &["consensus", "-k", "3", "--resample", "subsample:1.5"],
+        Some(&p),
+        None,
+        "invalid --resample subsample:F 1.5",
+    );
+    bad_file(
+        "k.csv",
+        "1,2\n3,4\n",
+        &["consensus", "-k", "3"],
+        "3 clusters need at least 3 points",
+    );
+    let big: String = (0..20_001).map(|i| format!("{}\n", i % 7)).collect();
+    bad_file(
+        "big.csv",
+        &big,
+        &["consensus", "-k", "2", "--coassociation-out", "co.npy"],
+        "at most 20,000 points",
     );
 }

@@ -208,7 +208,9 @@ impl GaussianMixture {
         self
     }
     /// Adds a uniform noise component over the data's bounding box (as mclust does), starting
-    /// with weight `initial_weight` in (0, 1); memberships gain a last "noise" column.
+    /// with weight `initial_weight` in (0, 1); memberships gain a last "noise" column. With
+    /// k-means initialisation the start is trimmed: the `initial_weight` share of points
+    /// farthest from their k-means centres starts in the noise component.
     pub fn noise(mut self, initial_weight: f64) -> Self {
         self.noise = Some(initial_weight);
         self
@@ -356,10 +358,61 @@ impl GaussianMixture {
                         .n_init(1)
                         .seed(seed)
                         .init(Init::KMeansPlusPlus);
-                    let wv: Array1<F> = w.iter().map(|&v| F::of(v)).collect();
-                    let model = km.fit(x, Some(wv.view()))?;
+                    let mut wv: Array1<F> = w.iter().map(|&v| F::of(v)).collect();
+                    let mut model = km.fit(x, Some(wv.view()))?;
+                    let mut trimmed = vec![false; n];
+                    if let Some(p0) = self.noise {
+                        // Trimmed start (in the spirit of TCLUST): points of clusters too small
+                        // to hold a covariance (fewer than d + 1 points, such as an extreme
+                        // outlier that seized a centre) and the share p0 of points farthest from
+                        // their centres start in the noise component; k-means is refitted
+                        // without them, twice, so that outliers cannot seize a component.
+                        let d = x.ncols();
+                        let n_trim = ((p0 * n as f64).ceil() as usize).min(n.saturating_sub(k));
+                        for _ in 0..2 {
+                            let labels = model.labels();
+                            let mut size = vec![0usize; k];
+                            for (i, &l) in labels.iter().enumerate() {
+                                if wv[i] > F::zero() {
+                                    size[l] += 1;
+                                }
+                            }
+                            let d2 = model.squared_distances(x)?;
+                            let mut far: Vec<(f64, usize)> = labels
+                                .iter()
+                                .enumerate()
+                                .filter(|&(i, _)| !trimmed[i])
+                                .map(|(i, &l)| {
+                                    let key = if size[l] <= d {
+                                        f64::INFINITY
+                                    } else {
+                                        d2[(i, l)].as_f64()
+                                    };
+                                    (key, i)
+                                })
+                                .collect();
+                            far.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+                            let already = trimmed.iter().filter(|&&t| t).count();
+                            let extra = far
+                                .iter()
+                                .take_while(|&&(key, _)| key.is_infinite())
+                                .count()
+                                .max(n_trim.saturating_sub(already));
+                            for &(_, i) in far.iter().take(extra) {
+                                trimmed[i] = true;
+                                wv[i] = F::zero();
+                            }
+                            let kept = wv.iter().filter(|&&v| v > F::zero()).count();
+                            if kept < k {
+                                break;
+                            }
+                            model = km.fit(x, Some(wv.view()))?;
+                        }
+                    }
                     for (i, &l) in model.labels().iter().enumerate() {
-                        resp[(i, l)] = 1.0;
+                        if !trimmed[i] {
+                            resp[(i, l)] = 1.0;
+                        }
                     }
                 }
                 GmmInit::KMeansPlusPlus => {
