@@ -21,7 +21,10 @@
 //! 4. **Or fit a mixture** ([`gmm`]): Gaussian mixtures by EM with full, tied, diagonal or
 //!    spherical covariances, responsibilities `r_ik ∝ pi_k N(x_i | mu_k, S_k)` computed in log
 //!    space, BIC/AIC/ICL and automatic choice of k and covariance type ([`select_model`]).
-//! 5. **Read the contract** ([`Membership`]): probabilities (rows sum to 1), label = argmax,
+//! 5. **Go beyond memberships**: [`typicality`] (`t_ij = P(chi²_D >= D²_ij)`, outliers get ≈ 0
+//!    in every cluster), the [`Anchored`] score, [`consensus`] k-means over bootstrap runs aligned
+//!    by the Hungarian method, and [`fcm`] (fuzzy c-means).
+//! 6. **Read the contract** ([`Membership`]): probabilities (rows sum to 1), label = argmax,
 //!    `max_p`, `margin` and entropy, whatever the method.
 //!
 //! ```
