@@ -160,7 +160,8 @@ pub(crate) fn normalise(lp: &mut Array2<f64>) -> Array1<f64> {
         .par_for_each(|mut row, nm| {
             let m = row.iter().copied().fold(f64::NEG_INFINITY, f64::max);
             if !m.is_finite() {
-                row.fill(-(row.len() as f64).ln());
+                let uniform = -(row.len() as f64).ln();
+                row.fill(uniform);
                 *nm = m;
                 return;
             }
