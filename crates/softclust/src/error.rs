@@ -121,7 +121,8 @@ impl fmt::Display for Error {
             } => write!(
                 f,
                 "{n_clusters} clusters need at least {n_clusters} points, but the data have \
-                 {n_samples}; lower k or give more data"
+                 {n_samples} (n_samples={n_samples} < n_clusters={n_clusters}); lower k or give \
+                 more data"
             ),
             Error::InvalidParameter {
                 name,

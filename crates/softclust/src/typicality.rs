@@ -197,6 +197,18 @@ impl ClusterSpread {
         Self::fit(x, centers, onehot.view(), sample_weight, kind)
     }
 
+    /// Spreads from their parts: centres (`k x d`) and variances (`k x 1` isotropic, `k x d`
+    /// diagonal); validated.
+    pub fn from_parts(kind: Spread, centers: Array2<f64>, variances: Array2<f64>) -> Result<Self> {
+        let s = ClusterSpread {
+            kind,
+            centers,
+            variances,
+        };
+        s.validate()?;
+        Ok(s)
+    }
+
     /// The centres the spreads are measured around.
     pub fn centers(&self) -> ArrayView2<'_, f64> {
         self.centers.view()

@@ -791,6 +791,34 @@ impl GaussianMixtureModel {
         })
     }
 
+    /// A model from weights, means and precision factors `U_k` (as [`Self::precisions_cholesky`]
+    /// returns them), and optionally a noise component; validated.
+    pub fn from_cholesky(
+        weights: Array1<f64>,
+        means: Array2<f64>,
+        precisions_cholesky: CovMatrices,
+        noise: Option<Noise>,
+    ) -> Result<Self> {
+        let model = GaussianMixtureModel {
+            weights,
+            means,
+            precisions_cholesky,
+            noise,
+            diagnostics: GmmDiagnostics {
+                converged: true,
+                n_iter: 0,
+                lower_bound: f64::NAN,
+                lower_bounds: Vec::new(),
+                best_run: 0,
+                run_lower_bounds: Vec::new(),
+                reg_covar: 0.0,
+                regularization_increases: 0,
+            },
+        };
+        model.validate()?;
+        Ok(model)
+    }
+
     /// Checks that the parameters fit together (for models read from files).
     pub fn validate(&self) -> Result<()> {
         let (k, d) = self.means.dim();
