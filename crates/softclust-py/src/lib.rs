@@ -800,13 +800,14 @@ fn consensus_fit<'py>(
                         m.memberships(),
                         lo,
                         hi,
+                        m.reference().diagnostics().n_iter,
                     )
                 })
             })
         })
     })?
     .map_err(err)?;
-    let (run_centers, centering, reference, counts, stability, mem, lo, hi) = out;
+    let (run_centers, centering, reference, counts, stability, mem, lo, hi, n_iter) = out;
     let d = membership_dict(py, mem)?;
     d.set_item("run_centers", run_centers.into_pyarray(py))?;
     d.set_item("centering", centering.into_pyarray(py))?;
@@ -815,6 +816,7 @@ fn consensus_fit<'py>(
     d.set_item("stability", stability.into_pyarray(py))?;
     d.set_item("max_p_low", lo.into_pyarray(py))?;
     d.set_item("max_p_high", hi.into_pyarray(py))?;
+    d.set_item("n_iter", n_iter)?;
     Ok(d)
 }
 

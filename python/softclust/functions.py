@@ -1,0 +1,92 @@
+"""Functions: soft assignment from your own distances, model selection, typicality."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import _softclust as _rs
+from ._base import Membership, Typicality, check_weights, n_threads
+from .fuzzy import FuzzyCMeans
+from .kmeans import KMeans
+from .mixture import GaussianMixture, _Cfg, _config
+
+
+def _anchor(a):
+    if a is None:
+        return None
+    if isinstance(a, str) and a.startswith("q:"):
+        return ("quantile", float(a[2:]))
+    return ("distance", float(a))
+
+
+def soft_assign(distances, method="softmax", *, squared=False, n_features=None, sigma=None, power=None,
+                per_cluster_variance=False, size_weights=False, temperature=1.0, sample_weight=None,
+                near=None, half=None, far=None, far_value=0.01) -> Membership:
+    """Memberships from an (n_samples, n_clusters) distance matrix (column j = distances to
+    cluster j). ``method`` is "softmax", "inverse-power", "minmax" or "anchored" (anchors as
+    distances, or "q:0.9" quantiles). Softmax needs ``sigma`` or ``n_features`` (to estimate
+    sigma); inverse-power ``power`` or ``n_features`` (gravity default ``n_features - 1``).
+
+    >>> import numpy as np
+    >>> from softclust import soft_assign
+    >>> m = soft_assign(np.array([[1.0, 2.0, 4.0]]), "inverse-power", power=2)
+    >>> np.round(m.proba, 4).tolist()
+    [[0.7619, 0.1905, 0.0476]]
+    """
+    d = np.ascontiguousarray(np.asarray(distances, dtype=np.float64))
+    if d.ndim != 2:
+        raise ValueError(f"distances must be a 2-D array (n_samples, n_clusters), got shape {d.shape}")
+    sw = check_weights(sample_weight, d)
+    params = _rs.soft_fit(
+        d, bool(squared), method, sigma=sigma, power=power, per_cluster_variance=per_cluster_variance,
+        size_weights=size_weights, temperature=float(temperature), n_features=n_features, sample_weight=sw,
+        near=_anchor(near), half=_anchor(half), far=_anchor(far), far_value=float(far_value),
+    )
+    return Membership._from_dict(_rs.soft_apply(params, d, bool(squared)))
+
+
+def select_model(X, k_range=range(1, 11), covariance_types=("full", "tied", "diag", "spherical"),
+                 criterion="bic", *, sample_weight=None, n_jobs=None, **gmm_params):
+    """Fits a :class:`GaussianMixture` for every k in ``k_range`` and covariance type, ranks them
+    by ``criterion`` ("bic", "aic" or "icl"; lower is better) and returns ``(table, best)``.
+
+    ``table`` is a pandas DataFrame when pandas is installed (else a dict of arrays) with one row
+    per candidate, best first, failed fits (singular covariances) last with the reason; ``best``
+    is the winning fitted :class:`GaussianMixture`.
+    """
+    est = GaussianMixture(**gmm_params)
+    from ._base import check_x
+
+    X = check_x(est, X, reset=True)
+    sw = check_weights(sample_weight, X)
+    if isinstance(covariance_types, str):
+        covariance_types = [covariance_types]
+    rows, best = _rs.select_model(
+        X, sw, [int(k) for k in k_range], list(covariance_types), criterion, _Cfg(_config(est)), n_threads(n_jobs)
+    )
+    keys = ["k", "covariance_type", "criterion", "bic", "aic", "icl", "mean_log_likelihood", "n_parameters", "converged", "failed"]
+    table = {key: np.array([r[key] for r in rows], dtype=object if key in ("covariance_type", "failed") else None) for key in keys}
+    try:
+        import pandas as pd
+
+        table = pd.DataFrame(table)
+    except ImportError:
+        pass
+    model = GaussianMixture(**{**gmm_params, "n_components": best["n_components"], "covariance_type": best["covariance_type"]})
+    model.n_features_in_ = X.shape[1]
+    if hasattr(est, "feature_names_in_"):
+        model.feature_names_in_ = est.feature_names_in_
+    model._set(best)
+    return table, model
+
+
+def typicality(X, model, spread="isotropic") -> Typicality:
+    """Chi-square typicality of every row of ``X`` for every cluster of a fitted
+    :class:`KMeans`, :class:`FuzzyCMeans` or :class:`GaussianMixture`: ``t_ij = P(chi2_d >= D2_ij)``
+    and ``outlier = 1 - max_j t_ij``. Far outliers get ≈ 0 in every cluster.
+    """
+    if isinstance(model, GaussianMixture):
+        return model.typicality(X)
+    if isinstance(model, (KMeans, FuzzyCMeans)):
+        return model.typicality(X, spread=spread)
+    raise TypeError(f"typicality needs a fitted KMeans, FuzzyCMeans or GaussianMixture, got {type(model).__name__}")
