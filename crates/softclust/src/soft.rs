@@ -139,8 +139,9 @@ pub enum Anchor {
 /// probability**: it says where a point sits relative to the cluster's own extent, and the
 /// memberships derived from it (scores normalised per row) inherit no probabilistic meaning.
 /// When anchors coincide (a cluster of one point, or a cluster that holds the farthest point),
-/// `b` moves to the midpoint of `a` and `c`, or `c` to `2b - a`; [`FittedSoft::anchors`] reports
-/// the anchors used.
+/// `b` moves to the midpoint of `a` and `c`, or `c` to `2b - a`; when every distance to a centre
+/// is the same, the score is constant 1 (reported as `a = b = c`). [`FittedSoft::anchors`]
+/// reports the anchors used.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Anchored {
     near: Anchor,
@@ -475,9 +476,10 @@ fn fit_anchored<F: Float>(
                 adj = true;
             }
         } else {
-            // Every distance equals the near anchor: a constant score of 1.
-            b_j = f64::INFINITY;
-            c_j = f64::INFINITY;
+            // Every distance equals the near anchor: a constant score of 1 (marked by
+            // half = far = near, which a fitted map never has otherwise).
+            b_j = a_j;
+            c_j = a_j;
             adj = true;
         }
         lo.push(a_j);
@@ -491,7 +493,7 @@ fn fit_anchored<F: Float>(
         .zip(&mid)
         .zip(&hi)
         .map(|((&a_j, &b_j), &c_j)| {
-            if b_j.is_finite() {
+            if b_j > a_j {
                 ratio.ln() / ((c_j - a_j) / (b_j - a_j)).ln()
             } else {
                 1.0
@@ -773,7 +775,7 @@ impl FittedSoft {
                 } => {
                     for (j, o) in out.iter_mut().enumerate() {
                         let v = euclid(d[j].as_f64(), kind);
-                        *o = if v <= near[j] || !half[j].is_finite() {
+                        *o = if v <= near[j] || half[j] <= near[j] {
                             0.0
                         } else {
                             -std::f64::consts::LN_2

@@ -1,0 +1,159 @@
+"""Behaviour of the Python API: the contract, dtypes, pandas, pickling, threads, bad input."""
+
+import pickle
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+from sklearn.base import clone
+from sklearn.exceptions import ConvergenceWarning
+
+import softclust
+from softclust import ConsensusKMeans, FuzzyCMeans, GaussianMixture, KMeans, SoftclustError
+
+ESTIMATORS = [
+    lambda: KMeans(3, random_state=0),
+    lambda: GaussianMixture(3, random_state=0),
+    lambda: FuzzyCMeans(3, random_state=0),
+    lambda: ConsensusKMeans(3, n_runs=8, random_state=0),
+]
+
+
+@pytest.fixture(scope="module")
+def X():
+    rng = np.random.default_rng(0)
+    return np.vstack([rng.normal(c, 0.7, size=(60, 2)) for c in ([0, 0], [5, 0], [0, 5])])
+
+
+@pytest.mark.parametrize("make", ESTIMATORS)
+def test_contract_and_round_trips(make, X):
+    est = make().fit(X)
+    p = est.predict_proba(X)
+    assert p.shape == (len(X), 3)
+    np.testing.assert_allclose(p.sum(axis=1), 1.0, atol=1e-12)
+    np.testing.assert_array_equal(est.predict(X), p.argmax(axis=1))
+    m = est.memberships(X)
+    np.testing.assert_allclose(m.max_p, p.max(axis=1))
+    assert np.all(m.margin >= 0) and np.all(m.entropy >= 0)
+    # Pickle and clone.
+    again = pickle.loads(pickle.dumps(est))
+    np.testing.assert_array_equal(again.predict_proba(X), p)
+    fresh = clone(est).fit(X)
+    np.testing.assert_allclose(fresh.predict_proba(X), p)
+
+
+@pytest.mark.parametrize("make", ESTIMATORS)
+def test_float32_and_thread_counts(make, X):
+    a = make().set_params(n_jobs=1).fit(X)
+    b = make().set_params(n_jobs=2).fit(X)
+    np.testing.assert_array_equal(a.predict_proba(X), b.predict_proba(X))
+    c = make().fit(X.astype(np.float32))
+    np.testing.assert_allclose(c.predict_proba(X.astype(np.float32)), a.predict_proba(X), atol=1e-3)
+
+
+def test_pandas_feature_names(X):
+    pd = pytest.importorskip("pandas")
+    df = pd.DataFrame(X, columns=["height", "width"])
+    km = KMeans(3, random_state=0).fit(df)
+    assert list(km.feature_names_in_) == ["height", "width"]
+    np.testing.assert_array_equal(km.predict(df), KMeans(3, random_state=0).fit(X).predict(X))
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    d=arrays(np.float64, st.tuples(st.integers(1, 12), st.integers(1, 5)), elements=st.floats(0, 1e6)),
+    method=st.sampled_from(["softmax", "inverse-power", "minmax", "anchored"]),
+)
+def test_soft_assign_rows_sum_to_one_and_label_is_argmax(d, method):
+    m = softclust.soft_assign(d, method, n_features=3)
+    np.testing.assert_allclose(m.proba.sum(axis=1), 1.0, atol=1e-12)
+    assert np.all((m.proba >= 0) & (m.proba <= 1))
+    np.testing.assert_array_equal(m.label, m.proba.argmax(axis=1))
+
+
+@settings(max_examples=15, deadline=None)
+@given(seed=st.integers(0, 2**31 - 1), k=st.integers(1, 4))
+def test_kmeans_memberships_properties(seed, k):
+    X = np.random.default_rng(seed).normal(size=(40, 3))
+    km = KMeans(k, random_state=seed).fit(X)
+    p = km.predict_proba(X)
+    np.testing.assert_allclose(p.sum(axis=1), 1.0, atol=1e-12)
+    np.testing.assert_array_equal(km.memberships(X).label, p.argmax(axis=1))
+
+
+def test_typicality_flags_far_outliers(X):
+    gm = GaussianMixture(3, random_state=0).fit(X)
+    far = np.array([[100.0, -100.0]])
+    for model in [gm, KMeans(3, random_state=0).fit(X), FuzzyCMeans(3, random_state=0).fit(X)]:
+        t = softclust.typicality(far, model)
+        assert np.all(t.typicality < 1e-6)
+        assert t.outlier[0] > 1 - 1e-6
+    np.testing.assert_allclose(gm.predict_proba(far).sum(), 1.0)
+
+
+def test_select_model_picks_three(X):
+    table, best = softclust.select_model(X, range(1, 6), ["full", "spherical"])
+    assert best.n_components == 3
+    assert len(table) == 10
+    first = table.iloc[0] if hasattr(table, "iloc") else {k: v[0] for k, v in table.items()}
+    assert first["k"] == 3
+    np.testing.assert_allclose(best.predict_proba(X).sum(axis=1), 1)
+
+
+def test_gaussian_mixture_extras(X):
+    w = np.ones(len(X))
+    a = GaussianMixture(3, random_state=0).fit(X)
+    b = GaussianMixture(3, random_state=0).fit(X, sample_weight=w)
+    np.testing.assert_allclose(a.means_, b.means_)
+    Xs, ys = a.sample(500)
+    assert Xs.shape == (500, 2) and ys.shape == (500,)
+    noisy = GaussianMixture(3, noise=0.05, random_state=0).fit(np.vstack([X, [[60.0, 60.0]]]))
+    assert noisy.predict_proba(X).shape == (len(X), 4)
+    assert noisy.predict(np.array([[60.0, 60.0]]))[0] == 3
+    with pytest.warns(ConvergenceWarning):
+        GaussianMixture(3, max_iter=1, tol=1e-12, random_state=0).fit(X)
+    warm = GaussianMixture(3, max_iter=2, tol=1e-12, warm_start=True, random_state=0)
+    with pytest.warns(ConvergenceWarning):
+        warm.fit(X)
+    first = warm.lower_bound_
+    warm.set_params(max_iter=100, tol=1e-3).fit(X)
+    assert warm.lower_bound_ >= first - 1e-12
+
+
+def test_consensus_attributes(X):
+    ck = ConsensusKMeans(3, n_runs=10, random_state=1).fit(X)
+    assert ck.stability_.shape == (3,)
+    assert ck.counts_.sum(axis=1).tolist() == [10] * len(X)
+    assert np.all(ck.max_p_interval_[:, 0] <= ck.probabilities_.max(axis=1))
+    np.testing.assert_array_equal(ck.predict_proba(X), ck.probabilities_)
+
+
+@pytest.mark.parametrize("make", ESTIMATORS)
+def test_bad_input_raises_clear_value_errors(make, X):
+    bad = X.copy()
+    bad[3, 1] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        make().fit(bad)
+    with pytest.raises(ValueError, match="2D array"):
+        make().fit(X[:, 0])
+    with pytest.raises(ValueError, match="n_samples=2"):
+        make().fit(X[:2])
+    est = make().fit(X)
+    with pytest.raises(ValueError, match="features"):
+        est.predict_proba(np.zeros((3, 5)))
+
+
+def test_core_errors_are_value_errors_with_the_core_message(X):
+    assert issubclass(SoftclustError, ValueError)
+    with pytest.raises(SoftclustError, match="initial centres: expected 3 x 2"):
+        KMeans(3, init=np.zeros((3, 5))).fit(X)
+    with pytest.raises(SoftclustError, match="not positive definite"):
+        GaussianMixture(3, covariance_type="diag", reg_covar=0.0, means_init=np.zeros((3, 2)) + [[0, 0], [9, 9], [5, 5]],
+                        weights_init=np.ones(3) / 3, precisions_init=np.ones((3, 2))).fit(
+            np.array([[0.0, 0.0], [0.0, 0.0], [9.0, 9.0], [9.1, 9.2], [5.0, 5.0], [5.2, 5.1]]))
+    with pytest.raises(ValueError, match="n_jobs"):
+        KMeans(3, n_jobs=0).fit(X)
+    with pytest.raises(SoftclustError, match="sigma"):
+        softclust.soft_assign(np.ones((2, 2)), "softmax")
