@@ -1,0 +1,410 @@
+#!/usr/bin/env python3
+"""softclust benchmark harness: same data, same starting points, same iteration counts.
+
+Run through `bash bench/run` (it installs the peers into .bench-venv). Each measurement runs in
+its own subprocess, so peak memory (max RSS) is per system. Prints a table and writes
+docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+CACHE = ROOT / "bench" / ".cache"
+THREADS = 2
+
+WORKLOADS = {
+    "km_small": dict(n=100_000, d=16, k=8, iters=20),
+    "km_large": dict(n=2_000_000, d=32, k=32, iters=10),
+    "gmm_full": dict(n=200_000, d=16, k=8, iters=5),
+    "gmm_diag": dict(n=1_000_000, d=32, k=16, iters=5),
+}
+
+
+def data(name: str, quick: bool, dtype=np.float64):
+    """Anisotropic Gaussian clusters, generated from a seed and cached as .npy."""
+    w = WORKLOADS[name]
+    n = w["n"] // (10 if quick else 1)
+    path = CACHE / f"{name}{'_quick' if quick else ''}.npy"
+    if not path.exists():
+        CACHE.mkdir(parents=True, exist_ok=True)
+        rng = np.random.default_rng(20261128 + len(name))
+        d, k = w["d"], w["k"]
+        centers = rng.normal(scale=4.0, size=(k, d))
+        labels = rng.integers(0, k, size=n)
+        x = np.empty((n, d))
+        for j in range(k):
+            a = rng.normal(size=(d, d)) / np.sqrt(d)
+            idx = labels == j
+            x[idx] = centers[j] + rng.normal(size=(idx.sum(), d)) @ a
+        np.save(path, x)
+    x = np.load(path)
+    return np.ascontiguousarray(x, dtype=dtype)
+
+
+def init_centers(x, k):
+    rng = np.random.default_rng(7)
+    return x[rng.choice(len(x), k, replace=False)].astype(np.float64)
+
+
+def gmm_init(x, k, cov):
+    """Weights, means and precisions from a few k-means steps (identical for both systems)."""
+    from sklearn.cluster import KMeans
+
+    km = KMeans(k, init=init_centers(x, k), n_init=1, max_iter=3).fit(x[:20000])
+    labels = km.predict(x[:20000])
+    xs = x[:20000]
+    d = x.shape[1]
+    weights = np.bincount(labels, minlength=k) / len(labels)
+    means = km.cluster_centers_
+    covs = []
+    for j in range(k):
+        z = xs[labels == j] - means[j]
+        covs.append(z.T @ z / max(len(z), 1) + 1e-3 * np.eye(d))
+    covs = np.array(covs)
+    if cov == "full":
+        prec = np.linalg.inv(covs)
+    elif cov == "diag":
+        prec = 1.0 / np.array([np.diag(c) for c in covs])
+    return weights, means, prec
+
+
+# ---- workers: each runs in its own process --------------------------------------------------
+
+def peak_mb():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def worker(job: dict) -> dict:
+    name, system, task = job["workload"], job["system"], job["task"]
+    quick = job["quick"]
+    w = WORKLOADS[name]
+    k, iters = w["k"], w["iters"]
+    f32 = system.endswith("f32") or system == "faiss"
+    x = data(name, quick, np.float32 if f32 else np.float64)
+    out = {"n": len(x), "d": x.shape[1], "k": k}
+    if task == "kmeans":
+        c0 = init_centers(x, k)
+        if system.startswith("softclust"):
+            import softclust
+
+            est = softclust.KMeans(k, init=c0, n_init=1, max_iter=iters, tol=0.0, n_jobs=THREADS)
+            t = time.perf_counter()
+            import warnings
+
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                est.fit(x)
+            out["time"] = time.perf_counter() - t
+            out["n_iter"] = est.n_iter_
+            out["quality"] = float(est.inertia_)
+        elif system.startswith("sklearn"):
+            from sklearn.cluster import KMeans
+
+            algo = system.split("_")[1]
+            est = KMeans(k, init=c0, n_init=1, max_iter=iters, tol=0.0, algorithm=algo)
+            t = time.perf_counter()
+            import warnings
+
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                est.fit(x)
+            out["time"] = time.perf_counter() - t
+            out["n_iter"] = est.n_iter_
+            out["quality"] = float(est.inertia_)
+        elif system == "faiss":
+            import faiss
+
+            faiss.omp_set_num_threads(THREADS)
+            km = faiss.Kmeans(x.shape[1], k, niter=iters, verbose=False, max_points_per_centroid=10**9)
+            t = time.perf_counter()
+            km.train(x, init_centroids=c0.astype(np.float32))
+            dist, _ = km.index.search(x, 1)
+            out["time"] = time.perf_counter() - t
+            out["n_iter"] = iters
+            out["quality"] = float(dist.astype(np.float64).sum())
+    elif task == "soft":
+        c0 = init_centers(x, k)
+        import softclust
+
+        est = softclust.KMeans(k, init=c0, n_init=1, max_iter=1, n_jobs=THREADS)
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            est.fit(x)
+        if system == "softclust":
+            t = time.perf_counter()
+            p = est.predict_proba(x)
+            out["time"] = time.perf_counter() - t
+        else:  # numpy softmax on scikit-learn's transform, with the same sigma
+            from sklearn.cluster import KMeans
+
+            sk = KMeans(k, init=est.cluster_centers_, n_init=1, max_iter=1).fit(x[:k])
+            sk.cluster_centers_ = est.cluster_centers_
+            t = time.perf_counter()
+            d2 = sk.transform(x) ** 2
+            s = -d2 / (2 * est.sigma_[0] ** 2)
+            s -= s.max(axis=1, keepdims=True)
+            p = np.exp(s)
+            p /= p.sum(axis=1, keepdims=True)
+            out["time"] = time.perf_counter() - t
+        out["n_iter"] = 1
+        out["quality"] = float(p.max(axis=1).mean())
+    elif task in ("em", "predict"):
+        cov = "full" if name == "gmm_full" else "diag"
+        weights, means, prec = gmm_init(x, k, cov)
+        params = dict(n_components=k, covariance_type=cov, weights_init=weights, means_init=means,
+                      precisions_init=prec, max_iter=iters, tol=0.0)
+        import warnings
+
+        if system == "softclust":
+            import softclust
+
+            est = softclust.GaussianMixture(n_jobs=THREADS, **params)
+        else:
+            from sklearn.mixture import GaussianMixture
+
+            est = GaussianMixture(**params)
+        t = time.perf_counter()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            est.fit(x)
+        fit_time = time.perf_counter() - t
+        if task == "em":
+            out["time"] = fit_time
+            out["n_iter"] = est.n_iter_
+            out["quality"] = float(est.lower_bound_)
+        else:
+            t = time.perf_counter()
+            p = est.predict_proba(x)
+            out["time"] = time.perf_counter() - t
+            out["n_iter"] = 1
+            out["quality"] = float(p.max(axis=1).mean())
+    elif task == "fcm":
+        c0 = init_centers(x, k)
+        if system == "softclust":
+            import softclust
+
+            est = softclust.FuzzyCMeans(k, m=2.0, init=c0, max_iter=iters, tol=0.0, n_jobs=THREADS)
+            import warnings
+
+            t = time.perf_counter()
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                est.fit(x)
+            out["time"] = time.perf_counter() - t
+            out["n_iter"] = est.n_iter_
+            out["quality"] = float(est.objective_[-1])
+        else:
+            import skfuzzy
+
+            d = np.sqrt(((x[:, None, :] - c0[None, :, :]) ** 2).sum(-1)) if len(x) <= 20000 else None
+            if d is None:
+                from sklearn.metrics import pairwise_distances
+
+                d = pairwise_distances(x, c0)
+            d = np.fmax(d, np.finfo(float).eps)
+            u0 = d ** -2.0
+            u0 /= u0.sum(axis=1, keepdims=True)
+            t = time.perf_counter()
+            _, _, _, _, jm, p, _ = skfuzzy.cluster.cmeans(x.T, k, 2.0, error=0.0, maxiter=iters, init=u0.T.copy())
+            out["time"] = time.perf_counter() - t
+            out["n_iter"] = int(p)
+            out["quality"] = float(jm[-1])
+    elif task == "consensus":
+        runs = 100 if not quick else 20
+        if system == "softclust":
+            import softclust
+
+            t = time.perf_counter()
+            est = softclust.ConsensusKMeans(k, n_runs=runs, n_init=1, random_state=0, n_jobs=THREADS).fit(x)
+            out["time"] = time.perf_counter() - t
+            out["quality"] = float(est.probabilities_.max(axis=1).mean())
+        else:
+            from scipy.optimize import linear_sum_assignment
+            from sklearn.cluster import KMeans
+
+            rng = np.random.default_rng(0)
+            t = time.perf_counter()
+            ref = KMeans(k, n_init=1, random_state=0).fit(x)
+            counts = np.zeros((len(x), k), dtype=np.int32)
+            for b in range(runs):
+                w = np.bincount(rng.integers(0, len(x), len(x)), minlength=len(x)).astype(float)
+                km = KMeans(k, n_init=1, random_state=b).fit(x, sample_weight=w)
+                cost = ((ref.cluster_centers_[:, None, :] - km.cluster_centers_[None, :, :]) ** 2).sum(-1)
+                _, col = linear_sum_assignment(cost)
+                inv = np.empty(k, dtype=int)
+                inv[col] = np.arange(k)
+                counts[np.arange(len(x)), inv[km.predict(x)]] += 1
+            out["time"] = time.perf_counter() - t
+            out["quality"] = float((counts.max(axis=1) / runs).mean())
+        out["n_iter"] = runs
+    out["peak_mb"] = peak_mb()
+    return out
+
+
+# ---- hardware bound -------------------------------------------------------------------------
+
+def hardware():
+    """Peak GEMM rate (numpy/BLAS, f64 and f32) and memory bandwidth (large copies)."""
+    res = {}
+    for dt in (np.float64, np.float32):
+        a = np.random.default_rng(0).normal(size=(3000, 3000)).astype(dt)
+        a @ a
+        best = 1e9
+        for _ in range(3):
+            t = time.perf_counter()
+            a @ a
+            best = min(best, time.perf_counter() - t)
+        res["gflops_" + np.dtype(dt).name] = 2 * 3000**3 / best / 1e9
+    src = np.ones(50_000_000)
+    dst = np.empty_like(src)
+    best = 1e9
+    for _ in range(5):
+        t = time.perf_counter()
+        np.copyto(dst, src)
+        best = min(best, time.perf_counter() - t)
+    res["bandwidth_gbs"] = 2 * src.nbytes / best / 1e9
+    return res
+
+
+def bound_seconds(task, name, hw, n, d, k, f32=False):
+    """max(flops / peak, bytes / bandwidth) per iteration."""
+    peak = hw["gflops_float32" if f32 else "gflops_float64"] * 1e9
+    bw = hw["bandwidth_gbs"] * 1e9
+    size = 4 if f32 else 8
+    if task in ("kmeans", "soft"):
+        flops = 2 * n * k * d
+    elif task == "fcm":
+        flops = 4 * n * k * d
+    elif task in ("em", "predict"):
+        flops = 2 * n * k * d * d if name == "gmm_full" else 8 * n * k * d
+    else:
+        return None
+    return max(flops / peak, n * d * size / bw)
+
+
+# ---- driver ---------------------------------------------------------------------------------
+
+JOBS = [
+    ("km_small", "kmeans", ["softclust", "softclust_f32", "sklearn_lloyd", "sklearn_elkan", "faiss"]),
+    ("km_large", "kmeans", ["softclust", "softclust_f32", "sklearn_lloyd", "sklearn_elkan", "faiss"]),
+    ("km_small", "soft", ["softclust", "numpy_softmax"]),
+    ("km_large", "soft", ["softclust", "numpy_softmax"]),
+    ("gmm_full", "em", ["softclust", "sklearn"]),
+    ("gmm_diag", "em", ["softclust", "sklearn"]),
+    ("gmm_full", "predict", ["softclust", "sklearn"]),
+    ("gmm_diag", "predict", ["softclust", "sklearn"]),
+    ("km_small", "fcm", ["softclust", "skfuzzy"]),
+    ("km_small", "consensus", ["softclust", "sklearn_loop"]),
+]
+
+
+def run_job(job):
+    env = dict(os.environ, OMP_NUM_THREADS=str(THREADS), OPENBLAS_NUM_THREADS=str(THREADS), MKL_NUM_THREADS=str(THREADS))
+    r = subprocess.run([sys.executable, __file__, "--worker", json.dumps(job)], capture_output=True, text=True, env=env)
+    if r.returncode != 0:
+        return {"error": r.stderr.strip().splitlines()[-1] if r.stderr.strip() else f"exit {r.returncode}"}
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+def versions():
+    v = {"python": platform.python_version()}
+    for mod in ["numpy", "sklearn", "faiss", "skfuzzy", "softclust"]:
+        try:
+            m = __import__(mod)
+            v[mod] = getattr(m, "__version__", "?")
+        except Exception as e:  # noqa: BLE001
+            v[mod] = f"not available ({type(e).__name__})"
+    return v
+
+
+def cpu_name():
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--worker")
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--only", help="comma-separated workload names")
+    args = ap.parse_args()
+    if args.worker:
+        print(json.dumps(worker(json.loads(args.worker))))
+        return
+    hw = hardware()
+    print(f"machine: {cpu_name()}, {os.cpu_count()} cores; {THREADS} threads for every system")
+    print(f"peak GEMM {hw['gflops_float64']:.1f} GFLOP/s f64, {hw['gflops_float32']:.1f} f32; bandwidth {hw['bandwidth_gbs']:.1f} GB/s")
+    rows = []
+    header = f"{'workload':<10} {'task':<9} {'system':<14} {'ms/iter':>9} {'total s':>8} {'peak MB':>8} {'quality':>16} {'rel.diff':>9} {'softclust x':>11} {'x bound':>8}"
+    print(header)
+    only = set(args.only.split(",")) if args.only else None
+    for name, task, systems in JOBS:
+        if only and name not in only:
+            continue
+        results = {}
+        for system in systems:
+            results[system] = run_job({"workload": name, "task": task, "system": system, "quick": args.quick})
+        ref = results.get("softclust", {})
+        for system in systems:
+            r = results[system]
+            if "error" in r:
+                line = f"{name:<10} {task:<9} {system:<14} error: {r['error']}"
+                print(line)
+                rows.append(line)
+                continue
+            per = r["time"] / max(r["n_iter"], 1)
+            quality = r.get("quality", float("nan"))
+            rel = abs(quality - ref.get("quality", quality)) / max(abs(ref.get("quality", 1.0)), 1e-300)
+            speed = ""
+            if system.startswith("softclust"):
+                speed = "-"
+            elif "time" in ref:
+                ref_per = ref["time"] / max(ref["n_iter"], 1)
+                speed = f"{per / ref_per:.2f}"
+            b = bound_seconds(task, name, hw, r["n"], r["d"], r["k"], f32=system.endswith("f32") or system == "faiss")
+            xb = f"{per / b:.2f}" if b else "-"
+            line = (f"{name:<10} {task:<9} {system:<14} {per * 1e3:>9.2f} {r['time']:>8.3f} {r['peak_mb']:>8.0f} "
+                    f"{quality:>16.10g} {rel:>9.1e} {speed:>11} {xb:>8}")
+            print(line, flush=True)
+            rows.append(line)
+    v = versions()
+    doc = ROOT / "docs" / "benchmarks.md"
+    doc.parent.mkdir(exist_ok=True)
+    doc.write_text(
+        "# Benchmarks\n\n"
+        f"Produced by `bash bench/run{' --quick' if args.quick else ''}` on {time.strftime('%Y-%m-%d')}.\n\n"
+        f"- machine: {cpu_name()}, {os.cpu_count()} cores; {THREADS} threads for every system\n"
+        f"- peak GEMM (numpy/BLAS): {hw['gflops_float64']:.1f} GFLOP/s f64, {hw['gflops_float32']:.1f} GFLOP/s f32; "
+        f"memory bandwidth {hw['bandwidth_gbs']:.1f} GB/s\n"
+        f"- versions: " + ", ".join(f"{k} {val}" for k, val in v.items()) + "\n\n"
+        "Same data, same initial centres or parameters, same iteration counts. `softclust x` is this\n"
+        "system's time per iteration divided by softclust's (above 1: softclust is faster); `x bound`\n"
+        "is the time per iteration over max(flops / peak GEMM, bytes / bandwidth); `rel.diff` is the\n"
+        "relative difference of the quality (inertia, lower bound, objective, mean max_p) from\n"
+        "softclust's. Machines are shared and noisy: read ratios, not absolute times.\n\n"
+        "```text\n" + header + "\n" + "\n".join(rows) + "\n```\n"
+    )
+    print(f"wrote {doc.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
