@@ -83,6 +83,14 @@ def gmm_init(x, k, cov):
 # ---- workers: each runs in its own process --------------------------------------------------
 
 def peak_mb():
+    """Peak resident memory of this process (VmHWM: unlike ru_maxrss it does not carry the
+    parent's peak across exec)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 

@@ -42,7 +42,13 @@ fn lloyd_iteration(bencher: divan::Bencher, k: usize) {
 fn gmm_start(t: CovarianceType, k: usize, d: usize) -> GaussianMixture {
     let means = data(k, d);
     let prec = match t {
-        CovarianceType::Full => CovMatrices::Full(Array3::from_shape_fn((k, d, d), |(_, a, b)| if a == b { 1.0 } else { 0.0 })),
+        CovarianceType::Full => CovMatrices::Full(Array3::from_shape_fn((k, d, d), |(_, a, b)| {
+            if a == b {
+                1.0
+            } else {
+                0.0
+            }
+        })),
         _ => CovMatrices::Diag(Array2::ones((k, d))),
     };
     GaussianMixture::new(k)

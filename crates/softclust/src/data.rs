@@ -15,7 +15,7 @@ use std::ops::Range;
 pub(crate) const SEGMENT_ROWS: usize = 4096;
 
 /// Rows per GEMM block inside a segment (the block's scratch fits in L2 for moderate d, k).
-pub(crate) const BLOCK_ROWS: usize = 256;
+pub(crate) const BLOCK_ROWS: usize = 1024;
 
 /// Checks that a data matrix has rows and columns and only finite values.
 ///

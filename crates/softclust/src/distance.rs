@@ -15,7 +15,7 @@
 use crate::data::{check_matrix, map_segments, BLOCK_ROWS};
 use crate::error::{Error, Result};
 use crate::float::Float;
-use ndarray::linalg::general_mat_mul;
+use crate::matmul::matmul;
 use ndarray::{s, Array1, Array2, ArrayView1, ArrayView2, ArrayViewMut2, Axis, Zip};
 use std::ops::Range;
 
@@ -79,13 +79,26 @@ impl<F: Float> DistanceKernel<F> {
                 *n = r.dot(&r);
             }
             let mut d2 = scratch.d2.slice_mut(s![..b, ..]);
-            general_mat_mul(F::one(), &xc, &self.centers.t(), F::zero(), &mut d2);
+            matmul(F::one(), &xc.view(), &self.centers.t(), F::zero(), &mut d2);
             let two = F::one() + F::one();
+            let norms = self.norms.as_slice().unwrap_or(&[]);
             for (i, mut row) in d2.rows_mut().into_iter().enumerate() {
                 let xn = scratch.xn[i];
-                for (v, &cn) in row.iter_mut().zip(self.norms.iter()) {
+                let finish = |v: &mut F, cn: F| {
                     let d = xn - two * *v + cn;
                     *v = if d > F::zero() { d } else { F::zero() };
+                };
+                match row.as_slice_mut() {
+                    Some(r) if r.len() == norms.len() => {
+                        for (v, &cn) in r.iter_mut().zip(norms) {
+                            finish(v, cn);
+                        }
+                    }
+                    _ => {
+                        for (v, &cn) in row.iter_mut().zip(self.norms.iter()) {
+                            finish(v, cn);
+                        }
+                    }
                 }
             }
             f(start, xc.view(), d2);
@@ -131,10 +144,17 @@ impl<F: Float> DistanceKernel<F> {
 /// `|a - b|²` by explicit subtraction, accumulated in f64.
 pub(crate) fn exact_sq<F: Float>(a: ArrayView1<'_, F>, b: ArrayView1<'_, F>) -> F {
     let mut s = 0.0;
-    Zip::from(a).and(b).for_each(|&u, &v| {
-        let t = (u - v).as_f64();
-        s += t * t;
-    });
+    if let (Some(a), Some(b)) = (a.as_slice(), b.as_slice()) {
+        for (&u, &v) in a.iter().zip(b) {
+            let t = (u - v).as_f64();
+            s += t * t;
+        }
+    } else {
+        Zip::from(a).and(b).for_each(|&u, &v| {
+            let t = (u - v).as_f64();
+            s += t * t;
+        });
+    }
     F::of(s)
 }
 

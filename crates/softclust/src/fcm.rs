@@ -23,7 +23,7 @@ use crate::gmm::em::weighted_sums;
 use crate::kmeans::KMeans;
 use crate::membership::Membership;
 use crate::soft::{DistanceKind, FittedSoft};
-use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis};
+use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis, Zip};
 
 /// How fuzzy c-means starts.
 #[derive(Debug, Clone, PartialEq)]
@@ -187,16 +187,29 @@ impl<F: Float> FuzzyCMeans<F> {
             None => vec![1.0; n],
         };
         let mu = column_means(x);
-        let power = 2.0 / (self.m - 1.0);
-        let soft = FittedSoft::inverse_power(power, k);
         let eps = f64::EPSILON;
+        // Squared distances floored at eps² (scikit-fuzzy floors distances at eps), then
+        // u_ij = (min_l d²_il / d²_ij)^(1/(m-1)) / sum_j (...): the inverse-power membership,
+        // scaled by the row minimum so that no power overflows; no transcendental at m = 2.
+        let expo = 1.0 / (self.m - 1.0);
         let memberships_from = |centers: ArrayView2<'_, F>| -> Result<(Array2<f64>, Array2<f64>)> {
-            let mut d = DistanceKernel::new(centers, mu.view())
+            let mut d2 = DistanceKernel::new(centers, mu.view())
                 .squared_distances(x)
-                .mapv(|v| v.as_f64().sqrt());
-            d.mapv_inplace(|v| v.max(eps));
-            let u = soft.memberships(d.view(), DistanceKind::Euclidean)?.proba;
-            Ok((u, d))
+                .mapv(|v| v.as_f64().max(eps * eps));
+            let mut u = Array2::<f64>::zeros(d2.dim());
+            Zip::from(u.rows_mut())
+                .and(d2.rows_mut())
+                .par_for_each(|mut ur, dr| {
+                    let lo = dr.iter().copied().fold(f64::INFINITY, f64::min);
+                    let mut sum = 0.0;
+                    for (o, &v) in ur.iter_mut().zip(dr.iter()) {
+                        let r = lo / v;
+                        *o = if expo == 1.0 { r } else { r.powf(expo) };
+                        sum += *o;
+                    }
+                    ur.mapv_inplace(|v| v / sum);
+                });
+            Ok((u, d2))
         };
         let mut u = match &self.init {
             FcmInit::Memberships(u0) => u0.clone(),
@@ -219,24 +232,38 @@ impl<F: Float> FuzzyCMeans<F> {
             n_iter = it;
             // Normalise rows, floor at eps, raise to m (sample weights enter the sums below).
             let mut um = u.clone();
-            for mut row in um.rows_mut() {
+            let m = self.m;
+            Zip::from(um.rows_mut()).par_for_each(|mut row| {
                 let s = row.sum();
-                row.mapv_inplace(|v| (v / s).max(eps).powf(self.m));
-            }
+                row.mapv_inplace(|v| {
+                    let t = (v / s).max(eps);
+                    if m == 2.0 {
+                        t * t
+                    } else {
+                        t.powf(m)
+                    }
+                });
+            });
             let (tot, sums) = weighted_sums(x, um.view(), &w);
             for j in 0..k {
                 for l in 0..x.ncols() {
                     centers[(j, l)] = F::of(sums[(j, l)] / tot[j]);
                 }
             }
-            let (u_new, d) = memberships_from(centers.view())?;
+            let (u_new, d2) = memberships_from(centers.view())?;
             let jm = crate::data::par_sum(n, |i| {
-                (0..k)
-                    .map(|j| w[i] * um[(i, j)] * d[(i, j)] * d[(i, j)])
-                    .sum::<f64>()
+                (0..k).map(|j| w[i] * um[(i, j)] * d2[(i, j)]).sum::<f64>()
             });
             objective.push(jm);
-            change = (&u_new - &u).mapv(|v| v * v).sum().sqrt();
+            change = crate::data::par_sum(n, |i| {
+                (0..k)
+                    .map(|j| {
+                        let t = u_new[(i, j)] - u[(i, j)];
+                        t * t
+                    })
+                    .sum::<f64>()
+            })
+            .sqrt();
             u = u_new;
             if change < self.tol {
                 converged = true;

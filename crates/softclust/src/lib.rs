@@ -58,6 +58,7 @@ pub mod float;
 pub mod gmm;
 pub mod kmeans;
 mod linalg;
+mod matmul;
 pub mod membership;
 pub mod rng;
 pub mod scale;

@@ -8,7 +8,7 @@
 use super::covariance::{CovMatrices, CovarianceType};
 use crate::data::{map_segments, BLOCK_ROWS, SEGMENT_ROWS};
 use crate::float::Float;
-use ndarray::linalg::general_mat_mul;
+use crate::matmul::matmul;
 use ndarray::{s, Array1, Array2, Array3, ArrayView1, ArrayView2, ArrayViewMut2, Axis};
 use rayon::prelude::*;
 
@@ -28,13 +28,73 @@ pub(crate) struct Params<'a> {
     pub log_det: &'a [f64],
 }
 
+/// Per-call precomputations for the quadratic forms.
+///
+/// * full / tied: `mu_u[k] = mu_k^T U_k`, so `|U_k^T x - mu_u[k]|²` is one GEMM per component;
+/// * diag: `prec = U²` and `mp = mu ∘ prec`, so for a block
+///   `Q = (X∘X) prec^T - 2 X mp^T + sum_j mu_kj² prec_kj` is two GEMMs for all components;
+/// * spherical: `Q_ik = prec_k (|x_i|² - 2 x_i·mu_k + |mu_k|²)`, one GEMM.
+///
+/// The diagonal and spherical forms are scikit-learn's; the result is clamped at 0.
+pub(crate) struct Prepared {
+    mu_u: Array2<f64>,
+    prec: Array2<f64>,
+    mp: Array2<f64>,
+    cst: Array1<f64>,
+}
+
+fn prepare(p: &Params<'_>) -> Prepared {
+    let (k, d) = p.means.dim();
+    let empty = || Array2::zeros((0, d));
+    match p.prec_chol {
+        CovMatrices::Full(_) | CovMatrices::Tied(_) => {
+            let mut mu_u = Array2::zeros((k, d));
+            for c in 0..k {
+                let u = match p.prec_chol {
+                    CovMatrices::Full(a) => a.index_axis(Axis(0), c),
+                    CovMatrices::Tied(m) => m.view(),
+                    _ => unreachable!("matched above"),
+                };
+                mu_u.row_mut(c).assign(&p.means.row(c).dot(&u));
+            }
+            Prepared {
+                mu_u,
+                prec: empty(),
+                mp: empty(),
+                cst: Array1::zeros(0),
+            }
+        }
+        CovMatrices::Diag(pc) => {
+            let prec = pc.mapv(|v| v * v);
+            let mp = &p.means * &prec;
+            let cst = (&mp * &p.means).sum_axis(Axis(1));
+            Prepared {
+                mu_u: empty(),
+                prec,
+                mp,
+                cst,
+            }
+        }
+        CovMatrices::Spherical(pc) => {
+            let prec = pc.mapv(|v| v * v).insert_axis(Axis(1));
+            let cst = p.means.map_axis(Axis(1), |r| r.dot(&r));
+            Prepared {
+                mu_u: empty(),
+                prec,
+                mp: p.means.to_owned(),
+                cst,
+            }
+        }
+    }
+}
+
 /// Writes the weighted log-densities `ln pi_k + ln N(x_i | k)` of a row block into `out`, or
 /// with `raw` the squared Mahalanobis distances `|U_k^T (x_i - mu_k)|²`.
 fn block_log_prob(
     raw: bool,
     xb: ArrayView2<'_, f64>,
     p: &Params<'_>,
-    mu_u: &Array2<f64>,
+    pre: &Prepared,
     y: &mut Array2<f64>,
     mut out: ArrayViewMut2<'_, f64>,
 ) {
@@ -57,8 +117,8 @@ fn block_log_prob(
                     _ => unreachable!("matched above"),
                 };
                 let mut yb = y.slice_mut(s![..b, ..]);
-                general_mat_mul(1.0, &xb, &u, 0.0, &mut yb);
-                let shift = mu_u.row(c);
+                matmul(1.0, &xb, &u, 0.0, &mut yb);
+                let shift = pre.mu_u.row(c);
                 for i in 0..b {
                     let mut q = 0.0;
                     for (v, m) in yb.row(i).iter().zip(shift.iter()) {
@@ -69,46 +129,30 @@ fn block_log_prob(
                 }
             }
         }
-        CovMatrices::Diag(pc) => {
-            for i in 0..b {
-                for c in 0..k {
-                    let mut q = 0.0;
-                    for ((&v, &m), &u) in xb.row(i).iter().zip(p.means.row(c)).zip(pc.row(c)) {
-                        let t = (v - m) * u;
-                        q += t * t;
-                    }
-                    out[(i, c)] = finish(raw, q, c);
-                }
+        CovMatrices::Diag(_) | CovMatrices::Spherical(_) => {
+            let diag = matches!(p.prec_chol, CovMatrices::Diag(_));
+            if diag {
+                let mut sq = y.slice_mut(s![..b, ..]);
+                sq.assign(&xb);
+                sq.mapv_inplace(|v| v * v);
+                matmul(1.0, &sq.view(), &pre.prec.t(), 0.0, &mut out);
+                matmul(-2.0, &xb, &pre.mp.t(), 1.0, &mut out);
+            } else {
+                matmul(-2.0, &xb, &pre.mp.t(), 0.0, &mut out);
             }
-        }
-        CovMatrices::Spherical(pc) => {
-            for i in 0..b {
-                for c in 0..k {
-                    let mut q = 0.0;
-                    for (&v, &m) in xb.row(i).iter().zip(p.means.row(c)) {
-                        let t = v - m;
-                        q += t * t;
-                    }
-                    out[(i, c)] = finish(raw, q * pc[c] * pc[c], c);
+            for (i, mut row) in out.rows_mut().into_iter().enumerate() {
+                let xn = if diag { 0.0 } else { xb.row(i).dot(&xb.row(i)) };
+                for (c, v) in row.iter_mut().enumerate() {
+                    let q = if diag {
+                        *v + pre.cst[c]
+                    } else {
+                        (*v + xn + pre.cst[c]) * pre.prec[(c, 0)]
+                    };
+                    *v = finish(raw, q.max(0.0), c);
                 }
             }
         }
     }
-}
-
-/// `mu_k^T U_k` for full and tied factors (empty otherwise).
-fn shifted_means(p: &Params<'_>) -> Array2<f64> {
-    let (k, d) = p.means.dim();
-    let mut out = Array2::zeros((k, d));
-    for c in 0..k {
-        let u = match p.prec_chol {
-            CovMatrices::Full(a) => a.index_axis(Axis(0), c),
-            CovMatrices::Tied(m) => m.view(),
-            _ => return Array2::zeros((0, d)),
-        };
-        out.row_mut(c).assign(&p.means.row(c).dot(&u));
-    }
-    out
 }
 
 /// Weighted log-densities `ln pi_k + ln N(x_i | k)`, `n x k`.
@@ -124,7 +168,7 @@ pub(crate) fn mahalanobis_sq<F: Float>(x: ArrayView2<'_, F>, p: &Params<'_>) -> 
 fn per_component<F: Float>(raw: bool, x: ArrayView2<'_, F>, p: &Params<'_>) -> Array2<f64> {
     let (n, d) = x.dim();
     let k = p.means.nrows();
-    let mu_u = shifted_means(p);
+    let pre = prepare(p);
     let mut out = Array2::<f64>::zeros((n, k));
     out.axis_chunks_iter_mut(Axis(0), SEGMENT_ROWS)
         .into_par_iter()
@@ -142,7 +186,7 @@ fn per_component<F: Float>(raw: bool, x: ArrayView2<'_, F>, p: &Params<'_>) -> A
                     raw,
                     xb.slice(s![..end - start, ..]),
                     p,
-                    &mu_u,
+                    &pre,
                     &mut y,
                     seg.slice_mut(s![start..end, ..]),
                 );
@@ -228,7 +272,13 @@ pub(crate) fn weighted_sums<F: Float>(
                 row *= w[start + i];
             }
             nk += &rw.sum_axis(Axis(0));
-            general_mat_mul(1.0, &rw.t(), &xb.slice(s![..b, ..]), 1.0, &mut sums);
+            matmul(
+                1.0,
+                &rw.t(),
+                &xb.slice(s![..b, ..]),
+                1.0,
+                &mut sums.view_mut(),
+            );
             start = end;
         }
         (nk, sums)
@@ -255,12 +305,49 @@ fn scatter_and_finish<F: Float>(
     let (n, d) = x.dim();
     let k = resp.ncols();
     let full_like = matches!(cov_type, CovarianceType::Full | CovarianceType::Tied);
-    let parts = map_segments(n, |rows| {
-        let mut acc = if full_like {
-            Array3::<f64>::zeros((k, d, d))
+    if !full_like {
+        // Diagonal and spherical: one GEMM per block for all components,
+        // S2 = (w ∘ r)^T (X ∘ X), then s_kj = S2_kj / n_k - 2 mu_kj² + mu_kj² + reg
+        // (scikit-learn's avg_X2 - 2 avg_X_means + avg_means2).
+        let parts = map_segments(n, |rows| {
+            let mut acc = Array2::<f64>::zeros((k, d));
+            let mut xb = Array2::<f64>::zeros((BLOCK_ROWS, d));
+            let mut start = rows.start;
+            while start < rows.end {
+                let end = (start + BLOCK_ROWS).min(rows.end);
+                let b = end - start;
+                load_block(x, start, end, &mut xb);
+                let mut sq = xb.slice_mut(s![..b, ..]);
+                sq.mapv_inplace(|v| v * v);
+                let mut rw = resp.slice(s![start..end, ..]).to_owned();
+                for (i, mut row) in rw.rows_mut().into_iter().enumerate() {
+                    row *= w[start + i];
+                }
+                matmul(1.0, &rw.t(), &sq.view(), 1.0, &mut acc.view_mut());
+                start = end;
+            }
+            acc
+        });
+        let mut s2 = Array2::<f64>::zeros((k, d));
+        for p in parts {
+            s2 += &p;
+        }
+        let mut v = Array2::<f64>::zeros((k, d));
+        for j in 0..k {
+            for t in 0..d {
+                let m = means[(j, t)];
+                v[(j, t)] = s2[(j, t)] / nk[j] - 2.0 * (m * m) + m * m + reg_covar;
+            }
+        }
+        let cov = if cov_type == CovarianceType::Diag {
+            CovMatrices::Diag(v)
         } else {
-            Array3::<f64>::zeros((k, d, 1))
+            CovMatrices::Spherical(v.mean_axis(Axis(1)).unwrap_or_else(|| Array1::zeros(k)))
         };
+        return (nk, means, cov);
+    }
+    let parts = map_segments(n, |rows| {
+        let mut acc = Array3::<f64>::zeros((k, d, d));
         let mut xb = Array2::<f64>::zeros((BLOCK_ROWS, d));
         let mut diff = Array2::<f64>::zeros((BLOCK_ROWS, d));
         let mut wdiff = Array2::<f64>::zeros((BLOCK_ROWS, d));
@@ -274,32 +361,18 @@ fn scatter_and_finish<F: Float>(
                 df.assign(&xb.slice(s![..b, ..]));
                 df -= &means.row(c);
                 let mut wd = wdiff.slice_mut(s![..b, ..]);
-                for i in 0..b {
-                    let r = w[start + i] * resp[(start + i, c)];
-                    for j in 0..d {
-                        wd[(i, j)] = r * df[(i, j)];
-                    }
+                wd.assign(&df);
+                for (i, mut row) in wd.rows_mut().into_iter().enumerate() {
+                    row *= w[start + i] * resp[(start + i, c)];
                 }
-                if full_like {
-                    let mut target = acc.index_axis_mut(Axis(0), c);
-                    general_mat_mul(1.0, &wd.t(), &df, 1.0, &mut target);
-                } else {
-                    for i in 0..b {
-                        for j in 0..d {
-                            acc[(c, j, 0)] += wd[(i, j)] * df[(i, j)];
-                        }
-                    }
-                }
+                let mut target = acc.index_axis_mut(Axis(0), c);
+                matmul(1.0, &wd.t(), &df.view(), 1.0, &mut target);
             }
             start = end;
         }
         acc
     });
-    let mut scatter = if full_like {
-        Array3::<f64>::zeros((k, d, d))
-    } else {
-        Array3::<f64>::zeros((k, d, 1))
-    };
+    let mut scatter = Array3::<f64>::zeros((k, d, d));
     for p in parts {
         scatter += &p;
     }
@@ -323,19 +396,7 @@ fn scatter_and_finish<F: Float>(
             }
             CovMatrices::Tied(m)
         }
-        CovarianceType::Diag | CovarianceType::Spherical => {
-            let mut v = scatter.index_axis(Axis(2), 0).to_owned();
-            for j in 0..k {
-                let mut row = v.row_mut(j);
-                row /= nk[j];
-                row += reg_covar;
-            }
-            if cov_type == CovarianceType::Diag {
-                CovMatrices::Diag(v)
-            } else {
-                CovMatrices::Spherical(v.mean_axis(Axis(1)).unwrap_or_else(|| Array1::zeros(k)))
-            }
-        }
+        CovarianceType::Diag | CovarianceType::Spherical => unreachable!("handled above"),
     };
     (nk, means, cov)
 }

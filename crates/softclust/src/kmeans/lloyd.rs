@@ -73,10 +73,20 @@ pub(crate) fn assign<F: Float>(
                             if wi > 0.0 {
                                 acc.count[best] += 1;
                             }
-                            let mut srow = acc.sums.row_mut(best);
-                            Zip::from(&mut srow).and(xc.row(r)).for_each(|a, &v| {
-                                *a += wi * v.as_f64();
-                            });
+                            // Plain slices (the scratch block and the sums are contiguous):
+                            // this loop runs once per point and must vectorise.
+                            let src = xc.row(r);
+                            let mut dst = acc.sums.row_mut(best);
+                            match (src.as_slice(), dst.as_slice_mut()) {
+                                (Some(src), Some(dst)) => {
+                                    for (a, &v) in dst.iter_mut().zip(src) {
+                                        *a += wi * v.as_f64();
+                                    }
+                                }
+                                _ => Zip::from(&mut dst).and(src).for_each(|a, &v| {
+                                    *a += wi * v.as_f64();
+                                }),
+                            }
                         }
                     }
                 },
