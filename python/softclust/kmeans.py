@@ -143,10 +143,8 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
         )
         info = _rs.soft_describe(self._soft_params)
         self.sigma_ = None if info["sigma"] is None else np.asarray(info["sigma"])
-        onehot = np.zeros((X.shape[0], self.cluster_centers_.shape[0]))
-        onehot[np.arange(X.shape[0]), self.labels_] = 1.0
-        self.cluster_variances_ = _rs.spread_fit(X, self.cluster_centers_, onehot, sw, "isotropic")[:, 0]
-        self.cluster_feature_variances_ = _rs.spread_fit(X, self.cluster_centers_, onehot, sw, "diagonal")
+        self.cluster_variances_ = _rs.spread_fit_labels(X, self.cluster_centers_, self.labels_, sw, "isotropic")[:, 0]
+        self.cluster_feature_variances_ = _rs.spread_fit_labels(X, self.cluster_centers_, self.labels_, sw, "diagonal")
         if not self.converged_:
             warn_not_converged("k-means", self.n_iter_, "raise max_iter or tol")
         return self

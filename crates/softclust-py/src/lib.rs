@@ -648,6 +648,37 @@ fn spread_fit<'py>(
     Ok(s.variances().to_owned().into_pyarray(py))
 }
 
+/// Per-cluster spreads around centres from hard labels: the variances (one pass, no n x k).
+#[pyfunction]
+#[pyo3(signature = (x, centers, labels, sample_weight, spread))]
+fn spread_fit_labels<'py>(
+    py: Python<'py>,
+    x: Data<'py>,
+    centers: PyReadonlyArray2<'py, f64>,
+    labels: PyReadonlyArray1<'py, i64>,
+    sample_weight: Option<PyReadonlyArray1<'py, f64>>,
+    spread: &str,
+) -> PyResult<Bound<'py, numpy::PyArray2<f64>>> {
+    let kind = spread_kind(spread)?;
+    let c = centers.as_array().to_owned();
+    let l: Array1<usize> = labels.as_array().mapv(|v| v.max(0) as usize);
+    let w = owned1(sample_weight);
+    let s = with_data!(x, xv, {
+        py.detach(|| {
+            let wf = weights_as(&w);
+            ClusterSpread::fit_labels(
+                xv,
+                c.mapv(Float::of).view(),
+                l.view(),
+                wf.as_ref().map(|w| w.view()),
+                kind,
+            )
+        })
+    })
+    .map_err(err)?;
+    Ok(s.variances().to_owned().into_pyarray(py))
+}
+
 /// Typicality from centres and fitted spreads.
 #[pyfunction]
 fn spread_typicality<'py>(
@@ -923,6 +954,7 @@ fn _softclust(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(gmm_typicality, m)?)?;
     m.add_function(wrap_pyfunction!(spread_fit, m)?)?;
     m.add_function(wrap_pyfunction!(spread_typicality, m)?)?;
+    m.add_function(wrap_pyfunction!(spread_fit_labels, m)?)?;
     m.add_function(wrap_pyfunction!(fcm_fit, m)?)?;
     m.add_function(wrap_pyfunction!(fcm_memberships, m)?)?;
     m.add_function(wrap_pyfunction!(consensus_fit, m)?)?;

@@ -12,11 +12,12 @@
 //! [`squared_distances`] recomputes by explicit subtraction any entry small enough for
 //! cancellation to matter, so a point lying on a centre gets a distance of exactly 0.
 
-use crate::data::{check_matrix, map_segments, BLOCK_ROWS};
+use crate::data::{check_matrix, map_segments, BLOCK_ROWS, SEGMENT_ROWS};
 use crate::error::{Error, Result};
 use crate::float::Float;
 use crate::matmul::matmul;
 use ndarray::{s, Array1, Array2, ArrayView1, ArrayView2, ArrayViewMut2, Axis, Zip};
+use rayon::prelude::*;
 use std::ops::Range;
 
 /// Centres prepared for repeated distance evaluations: shifted by `mu`, with squared norms.
@@ -106,24 +107,31 @@ impl<F: Float> DistanceKernel<F> {
         }
     }
 
-    /// Full `n x k` matrix of squared distances, with small entries recomputed exactly.
+    /// Full `n x k` matrix of squared distances, with small entries recomputed exactly. Written
+    /// in place, segment by segment, into one output allocation.
     pub(crate) fn squared_distances(&self, x: ArrayView2<'_, F>) -> Array2<F> {
         let k = self.n_centers();
         let d = x.ncols();
-        let parts = map_segments(x.nrows(), |rows| {
-            let mut out = Array2::zeros((rows.len(), k));
-            let mut scratch = self.scratch(d);
-            let first = rows.start;
-            self.for_each_block(x, rows, &mut scratch, |start, xc, d2| {
-                let mut dst = out.slice_mut(s![start - first..start - first + xc.nrows(), ..]);
-                dst.assign(&d2);
-                self.refine_small(xc, dst);
+        let mut out = Array2::<F>::zeros((x.nrows(), k));
+        out.axis_chunks_iter_mut(Axis(0), SEGMENT_ROWS)
+            .into_par_iter()
+            .enumerate()
+            .for_each(|(s, mut seg)| {
+                let first = s * SEGMENT_ROWS;
+                let mut scratch = self.scratch(d);
+                self.for_each_block(
+                    x,
+                    first..first + seg.nrows(),
+                    &mut scratch,
+                    |start, xc, d2| {
+                        let mut dst =
+                            seg.slice_mut(s![start - first..start - first + xc.nrows(), ..]);
+                        dst.assign(&d2);
+                        self.refine_small(xc, dst);
+                    },
+                );
             });
-            out
-        });
-        let views: Vec<_> = parts.iter().map(|p| p.view()).collect();
-        // Concatenation of segments in order; shapes agree by construction.
-        ndarray::concatenate(Axis(0), &views).unwrap_or_else(|_| Array2::zeros((0, k)))
+        out
     }
 
     /// Recomputes by explicit subtraction entries where `|x|² + |c|²` dwarfs the result.

@@ -128,6 +128,63 @@ impl ClusterSpread {
             }
             (num, den)
         });
+        Self::from_sums(parts, kind, centers, d)
+    }
+
+    /// Fits spreads from hard labels (k-means): one pass over the data, no `n x k` weights.
+    pub fn fit_labels<F: Float>(
+        x: ArrayView2<'_, F>,
+        centers: ArrayView2<'_, F>,
+        labels: ArrayView1<'_, usize>,
+        sample_weight: Option<ArrayView1<'_, F>>,
+        kind: Spread,
+    ) -> Result<Self> {
+        check_matrix(x, "data")?;
+        check_matrix(centers, "centres")?;
+        let (n, d) = x.dim();
+        let k = centers.nrows();
+        if labels.len() != n || labels.iter().any(|&l| l >= k) || centers.ncols() != d {
+            return Err(Error::ShapeMismatch {
+                what: "labels",
+                expected: format!("{n} labels below {k}, centres with {d} columns"),
+                found: format!(
+                    "{} labels, centres {} x {}",
+                    labels.len(),
+                    k,
+                    centers.ncols()
+                ),
+            });
+        }
+        if let Some(w) = sample_weight {
+            check_weights(w, n)?;
+        }
+        let cols = if kind == Spread::Diagonal { d } else { 1 };
+        let parts = map_segments(n, |rows| {
+            let mut num = Array2::<f64>::zeros((k, cols));
+            let mut den = Array1::<f64>::zeros(k);
+            for i in rows {
+                let j = labels[i];
+                let wi = sample_weight.map_or(1.0, |w| w[i].as_f64());
+                den[j] += wi;
+                for l in 0..d {
+                    let t = (x[(i, l)] - centers[(j, l)]).as_f64();
+                    num[(j, if cols == 1 { 0 } else { l })] += wi * t * t;
+                }
+            }
+            (num, den)
+        });
+        Self::from_sums(parts, kind, centers, d)
+    }
+
+    /// Variances from per-segment (numerator, weight) sums, with the flooring of [`Self::fit`].
+    fn from_sums<F: Float>(
+        parts: Vec<(Array2<f64>, Array1<f64>)>,
+        kind: Spread,
+        centers: ArrayView2<'_, F>,
+        d: usize,
+    ) -> Result<Self> {
+        let k = centers.nrows();
+        let cols = if kind == Spread::Diagonal { d } else { 1 };
         let mut num = Array2::<f64>::zeros((k, cols));
         let mut den = Array1::<f64>::zeros(k);
         for (a, b) in parts {
@@ -172,29 +229,6 @@ impl ClusterSpread {
             centers: centers.mapv(|v| v.as_f64()),
             variances: var,
         })
-    }
-
-    /// Fits spreads from hard labels (k-means).
-    pub fn fit_labels<F: Float>(
-        x: ArrayView2<'_, F>,
-        centers: ArrayView2<'_, F>,
-        labels: ArrayView1<'_, usize>,
-        sample_weight: Option<ArrayView1<'_, F>>,
-        kind: Spread,
-    ) -> Result<Self> {
-        let k = centers.nrows();
-        if labels.len() != x.nrows() || labels.iter().any(|&l| l >= k) {
-            return Err(Error::ShapeMismatch {
-                what: "labels",
-                expected: format!("{} labels below {k}", x.nrows()),
-                found: format!("{} labels", labels.len()),
-            });
-        }
-        let mut onehot = Array2::<f64>::zeros((x.nrows(), k));
-        for (i, &l) in labels.iter().enumerate() {
-            onehot[(i, l)] = 1.0;
-        }
-        Self::fit(x, centers, onehot.view(), sample_weight, kind)
     }
 
     /// Spreads from their parts: centres (`k x d`) and variances (`k x 1` isotropic, `k x d`
