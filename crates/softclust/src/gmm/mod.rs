@@ -773,22 +773,7 @@ impl GaussianMixtureModel {
         } else {
             precision_cholesky_from_precisions(&params)?
         };
-        Ok(GaussianMixtureModel {
-            weights: &weights / weights.sum(),
-            means,
-            precisions_cholesky,
-            noise: None,
-            diagnostics: GmmDiagnostics {
-                converged: true,
-                n_iter: 0,
-                lower_bound: f64::NAN,
-                lower_bounds: Vec::new(),
-                best_run: 0,
-                run_lower_bounds: Vec::new(),
-                reg_covar: 0.0,
-                regularization_increases: 0,
-            },
-        })
+        Self::from_cholesky(&weights / weights.sum(), means, precisions_cholesky, None)
     }
 
     /// A model from weights, means and precision factors `U_k` (as [`Self::precisions_cholesky`]
