@@ -309,14 +309,6 @@ fn spread_for(
         .map_err(lib_error)
 }
 
-fn onehot(labels: ndarray::ArrayView1<'_, usize>, k: usize) -> Array2<f64> {
-    let mut m = Array2::zeros((labels.len(), k));
-    for (i, &l) in labels.iter().enumerate() {
-        m[(i, l)] = 1.0;
-    }
-    m
-}
-
 fn kmeans(a: &KmeansArgs, quiet: bool) -> CliResult<()> {
     let mut timer = Timer::new();
     let soft = soft_method(a.soft, &a.soft_opts)?;
@@ -338,12 +330,19 @@ fn kmeans(a: &KmeansArgs, quiet: bool) -> CliResult<()> {
         soft,
     };
     let run = fit_kmeans(&p, &settings, quiet)?;
-    let spread = spread_for(
-        &a.typ,
-        &p,
-        run.model.centers(),
-        onehot(run.model.labels(), a.k).view(),
-    )?;
+    // Spreads from the hard labels, in one pass (only when typicality is asked for).
+    let spread = if a.typ.typicality {
+        let s = ClusterSpread::fit_labels(
+            p.z.view(),
+            run.model.centers(),
+            run.model.labels(),
+            p.w(),
+            spread(a.typ.spread),
+        );
+        Some(s.map_err(lib_error)?)
+    } else {
+        None
+    };
     timer.lap("fit");
     // Everything is computed before anything is written: an error leaves no output behind.
     let centers = p
