@@ -76,6 +76,14 @@ pub fn check_weights<F: Float>(w: ArrayView1<'_, F>, n_samples: usize) -> Result
     Ok(())
 }
 
+/// Sample weights as f64, or ones when there are none (callers validate them first).
+pub(crate) fn weights_or_ones<F: Float>(w: Option<ArrayView1<'_, F>>, n: usize) -> Vec<f64> {
+    match w {
+        Some(w) => w.iter().map(|v| v.as_f64()).collect(),
+        None => vec![1.0; n],
+    }
+}
+
 /// Splits `0..n` into [`SEGMENT_ROWS`]-row segments, runs `f` on each in parallel and returns
 /// the results in segment order.
 pub(crate) fn map_segments<T: Send>(n: usize, f: impl Fn(Range<usize>) -> T + Sync) -> Vec<T> {

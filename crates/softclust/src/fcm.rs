@@ -182,10 +182,7 @@ impl<F: Float> FuzzyCMeans<F> {
         self.validate(x, sample_weight)?;
         let (n, _) = x.dim();
         let k = self.n_clusters;
-        let w: Vec<f64> = match sample_weight {
-            Some(w) => w.iter().map(|v| v.as_f64()).collect(),
-            None => vec![1.0; n],
-        };
+        let w = crate::data::weights_or_ones(sample_weight, n);
         let mu = column_means(x);
         let eps = f64::EPSILON;
         // Squared distances floored at eps² (scikit-fuzzy floors distances at eps), then

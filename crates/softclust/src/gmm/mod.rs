@@ -481,10 +481,7 @@ impl GaussianMixture {
     ) -> Result<GaussianMixtureModel> {
         self.validate(x, sample_weight)?;
         let n = x.nrows();
-        let w: Vec<f64> = match sample_weight {
-            Some(w) => w.iter().map(|v| v.as_f64()).collect(),
-            None => vec![1.0; n],
-        };
+        let w = crate::data::weights_or_ones(sample_weight, n);
         let mut reg = Regularizer::new(self.reg_covar, self.auto_regularize, x);
         let n_runs = if self.warm_start.is_some() {
             1

@@ -170,6 +170,12 @@ impl<F: Float> KMeans<F> {
         self.n_clusters
     }
 
+    /// Candidates per k-means++ step: as set, else `2 + floor(ln k)`.
+    fn local_trials(&self) -> usize {
+        self.n_local_trials
+            .unwrap_or(2 + (self.n_clusters as f64).ln().floor() as usize)
+    }
+
     fn runs(&self) -> usize {
         match (&self.init, self.n_init) {
             (Init::Centers(_), _) => 1,
@@ -226,15 +232,10 @@ impl<F: Float> KMeans<F> {
         sample_weight: Option<ArrayView1<'_, F>>,
     ) -> Result<Vec<usize>> {
         self.validate(x, sample_weight)?;
-        let w: Vec<f64> = match sample_weight {
-            Some(w) => w.iter().map(|v| v.as_f64()).collect(),
-            None => vec![1.0; x.nrows()],
-        };
+        let w = crate::data::weights_or_ones(sample_weight, x.nrows());
         let mu = column_means(x);
         let k = self.n_clusters;
-        let trials = self
-            .n_local_trials
-            .unwrap_or(2 + (k as f64).ln().floor() as usize);
+        let trials = self.local_trials();
         let mut rng = Rng::new(derive_seed(self.seed, 0));
         Ok(init::kmeans_plusplus(x, &w, mu.view(), k, trials, &mut rng))
     }
@@ -257,16 +258,11 @@ impl<F: Float> KMeans<F> {
     ) -> Result<KMeansModel<F>> {
         self.validate(x, sample_weight)?;
         let n = x.nrows();
-        let w: Vec<f64> = match sample_weight {
-            Some(w) => w.iter().map(|v| v.as_f64()).collect(),
-            None => vec![1.0; n],
-        };
+        let w = crate::data::weights_or_ones(sample_weight, n);
         let mu = column_means(x);
         let tol_abs = self.tol * mean_variance(x, mu.view());
         let k = self.n_clusters;
-        let trials = self
-            .n_local_trials
-            .unwrap_or(2 + (k as f64).ln().floor() as usize);
+        let trials = self.local_trials();
         let n_runs = self.runs();
 
         let mut best: Option<(usize, lloyd::Run<F>)> = None;
