@@ -69,6 +69,14 @@ def n_threads(n_jobs) -> int | None:
     raise ValueError(f"n_jobs must be None, -1 or a positive integer, got {n_jobs!r}")
 
 
+def check_positive_ints(est, *names) -> None:
+    """Raises ValueError unless each named parameter of ``est`` is an integer >= 1."""
+    for name in names:
+        v = getattr(est, name)
+        if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 1:
+            raise ValueError(f"{name} must be an integer >= 1, got {v!r}")
+
+
 def seed_from(random_state) -> int:
     """A 64-bit seed from a scikit-learn style ``random_state``."""
     if isinstance(random_state, (int, np.integer)) and not isinstance(random_state, bool):

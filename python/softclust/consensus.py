@@ -7,7 +7,7 @@ from sklearn.base import BaseEstimator, ClusterMixin
 from sklearn.utils.validation import check_is_fitted
 
 from . import _softclust as _rs
-from ._base import Membership, check_x, n_threads, seed_from
+from ._base import Membership, check_positive_ints, check_x, n_threads, seed_from
 
 
 class ConsensusKMeans(ClusterMixin, BaseEstimator):
@@ -45,10 +45,7 @@ class ConsensusKMeans(ClusterMixin, BaseEstimator):
 
     def fit(self, X, y=None):
         X = check_x(self, X, reset=True)
-        for name in ("n_clusters", "n_runs", "n_init", "max_iter"):
-            v = getattr(self, name)
-            if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 1:
-                raise ValueError(f"{name} must be an integer >= 1, got {v!r}")
+        check_positive_ints(self, "n_clusters", "n_runs", "n_init", "max_iter")
         r = _rs.consensus_fit(
             X, int(self.n_clusters), int(self.n_runs), self.resample, float(self.subsample),
             seed_from(self.random_state), int(self.n_init), int(self.max_iter), float(self.tol), n_threads(self.n_jobs),

@@ -7,7 +7,16 @@ from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from . import _softclust as _rs
-from ._base import Membership, Typicality, check_weights, check_x, n_threads, seed_from, warn_not_converged
+from ._base import (
+    Membership,
+    Typicality,
+    check_positive_ints,
+    check_weights,
+    check_x,
+    n_threads,
+    seed_from,
+    warn_not_converged,
+)
 
 
 class FuzzyCMeans(ClusterMixin, TransformerMixin, BaseEstimator):
@@ -43,10 +52,7 @@ class FuzzyCMeans(ClusterMixin, TransformerMixin, BaseEstimator):
                 raise ValueError(f"init must be 'k-means++' or an array of centres, got {self.init!r}")
         else:
             centers = np.ascontiguousarray(self.init, dtype=np.float64)
-        for name in ("n_clusters", "max_iter"):
-            v = getattr(self, name)
-            if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 1:
-                raise ValueError(f"{name} must be an integer >= 1, got {v!r}")
+        check_positive_ints(self, "n_clusters", "max_iter")
         r = _rs.fcm_fit(
             X, sw, int(self.n_clusters), float(self.m), int(self.max_iter), float(self.tol),
             seed_from(self.random_state), centers, n_threads(self.n_jobs),

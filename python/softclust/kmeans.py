@@ -11,6 +11,7 @@ from . import _softclust as _rs
 from ._base import (
     Membership,
     Typicality,
+    check_positive_ints,
     check_weights,
     check_x,
     n_threads,
@@ -121,10 +122,7 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
                 raise ValueError(f"n_init must be 'auto' or an integer >= 1, got {self.n_init!r}")
         else:
             raise ValueError(f"n_init must be 'auto' or an integer >= 1, got {self.n_init!r}")
-        for name in ("n_clusters", "max_iter"):
-            v = getattr(self, name)
-            if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 1:
-                raise ValueError(f"{name} must be an integer >= 1, got {v!r}")
+        check_positive_ints(self, "n_clusters", "max_iter")
         r = _rs.kmeans_fit(
             X, sw, int(self.n_clusters), self.init if isinstance(self.init, str) else "given",
             init_centers, n_init, int(self.max_iter), float(self.tol), seed_from(self.random_state), threads,

@@ -8,7 +8,16 @@ from sklearn.base import BaseEstimator, DensityMixin
 from sklearn.utils.validation import check_is_fitted
 
 from . import _softclust as _rs
-from ._base import Membership, Typicality, check_weights, check_x, n_threads, seed_from, warn_not_converged
+from ._base import (
+    Membership,
+    Typicality,
+    check_positive_ints,
+    check_weights,
+    check_x,
+    n_threads,
+    seed_from,
+    warn_not_converged,
+)
 
 _N_PARAMS = {
     "full": lambda k, d: k * d * (d + 1) // 2,
@@ -128,10 +137,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             warm = (self.weights_, self.means_, self.precisions_cholesky_, self._noise)
         X = check_x(self, X, reset=warm is None)
         sw = check_weights(sample_weight, X)
-        for name in ("n_components", "max_iter", "n_init"):
-            v = getattr(self, name)
-            if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 1:
-                raise ValueError(f"{name} must be an integer >= 1, got {v!r}")
+        check_positive_ints(self, "n_components", "max_iter", "n_init")
         r = _rs.gmm_fit(X, sw, _Cfg(_config(self)), warm, n_threads(self.n_jobs))
         self._set(r)
         if not self.converged_:
@@ -171,14 +177,14 @@ class GaussianMixture(DensityMixin, BaseEstimator):
 
     def memberships(self, X) -> Membership:
         """The full contract: probabilities, label, max_p, margin, entropy."""
-        lr = self.predict_log_proba(X)
-        p = np.exp(lr)
-        label = np.argmax(p, axis=1)
-        srt = np.sort(p, axis=1)
-        top = srt[:, -1]
-        second = srt[:, -2] if p.shape[1] > 1 else np.zeros_like(top)
-        entropy = -np.sum(np.where(p > 0, p * lr, 0.0), axis=1)
-        return Membership(p, label, top, top - second, np.maximum(entropy, 0.0))
+        check_is_fitted(self)
+        X = check_x(self, X, reset=False)
+        return Membership._from_dict(
+            _rs.gmm_memberships(
+                X, self.weights_, self.means_, self.precisions_cholesky_, self.covariance_type, self._noise,
+                n_threads(self.n_jobs),
+            )
+        )
 
     def _n_parameters(self):
         k, d = self.means_.shape

@@ -549,15 +549,35 @@ fn gmm_score<'py>(
     n_threads: Option<usize>,
 ) -> PyResult<Pair<'py, f64, f64>> {
     let model = rebuild_gmm(weights, means, precisions_cholesky, covariance_type, noise)?;
-    let (lr, ln) = with_data!(x, xv, {
-        py.detach(|| {
-            pooled(n_threads, || -> softclust::Result<_> {
-                Ok((model.predict_log_proba(xv)?, model.score_samples(xv)?))
-            })
-        })
+    let (ln, lr) = with_data!(x, xv, {
+        py.detach(|| pooled(n_threads, || model.score_samples_and_log_proba(xv)))
     })?
     .map_err(err)?;
     Ok((lr.into_pyarray(py), ln.into_pyarray(py)))
+}
+
+/// The membership contract of `x` under a mixture given by its parameters.
+#[pyfunction]
+#[pyo3(signature = (x, weights, means, precisions_cholesky, covariance_type, noise=None, n_threads=None))]
+#[allow(clippy::too_many_arguments)]
+fn gmm_memberships<'py>(
+    py: Python<'py>,
+    x: Data<'py>,
+    weights: PyReadonlyArray1<'py, f64>,
+    means: PyReadonlyArray2<'py, f64>,
+    precisions_cholesky: PyReadonlyArrayDyn<'py, f64>,
+    covariance_type: &str,
+    noise: Option<(f64, f64)>,
+    n_threads: Option<usize>,
+) -> PyResult<Bound<'py, PyDict>> {
+    let model = rebuild_gmm(weights, means, precisions_cholesky, covariance_type, noise)?;
+    let m = with_data!(
+        x,
+        xv,
+        py.detach(|| pooled(n_threads, || model.memberships(xv)))
+    )?
+    .map_err(err)?;
+    membership_dict(py, m)
 }
 
 /// Draws `n` points: `(X, component)`.
@@ -951,6 +971,7 @@ fn _softclust(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(gmm_fit, m)?)?;
     m.add_function(wrap_pyfunction!(gmm_score, m)?)?;
     m.add_function(wrap_pyfunction!(gmm_sample, m)?)?;
+    m.add_function(wrap_pyfunction!(gmm_memberships, m)?)?;
     m.add_function(wrap_pyfunction!(gmm_typicality, m)?)?;
     m.add_function(wrap_pyfunction!(spread_fit, m)?)?;
     m.add_function(wrap_pyfunction!(spread_typicality, m)?)?;

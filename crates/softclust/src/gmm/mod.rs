@@ -939,8 +939,18 @@ impl GaussianMixtureModel {
 
     /// Log-density `ln p(x_i)` of each row.
     pub fn score_samples<F: Float>(&self, x: ArrayView2<'_, F>) -> Result<Array1<f64>> {
+        Ok(self.score_samples_and_log_proba(x)?.0)
+    }
+
+    /// `(ln p(x_i), ln r_ik)` from one E-step: both of [`Self::score_samples`] and
+    /// [`Self::predict_log_proba`] at the cost of one.
+    pub fn score_samples_and_log_proba<F: Float>(
+        &self,
+        x: ArrayView2<'_, F>,
+    ) -> Result<(Array1<f64>, Array2<f64>)> {
         let mut lp = self.weighted_log_prob(x)?;
-        Ok(em::normalise(&mut lp))
+        let norm = em::normalise(&mut lp);
+        Ok((norm, lp))
     }
 
     /// Mean log-density (weighted by `sample_weight` if given).
@@ -962,9 +972,7 @@ impl GaussianMixtureModel {
 
     /// Log-responsibilities `ln r_ik`.
     pub fn predict_log_proba<F: Float>(&self, x: ArrayView2<'_, F>) -> Result<Array2<f64>> {
-        let mut lp = self.weighted_log_prob(x)?;
-        em::normalise(&mut lp);
-        Ok(lp)
+        Ok(self.score_samples_and_log_proba(x)?.1)
     }
 
     /// Responsibilities `r_ik`.
