@@ -123,9 +123,18 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
         else:
             raise ValueError(f"n_init must be 'auto' or an integer >= 1, got {self.n_init!r}")
         check_positive_ints(self, "n_clusters", "max_iter")
+        # Softmax and inverse-power come from the fit's per-cluster sums, with no distance
+        # matrix; minmax and anchored are fitted on the training distances below.
+        from_model = self.soft in ("softmax", "inverse-power", "inverse_power")
+        soft = (
+            (self.soft, self.sigma, self.power, bool(self.per_cluster_variance), bool(self.size_weights),
+             float(self.temperature))
+            if from_model else None
+        )
         r = _rs.kmeans_fit(
             X, sw, int(self.n_clusters), self.init if isinstance(self.init, str) else "given",
             init_centers, n_init, int(self.max_iter), float(self.tol), seed_from(self.random_state), threads,
+            soft,
         )
         self.cluster_centers_ = r["cluster_centers"]
         self._centering = r["centering"]
@@ -133,16 +142,19 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
         self.inertia_ = float(r["inertia"])
         self.n_iter_ = int(r["n_iter"])
         self.converged_ = bool(r["converged"])
-        d = _rs.kmeans_transform(X, self.cluster_centers_, self._centering, threads)
-        self._soft_params = _rs.soft_fit(
-            d, False, self.soft, sigma=self.sigma, power=self.power,
-            per_cluster_variance=bool(self.per_cluster_variance), size_weights=bool(self.size_weights),
-            temperature=float(self.temperature), n_features=X.shape[1], sample_weight=sw,
-        )
+        if from_model:
+            self._soft_params = r["soft_params"]
+        else:
+            d = _rs.kmeans_transform(X, self.cluster_centers_, self._centering, threads)
+            self._soft_params = _rs.soft_fit(
+                d, False, self.soft, sigma=self.sigma, power=self.power,
+                per_cluster_variance=bool(self.per_cluster_variance), size_weights=bool(self.size_weights),
+                temperature=float(self.temperature), n_features=X.shape[1], sample_weight=sw,
+            )
         info = _rs.soft_describe(self._soft_params)
         self.sigma_ = None if info["sigma"] is None else np.asarray(info["sigma"])
-        self.cluster_variances_ = _rs.spread_fit_labels(X, self.cluster_centers_, self.labels_, sw, "isotropic")[:, 0]
-        self.cluster_feature_variances_ = _rs.spread_fit_labels(X, self.cluster_centers_, self.labels_, sw, "diagonal")
+        self.cluster_variances_ = r["cluster_variances"]
+        self.cluster_feature_variances_ = r["cluster_feature_variances"]
         if not self.converged_:
             warn_not_converged("k-means", self.n_iter_, "raise max_iter or tol")
         return self

@@ -261,11 +261,17 @@ pub fn fit_kmeans(p: &Prepared, s: &KmeansSettings, quiet: bool) -> CliResult<Km
     });
     progress.finish();
     let model = fitted.map_err(lib_error)?;
-    let d = model.transform(p.z.view()).map_err(lib_error)?;
-    let soft = s
-        .soft
-        .fit(d.view(), DistanceKind::Euclidean, Some(p.z.ncols()), p.w())
-        .map_err(lib_error)?;
+    // Softmax and inverse-power come from the model's per-cluster sums; minmax and anchored
+    // are fitted on the training distances.
+    let soft = match s.soft {
+        SoftMethod::Softmax(_) | SoftMethod::InversePower(_) => s.soft.fit_kmeans(&model),
+        _ => {
+            let d = model.transform(p.z.view()).map_err(lib_error)?;
+            s.soft
+                .fit(d.view(), DistanceKind::Euclidean, Some(p.z.ncols()), p.w())
+        }
+    }
+    .map_err(lib_error)?;
     Ok(KmeansRun { model, soft })
 }
 
@@ -330,15 +336,9 @@ fn kmeans(a: &KmeansArgs, quiet: bool) -> CliResult<()> {
         soft,
     };
     let run = fit_kmeans(&p, &settings, quiet)?;
-    // Spreads from the hard labels, in one pass (only when typicality is asked for).
+    // Spreads from the per-cluster deviations the fit accumulated (no pass over the data).
     let spread = if a.typ.typicality {
-        let s = ClusterSpread::fit_labels(
-            p.z.view(),
-            run.model.centers(),
-            run.model.labels(),
-            p.w(),
-            spread(a.typ.spread),
-        );
+        let s = ClusterSpread::from_kmeans(&run.model, spread(a.typ.spread));
         Some(s.map_err(lib_error)?)
     } else {
         None

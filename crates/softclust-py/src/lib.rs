@@ -115,9 +115,13 @@ fn membership_dict<'py>(py: Python<'py>, m: Membership<f64>) -> PyResult<Bound<'
 
 // ---- k-means ----------------------------------------------------------------------------------
 
+/// Soft options fitted from the k-means model: (method, sigma, power, per-cluster variance,
+/// size weights, temperature).
+type SoftSpec = (String, Option<f64>, Option<f64>, bool, bool, f64);
+
 /// Fits k-means; returns a dict of fitted arrays and diagnostics.
 #[pyfunction]
-#[pyo3(signature = (x, sample_weight, n_clusters, init, init_centers, n_init, max_iter, tol, seed, n_threads))]
+#[pyo3(signature = (x, sample_weight, n_clusters, init, init_centers, n_init, max_iter, tol, seed, n_threads, soft=None))]
 #[allow(clippy::too_many_arguments)]
 fn kmeans_fit<'py>(
     py: Python<'py>,
@@ -131,9 +135,17 @@ fn kmeans_fit<'py>(
     tol: f64,
     seed: u64,
     n_threads: Option<usize>,
+    soft: Option<SoftSpec>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let w = owned1(sample_weight);
     let centers0 = init_centers.map(|c| c.as_array().to_owned());
+    // Softmax and inverse-power are estimated from the model's per-cluster sums (no distance
+    // matrix); the Python side fits the other methods on training distances.
+    let soft = soft
+        .map(|(m, sigma, power, pcv, sw, t)| {
+            soft_method(&m, sigma, power, pcv, sw, t, (None, None, None), 0.01)
+        })
+        .transpose()?;
     let init = init.to_string();
     let out = with_data!(x, xv, {
         py.detach(|| {
@@ -152,20 +164,31 @@ fn kmeans_fit<'py>(
                     km = km.n_init(n);
                 }
                 let wf = weights_as(&w);
-                km.fit(xv, wf.as_ref().map(|w| w.view())).map(|m| {
+                let m = km.fit(xv, wf.as_ref().map(|w| w.view()))?;
+                let fitted_soft = soft.as_ref().map(|s| s.fit_kmeans(&m)).transpose()?;
+                let iso = ClusterSpread::from_kmeans(&m, Spread::Isotropic)?;
+                let diag = ClusterSpread::from_kmeans(&m, Spread::Diagonal)?;
+                Ok::<_, softclust::Error>((
+                    m.centers().mapv(|v| v.as_f64()),
+                    m.centering().mapv(|v| v.as_f64()),
+                    labels_out(m.labels()),
+                    m.inertia(),
+                    m.diagnostics().clone(),
+                    fitted_soft,
                     (
-                        m.centers().mapv(|v| v.as_f64()),
-                        m.centering().mapv(|v| v.as_f64()),
-                        labels_out(m.labels()),
-                        m.inertia(),
-                        m.diagnostics().clone(),
-                    )
-                })
+                        iso.variances().column(0).to_owned(),
+                        diag.variances().to_owned(),
+                    ),
+                ))
             })
         })
     })?
     .map_err(err)?;
-    let (centers, centering, labels, inertia, dg) = out;
+    let (centers, centering, labels, inertia, dg, fitted_soft, (iso, diag)) = out;
+    let soft_params = fitted_soft
+        .map(|f| serde_json::to_string(&f))
+        .transpose()
+        .map_err(|e| bad(format!("cannot encode soft parameters: {e}")))?;
     let d = PyDict::new(py);
     d.set_item("cluster_centers", centers.into_pyarray(py))?;
     d.set_item("centering", centering.into_pyarray(py))?;
@@ -175,6 +198,9 @@ fn kmeans_fit<'py>(
     d.set_item("converged", dg.converged)?;
     d.set_item("inertia_history", dg.inertia_history)?;
     d.set_item("run_inertia", dg.run_inertia)?;
+    d.set_item("soft_params", soft_params)?;
+    d.set_item("cluster_variances", iso.into_pyarray(py))?;
+    d.set_item("cluster_feature_variances", diag.into_pyarray(py))?;
     Ok(d)
 }
 
@@ -248,28 +274,23 @@ fn anchor(s: Option<(&str, f64)>) -> PyResult<Option<Anchor>> {
     })
 }
 
-/// Fits a soft-assignment method on training distances; returns its parameters as JSON.
-#[pyfunction]
-#[pyo3(signature = (distances, squared, method, sigma=None, power=None, per_cluster_variance=false, size_weights=false, temperature=1.0, n_features=None, sample_weight=None, near=None, half=None, far=None, far_value=0.01))]
-#[allow(clippy::too_many_arguments)]
-fn soft_fit(
-    py: Python<'_>,
-    distances: PyReadonlyArray2<'_, f64>,
-    squared: bool,
+/// The soft-assignment method and its options, from the Python arguments.
+#[allow(clippy::too_many_arguments, clippy::type_complexity)]
+fn soft_method(
     method: &str,
     sigma: Option<f64>,
     power: Option<f64>,
     per_cluster_variance: bool,
     size_weights: bool,
     temperature: f64,
-    n_features: Option<usize>,
-    sample_weight: Option<PyReadonlyArray1<'_, f64>>,
-    near: Option<(String, f64)>,
-    half: Option<(String, f64)>,
-    far: Option<(String, f64)>,
+    (near, half, far): (
+        Option<(String, f64)>,
+        Option<(String, f64)>,
+        Option<(String, f64)>,
+    ),
     far_value: f64,
-) -> PyResult<String> {
-    let m = match method {
+) -> PyResult<SoftMethod> {
+    Ok(match method {
         "softmax" => {
             let mut s = Softmax::new()
                 .per_cluster_variance(per_cluster_variance)
@@ -306,7 +327,40 @@ fn soft_fit(
                 "unknown method {other:?}: use 'softmax', 'inverse-power', 'minmax' or 'anchored'"
             )))
         }
-    };
+    })
+}
+
+/// Fits a soft-assignment method on training distances; returns its parameters as JSON.
+#[pyfunction]
+#[pyo3(signature = (distances, squared, method, sigma=None, power=None, per_cluster_variance=false, size_weights=false, temperature=1.0, n_features=None, sample_weight=None, near=None, half=None, far=None, far_value=0.01))]
+#[allow(clippy::too_many_arguments)]
+fn soft_fit(
+    py: Python<'_>,
+    distances: PyReadonlyArray2<'_, f64>,
+    squared: bool,
+    method: &str,
+    sigma: Option<f64>,
+    power: Option<f64>,
+    per_cluster_variance: bool,
+    size_weights: bool,
+    temperature: f64,
+    n_features: Option<usize>,
+    sample_weight: Option<PyReadonlyArray1<'_, f64>>,
+    near: Option<(String, f64)>,
+    half: Option<(String, f64)>,
+    far: Option<(String, f64)>,
+    far_value: f64,
+) -> PyResult<String> {
+    let m = soft_method(
+        method,
+        sigma,
+        power,
+        per_cluster_variance,
+        size_weights,
+        temperature,
+        (near, half, far),
+        far_value,
+    )?;
     let kind = if squared {
         DistanceKind::Squared
     } else {
@@ -668,37 +722,6 @@ fn spread_fit<'py>(
     Ok(s.variances().to_owned().into_pyarray(py))
 }
 
-/// Per-cluster spreads around centres from hard labels: the variances (one pass, no n x k).
-#[pyfunction]
-#[pyo3(signature = (x, centers, labels, sample_weight, spread))]
-fn spread_fit_labels<'py>(
-    py: Python<'py>,
-    x: Data<'py>,
-    centers: PyReadonlyArray2<'py, f64>,
-    labels: PyReadonlyArray1<'py, i64>,
-    sample_weight: Option<PyReadonlyArray1<'py, f64>>,
-    spread: &str,
-) -> PyResult<Bound<'py, numpy::PyArray2<f64>>> {
-    let kind = spread_kind(spread)?;
-    let c = centers.as_array().to_owned();
-    let l: Array1<usize> = labels.as_array().mapv(|v| v.max(0) as usize);
-    let w = owned1(sample_weight);
-    let s = with_data!(x, xv, {
-        py.detach(|| {
-            let wf = weights_as(&w);
-            ClusterSpread::fit_labels(
-                xv,
-                c.mapv(Float::of).view(),
-                l.view(),
-                wf.as_ref().map(|w| w.view()),
-                kind,
-            )
-        })
-    })
-    .map_err(err)?;
-    Ok(s.variances().to_owned().into_pyarray(py))
-}
-
 /// Typicality from centres and fitted spreads.
 #[pyfunction]
 fn spread_typicality<'py>(
@@ -975,7 +998,6 @@ fn _softclust(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(gmm_typicality, m)?)?;
     m.add_function(wrap_pyfunction!(spread_fit, m)?)?;
     m.add_function(wrap_pyfunction!(spread_typicality, m)?)?;
-    m.add_function(wrap_pyfunction!(spread_fit_labels, m)?)?;
     m.add_function(wrap_pyfunction!(fcm_fit, m)?)?;
     m.add_function(wrap_pyfunction!(fcm_memberships, m)?)?;
     m.add_function(wrap_pyfunction!(consensus_fit, m)?)?;

@@ -15,47 +15,123 @@
 use crate::data::{check_matrix, map_segments, BLOCK_ROWS, SEGMENT_ROWS};
 use crate::error::{Error, Result};
 use crate::float::Float;
-use crate::matmul::matmul;
-use ndarray::{s, Array1, Array2, ArrayView1, ArrayView2, ArrayViewMut2, Axis, Zip};
+use crate::matmul::matmul_nt;
+use crate::simd;
+use ndarray::{s, Array1, Array2, ArrayView1, ArrayView2, ArrayViewMut2, Zip};
 use rayon::prelude::*;
 use std::ops::Range;
 
 /// Centres prepared for repeated distance evaluations: shifted by `mu`, with squared norms.
 #[derive(Debug, Clone)]
 pub(crate) struct DistanceKernel<F: Float> {
-    mu: Array1<F>,
-    centers: Array2<F>,
-    norms: Array1<F>,
+    mu: Vec<F>,
+    /// Shifted centres, k x d row-major.
+    centers: Vec<F>,
+    norms: Vec<F>,
+    k: usize,
+    d: usize,
 }
 
-/// Per-segment scratch: the centred block and its distance block.
+/// Per-segment scratch: the centred block, its row norms and its product with the centres.
 pub(crate) struct Scratch<F> {
-    xc: Array2<F>,
-    d2: Array2<F>,
+    xc: Vec<F>,
     xn: Vec<F>,
+    g: Vec<F>,
+}
+
+/// One prepared row block: rows `start..start + rows` of the data, centred (`xc`, row-major
+/// `rows x d`), their squared norms `xn`, and `g` (row-major `rows x k`) as left by the step.
+pub(crate) struct Block<'a, F> {
+    pub start: usize,
+    pub rows: usize,
+    pub xc: &'a [F],
+    pub xn: &'a [F],
+    pub g: &'a mut [F],
 }
 
 impl<F: Float> DistanceKernel<F> {
     /// Prepares `centers` (k x d) for distance evaluations on data centred at `mu`.
     pub(crate) fn new(centers: ArrayView2<'_, F>, mu: ArrayView1<'_, F>) -> Self {
-        let shifted = &centers - &mu.insert_axis(Axis(0));
-        let norms = shifted.rows().into_iter().map(|r| r.dot(&r)).collect();
+        let (k, d) = centers.dim();
+        let mu: Vec<F> = mu.iter().copied().collect();
+        let mut shifted = Vec::with_capacity(k * d);
+        for row in centers.rows() {
+            shifted.extend(row.iter().zip(&mu).map(|(&c, &m)| c - m));
+        }
+        let norms = shifted.chunks_exact(d.max(1)).map(simd::sum_sq).collect();
         DistanceKernel {
-            mu: mu.to_owned(),
+            mu,
             centers: shifted,
             norms,
+            k,
+            d,
         }
     }
 
     pub(crate) fn n_centers(&self) -> usize {
-        self.centers.nrows()
+        self.k
+    }
+
+    /// Squared norms `|c_j - mu|²` of the shifted centres.
+    pub(crate) fn center_norms(&self) -> &[F] {
+        &self.norms
     }
 
     pub(crate) fn scratch(&self, d: usize) -> Scratch<F> {
         Scratch {
-            xc: Array2::zeros((BLOCK_ROWS, d)),
-            d2: Array2::zeros((BLOCK_ROWS, self.centers.nrows())),
+            xc: vec![F::zero(); BLOCK_ROWS * d],
             xn: vec![F::zero(); BLOCK_ROWS],
+            g: vec![F::zero(); BLOCK_ROWS * self.k],
+        }
+    }
+
+    /// Runs `f` over `rows` of `x` in blocks of [`BLOCK_ROWS`], with `g` holding the inner
+    /// products `(x_i - mu)·(c_j - mu)`. `f` should hand its row loop to [`simd::dispatch`].
+    pub(crate) fn for_each_product_block(
+        &self,
+        x: ArrayView2<'_, F>,
+        rows: Range<usize>,
+        scratch: &mut Scratch<F>,
+        mut f: impl FnMut(Block<'_, F>),
+    ) {
+        let d = self.d;
+        let mut start = rows.start;
+        while start < rows.end {
+            let end = (start + BLOCK_ROWS).min(rows.end);
+            let b = end - start;
+            let xc = &mut scratch.xc[..b * d];
+            let xn = &mut scratch.xn[..b];
+            match x.as_slice() {
+                Some(all) => simd::dispatch(CentreRows {
+                    src: &all[start * d..end * d],
+                    mu: &self.mu,
+                    xc,
+                    xn,
+                }),
+                None => {
+                    for (dst, src) in xc
+                        .chunks_exact_mut(d)
+                        .zip(x.slice(s![start..end, ..]).rows())
+                    {
+                        for ((o, &v), &m) in dst.iter_mut().zip(src.iter()).zip(&self.mu) {
+                            *o = v - m;
+                        }
+                    }
+                    for (n, r) in xn.iter_mut().zip(xc.chunks_exact(d)) {
+                        *n = simd::sum_sq(r);
+                    }
+                }
+            }
+            let g = &mut scratch.g[..b * self.k];
+            matmul_nt(b, self.k, d, F::one(), xc, &self.centers, false, g);
+            f(Block {
+                start,
+                rows: b,
+                xc: &scratch.xc[..b * d],
+                xn: &scratch.xn[..b],
+                g,
+            });
+            start = end;
         }
     }
 
@@ -69,80 +145,123 @@ impl<F: Float> DistanceKernel<F> {
         scratch: &mut Scratch<F>,
         mut f: impl FnMut(usize, ArrayView2<'_, F>, ArrayViewMut2<'_, F>),
     ) {
-        let mut start = rows.start;
-        while start < rows.end {
-            let end = (start + BLOCK_ROWS).min(rows.end);
-            let b = end - start;
-            let mut xc = scratch.xc.slice_mut(s![..b, ..]);
-            xc.assign(&x.slice(s![start..end, ..]));
-            xc -= &self.mu;
-            for (n, r) in scratch.xn.iter_mut().zip(xc.rows()) {
-                *n = r.dot(&r);
-            }
-            let mut d2 = scratch.d2.slice_mut(s![..b, ..]);
-            matmul(F::one(), &xc.view(), &self.centers.t(), F::zero(), &mut d2);
-            let two = F::one() + F::one();
-            let norms = self.norms.as_slice().unwrap_or(&[]);
-            for (i, mut row) in d2.rows_mut().into_iter().enumerate() {
-                let xn = scratch.xn[i];
-                let finish = |v: &mut F, cn: F| {
-                    let d = xn - two * *v + cn;
-                    *v = if d > F::zero() { d } else { F::zero() };
-                };
-                match row.as_slice_mut() {
-                    Some(r) if r.len() == norms.len() => {
-                        for (v, &cn) in r.iter_mut().zip(norms) {
-                            finish(v, cn);
-                        }
-                    }
-                    _ => {
-                        for (v, &cn) in row.iter_mut().zip(self.norms.iter()) {
-                            finish(v, cn);
-                        }
-                    }
-                }
-            }
-            f(start, xc.view(), d2);
-            start = end;
-        }
+        let (k, d) = (self.k, self.d);
+        self.for_each_product_block(x, rows, scratch, |blk| {
+            simd::dispatch(Finish {
+                kernel: self,
+                xc: blk.xc,
+                xn: blk.xn,
+                g: &mut *blk.g,
+                refine: false,
+            });
+            let xc = ArrayView2::from_shape((blk.rows, d), blk.xc).expect("block shape");
+            let d2 = ArrayViewMut2::from_shape((blk.rows, k), blk.g).expect("block shape");
+            f(blk.start, xc, d2);
+        });
     }
 
     /// Full `n x k` matrix of squared distances, with small entries recomputed exactly. Written
     /// in place, segment by segment, into one output allocation.
     pub(crate) fn squared_distances(&self, x: ArrayView2<'_, F>) -> Array2<F> {
-        let k = self.n_centers();
+        let k = self.k;
         let d = x.ncols();
         let mut out = Array2::<F>::zeros((x.nrows(), k));
-        out.axis_chunks_iter_mut(Axis(0), SEGMENT_ROWS)
-            .into_par_iter()
+        let Some(flat) = out.as_slice_mut() else {
+            unreachable!("a new array is contiguous")
+        };
+        flat.par_chunks_mut(SEGMENT_ROWS * k.max(1))
             .enumerate()
-            .for_each(|(s, mut seg)| {
-                let first = s * SEGMENT_ROWS;
-                let mut scratch = self.scratch(d);
-                self.for_each_block(
-                    x,
-                    first..first + seg.nrows(),
-                    &mut scratch,
-                    |start, xc, d2| {
-                        let mut dst =
-                            seg.slice_mut(s![start - first..start - first + xc.nrows(), ..]);
-                        dst.assign(&d2);
-                        self.refine_small(xc, dst);
-                    },
-                );
-            });
+            .for_each_init(
+                || self.scratch(d),
+                |scratch, (s, seg)| {
+                    let first = s * SEGMENT_ROWS;
+                    self.for_each_product_block(
+                        x,
+                        first..first + seg.len() / k.max(1),
+                        scratch,
+                        |blk| {
+                            simd::dispatch(Finish {
+                                kernel: self,
+                                xc: blk.xc,
+                                xn: blk.xn,
+                                g: &mut *blk.g,
+                                refine: true,
+                            });
+                            let o = (blk.start - first) * k;
+                            seg[o..o + blk.rows * k].copy_from_slice(blk.g);
+                        },
+                    );
+                },
+            );
         out
     }
+}
 
-    /// Recomputes by explicit subtraction entries where `|x|² + |c|²` dwarfs the result.
-    fn refine_small(&self, xc: ArrayView2<'_, F>, mut d2: ArrayViewMut2<'_, F>) {
+/// Centres a block of contiguous rows and takes their squared norms.
+struct CentreRows<'a, F> {
+    src: &'a [F],
+    mu: &'a [F],
+    xc: &'a mut [F],
+    xn: &'a mut [F],
+}
+
+impl<F: Float> simd::Kernel for CentreRows<'_, F> {
+    type Output = ();
+    #[inline(always)]
+    fn run(self) {
+        let d = self.mu.len();
+        for ((dst, src), n) in self
+            .xc
+            .chunks_exact_mut(d)
+            .zip(self.src.chunks_exact(d))
+            .zip(self.xn.iter_mut())
+        {
+            for ((o, &v), &m) in dst.iter_mut().zip(src).zip(self.mu) {
+                *o = v - m;
+            }
+            *n = simd::sum_sq(dst);
+        }
+    }
+}
+
+/// Turns a block's inner products into clamped squared distances,
+/// `d²_ij = max(|x_i - mu|² - 2 g_ij + |c_j - mu|², 0)`, in place; with `refine`, recomputes
+/// by explicit subtraction the entries where `|x|² + |c|²` dwarfs the result (cancellation).
+struct Finish<'a, F: Float> {
+    kernel: &'a DistanceKernel<F>,
+    xc: &'a [F],
+    xn: &'a [F],
+    g: &'a mut [F],
+    refine: bool,
+}
+
+impl<F: Float> simd::Kernel for Finish<'_, F> {
+    type Output = ();
+    #[inline(always)]
+    fn run(self) {
+        let kern = self.kernel;
+        let (k, d) = (kern.k, kern.d);
+        let two = F::one() + F::one();
         let thresh = F::of(64.0) * F::epsilon();
-        for (i, mut row) in d2.rows_mut().into_iter().enumerate() {
-            let xi = xc.row(i);
-            let xn = xi.dot(&xi);
-            for (j, v) in row.iter_mut().enumerate() {
-                if *v <= thresh * (xn + self.norms[j]) {
-                    *v = exact_sq(xi, self.centers.row(j));
+        for ((row, &n), xi) in self
+            .g
+            .chunks_exact_mut(k)
+            .zip(self.xn)
+            .zip(self.xc.chunks_exact(d))
+        {
+            for (v, &cn) in row.iter_mut().zip(&kern.norms) {
+                let t = n - two * *v + cn;
+                *v = if t > F::zero() { t } else { F::zero() };
+            }
+            if self.refine {
+                for ((v, c), &cn) in row
+                    .iter_mut()
+                    .zip(kern.centers.chunks_exact(d))
+                    .zip(&kern.norms)
+                {
+                    if *v <= thresh * (n + cn) {
+                        *v = F::of(simd::dist_sq_f64(xi, c));
+                    }
                 }
             }
         }

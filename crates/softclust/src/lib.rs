@@ -62,6 +62,7 @@ mod matmul;
 pub mod membership;
 pub mod rng;
 pub mod scale;
+mod simd;
 pub mod soft;
 pub mod special;
 pub mod typicality;

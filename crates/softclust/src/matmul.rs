@@ -69,6 +69,59 @@ pub(crate) fn matmul<F: Float>(
     }
 }
 
+/// `c = alpha * a b^T (+ c when accumulate)` on row-major slices: `a` is m x k, `b` n x k,
+/// `c` m x n. The layout of every row-block kernel: data rows times parameter rows.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn matmul_nt<F: Float>(
+    m: usize,
+    n: usize,
+    k: usize,
+    alpha: F,
+    a: &[F],
+    b: &[F],
+    accumulate: bool,
+    c: &mut [F],
+) {
+    assert!(
+        a.len() >= m * k && b.len() >= n * k && c.len() >= m * n,
+        "matmul_nt: slices too short for {m} x {k} times ({n} x {k})^T"
+    );
+    if m == 0 || n == 0 {
+        return;
+    }
+    if k == 0 {
+        if !accumulate {
+            c[..m * n].fill(F::zero());
+        }
+        return;
+    }
+    // SAFETY: the lengths were checked above, so with the row-major strides given every element
+    // gemm touches is inside its slice; `c` is a unique borrow, so it aliases neither input.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            c.as_mut_ptr(),
+            1,
+            n as isize,
+            accumulate,
+            a.as_ptr(),
+            1,
+            k as isize,
+            b.as_ptr(),
+            k as isize,
+            1,
+            F::one(),
+            alpha,
+            false,
+            false,
+            false,
+            gemm::Parallelism::None,
+        );
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -92,5 +145,35 @@ mod tests {
         let mut c3 = Array2::<f32>::zeros((2, 2));
         matmul(1.0, &a32.view(), &b32.view(), 0.0, &mut c3.view_mut());
         assert_eq!(c3, want.mapv(|v| v as f32));
+    }
+
+    #[test]
+    fn nt_product_on_slices() {
+        let a = array![[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]];
+        let b = array![[1.0, -1.0, 0.25], [0.5, 2.0, 3.0]];
+        let want = a.dot(&b.t());
+        let mut c = vec![f64::NAN; 4];
+        matmul_nt(
+            2,
+            2,
+            3,
+            1.0,
+            a.as_slice().unwrap(),
+            b.as_slice().unwrap(),
+            false,
+            &mut c,
+        );
+        assert_eq!(c, want.iter().copied().collect::<Vec<_>>());
+        matmul_nt(
+            2,
+            2,
+            3,
+            -2.0,
+            a.as_slice().unwrap(),
+            b.as_slice().unwrap(),
+            true,
+            &mut c,
+        );
+        assert_eq!(c, want.iter().map(|v| -v).collect::<Vec<_>>());
     }
 }

@@ -38,6 +38,7 @@
 use crate::data::{check_matrix, check_weights};
 use crate::error::{invalid, Error, Result};
 use crate::float::Float;
+use crate::kmeans::KMeansModel;
 use crate::membership::Membership;
 use ndarray::{Array2, ArrayView1, ArrayView2, ArrayViewMut1, Zip};
 
@@ -242,21 +243,9 @@ impl SoftMethod {
         let k = distances.ncols();
         let model = match self {
             SoftMethod::Softmax(s) => fit_softmax(s, distances, kind, n_features, weights)?,
-            SoftMethod::InversePower(ip) => {
-                let power = match (ip.power, n_features) {
-                    (Some(p), _) if p.is_finite() && p > 0.0 => p,
-                    (Some(p), _) => return Err(invalid("power", p, "a finite number > 0")),
-                    (None, Some(d)) => (d as f64 - 1.0).max(1.0),
-                    (None, None) => {
-                        return Err(Error::MissingParameter {
-                            name: "the inverse-power exponent",
-                            hint: "give the power, or the number of features of the data the \
-                                   distances were measured in (gravity default p = D - 1)",
-                        })
-                    }
-                };
-                Fitted::InversePower { power }
-            }
+            SoftMethod::InversePower(ip) => Fitted::InversePower {
+                power: ip.resolve_power(n_features)?,
+            },
             SoftMethod::MinMax => {
                 let mut lo = vec![f64::INFINITY; k];
                 let mut hi = vec![0.0f64; k];
@@ -272,6 +261,68 @@ impl SoftMethod {
             SoftMethod::Anchored(a) => fit_anchored(a, distances, kind)?,
         };
         Ok(FittedSoft { model, k })
+    }
+}
+
+impl SoftMethod {
+    /// Estimates the method's parameters from a fitted k-means model, without any distance
+    /// matrix: the nearest-centre sums the softmax needs are the model's per-cluster inertia
+    /// and weights (each training point counts for its label; [`SoftMethod::fit`] on training
+    /// distances instead shares exact ties between clusters). Softmax and inverse-power only:
+    /// minmax and anchored need the training distances, so use [`SoftMethod::fit`] for those.
+    pub fn fit_kmeans<F: Float>(&self, model: &KMeansModel<F>) -> Result<FittedSoft> {
+        let k = model.n_clusters();
+        let d = model.n_features();
+        let fitted = match self {
+            SoftMethod::Softmax(s) => {
+                let dim = softmax_dim(s, Some(d))?;
+                let w_k = model.cluster_weights().to_vec();
+                let sum_k = model.cluster_inertia().to_vec();
+                if model.labels().is_empty() || w_k.iter().any(|w| !w.is_finite()) {
+                    return Err(Error::MissingParameter {
+                        name: "sigma",
+                        hint: "this model was not fitted on data (it only has centres): give \
+                               sigma, or fit on training distances with SoftMethod::fit",
+                    });
+                }
+                let t = NearestSums {
+                    scale: 1.0,
+                    sum_all: sum_k.iter().sum(),
+                    w_all: w_k.iter().sum(),
+                    sum_k,
+                    w_k,
+                };
+                softmax_from_sums(s, dim, &t)
+            }
+            SoftMethod::InversePower(ip) => Fitted::InversePower {
+                power: ip.resolve_power(Some(d))?,
+            },
+            SoftMethod::MinMax | SoftMethod::Anchored(_) => {
+                return Err(invalid(
+                    "method",
+                    self.name(),
+                    "softmax or inverse-power (minmax and anchored are fitted on training \
+                     distances: use SoftMethod::fit)",
+                ))
+            }
+        };
+        Ok(FittedSoft { model: fitted, k })
+    }
+}
+
+impl InversePower {
+    /// The power: as given, or the gravity default `p = D - 1` (at least 1).
+    fn resolve_power(&self, n_features: Option<usize>) -> Result<f64> {
+        match (self.power, n_features) {
+            (Some(p), _) if p.is_finite() && p > 0.0 => Ok(p),
+            (Some(p), _) => Err(invalid("power", p, "a finite number > 0")),
+            (None, Some(d)) => Ok((d as f64 - 1.0).max(1.0)),
+            (None, None) => Err(Error::MissingParameter {
+                name: "the inverse-power exponent",
+                hint: "give the power, or the number of features of the data the distances \
+                       were measured in (gravity default p = D - 1)",
+            }),
+        }
     }
 }
 
@@ -322,17 +373,11 @@ fn argmin<F: Float>(row: ArrayView1<'_, F>) -> usize {
     best
 }
 
-fn fit_softmax<F: Float>(
-    s: &Softmax,
-    distances: ArrayView2<'_, F>,
-    kind: DistanceKind,
-    n_features: Option<usize>,
-    weights: Option<ArrayView1<'_, F>>,
-) -> Result<Fitted> {
+/// Validates the softmax options and returns the dimension `D` the variance is per.
+fn softmax_dim(s: &Softmax, n_features: Option<usize>) -> Result<f64> {
     if !(s.temperature.is_finite() && s.temperature > 0.0) {
         return Err(invalid("temperature", s.temperature, "a finite number > 0"));
     }
-    let k = distances.ncols();
     if let Some(sig) = s.sigma {
         if !(sig.is_finite() && sig > 0.0) {
             return Err(invalid("sigma", sig, "a finite number > 0"));
@@ -345,64 +390,49 @@ fn fit_softmax<F: Float>(
             ));
         }
     }
-    let dim = match (s.sigma, n_features) {
-        (_, Some(d)) => d as f64,
-        (Some(_), None) => 1.0,
-        (None, None) => {
-            return Err(Error::MissingParameter {
-                name: "sigma",
-                hint: "give sigma, or the number of features of the data the distances were \
-                       measured in, so that the variance can be estimated",
-            })
-        }
-    };
-    // Work in units of the largest distance so squares neither overflow nor underflow.
-    let scale = distances
-        .iter()
-        .map(|&v| euclid(v.as_f64(), kind))
-        .fold(0.0f64, f64::max);
-    let w_of = |i: usize| weights.map_or(1.0, |w| w[i].as_f64());
-    let mut sum_all = 0.0;
-    let mut w_all = 0.0;
-    let mut sum_k = vec![0.0f64; k];
-    let mut w_k = vec![0.0f64; k];
-    for (i, row) in distances.rows().into_iter().enumerate() {
-        let j = argmin(row);
-        let u = if scale > 0.0 {
-            euclid(row[j].as_f64(), kind) / scale
-        } else {
-            0.0
-        };
-        let wi = w_of(i);
-        sum_all += wi * u * u;
-        w_all += wi;
-        // A point equidistant from several nearest centres counts for each in equal shares, so
-        // that the estimates do not depend on the order of the clusters.
-        let ties = row.iter().filter(|&&v| v == row[j]).count() as f64;
-        for (l, &v) in row.iter().enumerate() {
-            if v == row[j] {
-                sum_k[l] += wi * u * u / ties;
-                w_k[l] += wi / ties;
-            }
-        }
+    match (s.sigma, n_features) {
+        (_, Some(d)) => Ok(d as f64),
+        (Some(_), None) => Ok(1.0),
+        (None, None) => Err(Error::MissingParameter {
+            name: "sigma",
+            hint: "give sigma, or the number of features of the data the distances were \
+                   measured in, so that the variance can be estimated",
+        }),
     }
-    let shared_u2 = sum_all / (w_all * dim);
+}
+
+/// Sums of squared distances to the nearest centre, overall and per cluster, in units of
+/// `scale`: `sum_all = sum_i w_i (d_i/scale)²`, `w_all = sum_i w_i`, and the same per cluster.
+struct NearestSums {
+    scale: f64,
+    sum_all: f64,
+    w_all: f64,
+    sum_k: Vec<f64>,
+    w_k: Vec<f64>,
+}
+
+/// The softmax estimates from the nearest-centre sums (maximum likelihood for the hard
+/// assignment): `sigma² = sum_all / (W D)`, per cluster `sigma_j² = sum_j / (W_j D)` (floored
+/// at `1e-6 sigma²`; an empty cluster borrows the shared value), `pi_j = W_j / W`.
+fn softmax_from_sums(s: &Softmax, dim: f64, t: &NearestSums) -> Fitted {
+    let k = t.sum_k.len();
+    let shared_u2 = t.sum_all / (t.w_all * dim);
     let sigma: Vec<f64> = match s.sigma {
         Some(sig) => vec![sig; k],
         None if s.per_cluster_variance => (0..k)
             .map(|j| {
-                let u2 = if w_k[j] > 0.0 {
-                    (sum_k[j] / (w_k[j] * dim)).max(1e-6 * shared_u2)
+                let u2 = if t.w_k[j] > 0.0 {
+                    (t.sum_k[j] / (t.w_k[j] * dim)).max(1e-6 * shared_u2)
                 } else {
                     shared_u2
                 };
-                scale * u2.sqrt()
+                t.scale * u2.sqrt()
             })
             .collect(),
-        None => vec![scale * shared_u2.sqrt(); k],
+        None => vec![t.scale * shared_u2.sqrt(); k],
     };
     let log_prior: Vec<f64> = if s.size_weights {
-        w_k.iter().map(|&wj| (wj / w_all).ln()).collect()
+        t.w_k.iter().map(|&wj| (wj / t.w_all).ln()).collect()
     } else {
         vec![0.0; k]
     };
@@ -411,13 +441,58 @@ fn fit_softmax<F: Float>(
     } else {
         vec![0.0; k]
     };
-    Ok(Fitted::Softmax {
+    Fitted::Softmax {
         sigma,
         log_prior,
         log_norm,
         temperature: s.temperature,
         estimated: s.sigma.is_none(),
-    })
+    }
+}
+
+fn fit_softmax<F: Float>(
+    s: &Softmax,
+    distances: ArrayView2<'_, F>,
+    kind: DistanceKind,
+    n_features: Option<usize>,
+    weights: Option<ArrayView1<'_, F>>,
+) -> Result<Fitted> {
+    let dim = softmax_dim(s, n_features)?;
+    let k = distances.ncols();
+    // Work in units of the largest distance so squares neither overflow nor underflow.
+    let scale = distances
+        .iter()
+        .map(|&v| euclid(v.as_f64(), kind))
+        .fold(0.0f64, f64::max);
+    let w_of = |i: usize| weights.map_or(1.0, |w| w[i].as_f64());
+    let mut t = NearestSums {
+        scale,
+        sum_all: 0.0,
+        w_all: 0.0,
+        sum_k: vec![0.0; k],
+        w_k: vec![0.0; k],
+    };
+    for (i, row) in distances.rows().into_iter().enumerate() {
+        let j = argmin(row);
+        let u = if scale > 0.0 {
+            euclid(row[j].as_f64(), kind) / scale
+        } else {
+            0.0
+        };
+        let wi = w_of(i);
+        t.sum_all += wi * u * u;
+        t.w_all += wi;
+        // A point equidistant from several nearest centres counts for each in equal shares, so
+        // that the estimates do not depend on the order of the clusters.
+        let ties = row.iter().filter(|&&v| v == row[j]).count() as f64;
+        for (l, &v) in row.iter().enumerate() {
+            if v == row[j] {
+                t.sum_k[l] += wi * u * u / ties;
+                t.w_k[l] += wi / ties;
+            }
+        }
+    }
+    Ok(softmax_from_sums(s, dim, &t))
 }
 
 fn fit_anchored<F: Float>(

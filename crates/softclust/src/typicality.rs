@@ -18,6 +18,7 @@
 use crate::data::{check_matrix, check_weights, map_segments};
 use crate::error::{Error, Result};
 use crate::float::Float;
+use crate::kmeans::KMeansModel;
 use crate::special::chi2_log_sf;
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Zip};
 
@@ -174,6 +175,31 @@ impl ClusterSpread {
             (num, den)
         });
         Self::from_sums(parts, kind, centers, d)
+    }
+
+    /// Spreads of a fitted k-means model's clusters from the per-cluster deviations its fit
+    /// accumulated ([`KMeansModel::cluster_deviations`]): the same values as
+    /// [`Self::fit_labels`] on the training data, without another pass over it.
+    pub fn from_kmeans<F: Float>(model: &KMeansModel<F>, kind: Spread) -> Result<Self> {
+        let s = model.cluster_deviations();
+        let w = model.cluster_weights();
+        if s.iter().chain(w.iter()).any(|v| !v.is_finite()) {
+            return Err(Error::MissingParameter {
+                name: "cluster spreads",
+                hint: "this k-means model was not fitted on data (it only has centres): fit \
+                       the spreads on data with ClusterSpread::fit_labels",
+            });
+        }
+        let num = match kind {
+            Spread::Diagonal => s.to_owned(),
+            Spread::Isotropic => s.sum_axis(ndarray::Axis(1)).insert_axis(ndarray::Axis(1)),
+        };
+        Self::from_sums(
+            vec![(num, w.to_owned())],
+            kind,
+            model.centers(),
+            model.n_features(),
+        )
     }
 
     /// Variances from per-segment (numerator, weight) sums, with the flooring of [`Self::fit`].

@@ -494,3 +494,75 @@ fn public_types_are_send_and_sync() {
     check::<softclust::Scaler<f64>>();
     check::<Error>();
 }
+
+/// The fit's per-cluster deviations give the inertia, the softmax estimates and the spreads
+/// without another pass: they equal the estimates from training distances and labels.
+#[test]
+fn model_statistics_equal_the_estimates_from_data() {
+    use softclust::soft::{DistanceKind, InversePower, SoftMethod, Softmax};
+    use softclust::typicality::{ClusterSpread, Spread};
+    let (x, _) = blobs(2000, 3, 4, 0.7, 5);
+    let w = Array1::from_shape_fn(x.nrows(), |i| 0.5 + (i % 3) as f64);
+    let m = KMeans::new(4)
+        .seed(2)
+        .fit(x.view(), Some(w.view()))
+        .unwrap();
+    let per = m.cluster_inertia();
+    assert!((per.sum() - m.inertia()).abs() <= 1e-12 * m.inertia());
+    let d2 = m.squared_distances(x.view()).unwrap();
+    for (j, &v) in per.iter().enumerate() {
+        let direct: f64 = (0..x.nrows())
+            .filter(|&i| m.labels()[i] == j)
+            .map(|i| w[i] * d2[(i, j)])
+            .sum();
+        assert!((v - direct).abs() <= 1e-9 * direct, "{v} {direct}");
+    }
+    for sm in [
+        Softmax::new(),
+        Softmax::new().per_cluster_variance(true).size_weights(true),
+    ] {
+        let method = SoftMethod::Softmax(sm);
+        let from_model = method.fit_kmeans(&m).unwrap();
+        let from_d = method
+            .fit(d2.view(), DistanceKind::Squared, Some(3), Some(w.view()))
+            .unwrap();
+        for (a, b) in from_model
+            .sigma()
+            .unwrap()
+            .iter()
+            .zip(from_d.sigma().unwrap())
+        {
+            assert!((a - b).abs() <= 1e-9 * b, "{a} {b}");
+        }
+        let pa = from_model
+            .memberships(d2.view(), DistanceKind::Squared)
+            .unwrap();
+        let pb = from_d
+            .memberships(d2.view(), DistanceKind::Squared)
+            .unwrap();
+        assert!(pa
+            .proba
+            .iter()
+            .zip(pb.proba.iter())
+            .all(|(a, b)| (a - b).abs() < 1e-9));
+    }
+    let ip = SoftMethod::InversePower(InversePower::new())
+        .fit_kmeans(&m)
+        .unwrap();
+    assert_eq!(ip.power(), Some(2.0));
+    assert!(SoftMethod::MinMax.fit_kmeans(&m).is_err());
+    for kind in [Spread::Isotropic, Spread::Diagonal] {
+        let a = ClusterSpread::from_kmeans(&m, kind).unwrap();
+        let b = ClusterSpread::fit_labels(x.view(), m.centers(), m.labels(), Some(w.view()), kind)
+            .unwrap();
+        for (u, v) in a.variances().iter().zip(b.variances()) {
+            assert!((u - v).abs() <= 1e-10 * v, "{u} {v}");
+        }
+    }
+    // A model that only has centres cannot estimate anything from data it never saw.
+    let bare = KMeansModel::from_centers(m.centers().to_owned(), None).unwrap();
+    assert!(SoftMethod::Softmax(Softmax::new())
+        .fit_kmeans(&bare)
+        .is_err());
+    assert!(ClusterSpread::from_kmeans(&bare, Spread::Isotropic).is_err());
+}

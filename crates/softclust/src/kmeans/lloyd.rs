@@ -13,13 +13,14 @@
 use crate::data::SEGMENT_ROWS;
 use crate::distance::{exact_sq, DistanceKernel};
 use crate::float::Float;
-use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Zip};
+use crate::simd;
+use ndarray::{Array1, Array2, ArrayView1, ArrayView2};
 use rayon::prelude::*;
 
 /// What one assignment pass accumulates.
 pub(crate) struct Accumulated {
-    /// Weighted sums of centred points per cluster (k x d), f64.
-    sums: Array2<f64>,
+    /// Weighted sums of centred points per cluster (k x d, row-major), f64.
+    sums: Vec<f64>,
     /// Weight per cluster.
     weight: Vec<f64>,
     /// Number of positive-weight points per cluster.
@@ -28,7 +29,36 @@ pub(crate) struct Accumulated {
     inertia: f64,
 }
 
+impl Accumulated {
+    fn zeros(k: usize, d: usize) -> Self {
+        Accumulated {
+            sums: vec![0.0; k * d],
+            weight: vec![0.0; k],
+            count: vec![0; k],
+            inertia: 0.0,
+        }
+    }
+
+    fn add(&mut self, other: &Accumulated) {
+        for (a, b) in self.sums.iter_mut().zip(&other.sums) {
+            *a += b;
+        }
+        for (a, b) in self.weight.iter_mut().zip(&other.weight) {
+            *a += b;
+        }
+        for (a, b) in self.count.iter_mut().zip(&other.count) {
+            *a += b;
+        }
+        self.inertia += other.inertia;
+    }
+}
+
 /// One assignment pass: writes labels; with `accumulate`, also the per-cluster sums.
+///
+/// Fused per row block: one product `G = X_c C_c^T`, then for each row the nearest centre
+/// `argmin_j (|c_j|² - 2 g_ij)` (the row's own norm does not change the argmin), its clamped
+/// distance `max(|x_i|² + min_j(...), 0)`, and the row added to its cluster's sum while it is
+/// still in cache.
 pub(crate) fn assign<F: Float>(
     x: ArrayView2<'_, F>,
     w: &[f64],
@@ -38,106 +68,167 @@ pub(crate) fn assign<F: Float>(
 ) -> Accumulated {
     let k = kernel.n_centers();
     let d = x.ncols();
+    let norms = kernel.center_norms();
     let parts: Vec<Accumulated> = labels
         .par_chunks_mut(SEGMENT_ROWS)
         .enumerate()
-        .map(|(s, lab)| {
-            let first = s * SEGMENT_ROWS;
-            let mut acc = Accumulated {
-                sums: Array2::zeros((if accumulate { k } else { 0 }, d)),
-                weight: vec![0.0; k],
-                count: vec![0; k],
-                inertia: 0.0,
-            };
-            let mut scratch = kernel.scratch(d);
-            kernel.for_each_block(
-                x,
-                first..first + lab.len(),
-                &mut scratch,
-                |start, xc, d2| {
-                    for (r, row) in d2.rows().into_iter().enumerate() {
-                        let i = start + r;
-                        let mut best = 0;
-                        let mut best_d = row[0];
-                        for (j, &v) in row.iter().enumerate().skip(1) {
-                            if v < best_d {
-                                best = j;
-                                best_d = v;
-                            }
-                        }
-                        lab[i - first] = best;
-                        let wi = w[i];
-                        acc.inertia += wi * best_d.as_f64();
-                        if accumulate {
-                            acc.weight[best] += wi;
-                            if wi > 0.0 {
-                                acc.count[best] += 1;
-                            }
-                            // Plain slices (the scratch block and the sums are contiguous):
-                            // this loop runs once per point and must vectorise.
-                            let src = xc.row(r);
-                            let mut dst = acc.sums.row_mut(best);
-                            match (src.as_slice(), dst.as_slice_mut()) {
-                                (Some(src), Some(dst)) => {
-                                    for (a, &v) in dst.iter_mut().zip(src) {
-                                        *a += wi * v.as_f64();
-                                    }
-                                }
-                                _ => Zip::from(&mut dst).and(src).for_each(|a, &v| {
-                                    *a += wi * v.as_f64();
-                                }),
-                            }
-                        }
-                    }
-                },
-            );
-            acc
-        })
+        .map_init(
+            || kernel.scratch(d),
+            |scratch, (s, lab)| {
+                let first = s * SEGMENT_ROWS;
+                let mut acc = Accumulated::zeros(k, if accumulate { d } else { 0 });
+                kernel.for_each_product_block(x, first..first + lab.len(), scratch, |blk| {
+                    let o = blk.start - first;
+                    simd::dispatch(AssignRows {
+                        g: blk.g,
+                        xc: blk.xc,
+                        xn: blk.xn,
+                        norms,
+                        w: &w[blk.start..blk.start + blk.rows],
+                        labels: &mut lab[o..o + blk.rows],
+                        acc: &mut acc,
+                        accumulate,
+                    })
+                });
+                acc
+            },
+        )
         .collect();
-    let mut total = Accumulated {
-        sums: Array2::zeros((if accumulate { k } else { 0 }, d)),
-        weight: vec![0.0; k],
-        count: vec![0; k],
-        inertia: 0.0,
-    };
-    for p in parts {
-        total.sums += &p.sums;
-        for j in 0..k {
-            total.weight[j] += p.weight[j];
-            total.count[j] += p.count[j];
-        }
-        total.inertia += p.inertia;
+    let mut total = Accumulated::zeros(k, if accumulate { d } else { 0 });
+    for p in &parts {
+        total.add(p);
     }
     total
 }
 
-/// Exact weighted inertia `sum_i w_i |x_i - c_{l_i}|²` and per-cluster weights.
-pub(crate) fn exact_inertia<F: Float>(
+/// The per-row part of [`assign`] for one block.
+struct AssignRows<'a, F> {
+    g: &'a mut [F],
+    xc: &'a [F],
+    xn: &'a [F],
+    norms: &'a [F],
+    w: &'a [f64],
+    labels: &'a mut [usize],
+    acc: &'a mut Accumulated,
+    accumulate: bool,
+}
+
+impl<F: Float> simd::Kernel for AssignRows<'_, F> {
+    type Output = ();
+    #[inline(always)]
+    fn run(self) {
+        let k = self.norms.len();
+        let d = self.xc.len() / self.xn.len().max(1);
+        let two = F::one() + F::one();
+        let acc = self.acc;
+        for ((((g, xc), &xn), &wi), lab) in self
+            .g
+            .chunks_exact_mut(k)
+            .zip(self.xc.chunks_exact(d))
+            .zip(self.xn)
+            .zip(self.w)
+            .zip(self.labels.iter_mut())
+        {
+            for (v, &cn) in g.iter_mut().zip(self.norms) {
+                *v = cn - two * *v;
+            }
+            let (best, m) = simd::argmin(g);
+            *lab = best;
+            let dist = xn + m;
+            if dist > F::zero() {
+                acc.inertia += wi * dist.as_f64();
+            }
+            if self.accumulate {
+                acc.weight[best] += wi;
+                acc.count[best] += usize::from(wi > 0.0);
+                simd::axpy_f64(&mut acc.sums[best * d..(best + 1) * d], wi, xc);
+            }
+        }
+    }
+}
+
+/// Exact weighted squared deviations from the assigned centres, per cluster and feature:
+/// `S_jt = sum_{l_i = j} w_i (x_it - c_jt)²` (k x d, by explicit subtraction in f64), and the
+/// per-cluster weights. The inertia is `sum_jt S_jt`; `S_jt / W_j` are the per-feature
+/// variances that typicality and per-cluster softmax variances need, so they cost no extra pass.
+pub(crate) fn exact_deviations<F: Float>(
     x: ArrayView2<'_, F>,
     w: &[f64],
     centers: ArrayView2<'_, F>,
     labels: &[usize],
-) -> (f64, Vec<f64>) {
-    let k = centers.nrows();
+) -> (Array2<f64>, Vec<f64>) {
+    let (k, d) = centers.dim();
+    let c: Vec<F> = centers.iter().copied().collect();
     let parts = crate::data::map_segments(x.nrows(), |rows| {
-        let mut inertia = 0.0;
+        let mut ss = vec![0.0f64; k * d];
         let mut weight = vec![0.0; k];
-        for i in rows {
-            let l = labels[i];
-            inertia += w[i] * exact_sq(x.row(i), centers.row(l)).as_f64();
-            weight[l] += w[i];
+        match x.as_slice() {
+            Some(all) => simd::dispatch(Deviations {
+                x: &all[rows.start * d..rows.end * d],
+                labels: &labels[rows.clone()],
+                w: &w[rows],
+                centers: &c,
+                ss: &mut ss,
+                weight: &mut weight,
+            }),
+            None => {
+                for i in rows {
+                    let l = labels[i];
+                    weight[l] += w[i];
+                    let dst = &mut ss[l * d..(l + 1) * d];
+                    for ((a, &u), &v) in dst.iter_mut().zip(x.row(i).iter()).zip(&c[l * d..]) {
+                        let t = (u - v).as_f64();
+                        *a += w[i] * t * t;
+                    }
+                }
+            }
         }
-        (inertia, weight)
+        (ss, weight)
     });
-    let mut inertia = 0.0;
+    let mut ss = vec![0.0f64; k * d];
     let mut weight = vec![0.0; k];
     for (a, b) in parts {
-        inertia += a;
+        for (t, v) in ss.iter_mut().zip(a) {
+            *t += v;
+        }
         for (t, v) in weight.iter_mut().zip(b) {
             *t += v;
         }
     }
-    (inertia, weight)
+    (
+        Array2::from_shape_vec((k, d), ss).expect("k x d sums"),
+        weight,
+    )
+}
+
+/// The contiguous-rows part of [`exact_deviations`] for one segment.
+struct Deviations<'a, F> {
+    x: &'a [F],
+    labels: &'a [usize],
+    w: &'a [f64],
+    centers: &'a [F],
+    ss: &'a mut [f64],
+    weight: &'a mut [f64],
+}
+
+impl<F: Float> simd::Kernel for Deviations<'_, F> {
+    type Output = ();
+    #[inline(always)]
+    fn run(self) {
+        let d = self.centers.len() / self.weight.len().max(1);
+        for ((xi, &l), &wi) in self.x.chunks_exact(d).zip(self.labels).zip(self.w) {
+            self.weight[l] += wi;
+            let dst = &mut self.ss[l * d..(l + 1) * d];
+            for ((a, &u), &v) in dst
+                .iter_mut()
+                .zip(xi)
+                .zip(&self.centers[l * d..(l + 1) * d])
+            {
+                let t = (u - v).as_f64();
+                *a += wi * t * t;
+            }
+        }
+    }
 }
 
 /// The outcome of one Lloyd run.
@@ -145,6 +236,7 @@ pub(crate) struct Run<F> {
     pub centers: Array2<F>,
     pub labels: Vec<usize>,
     pub inertia: f64,
+    pub deviations: Array2<f64>,
     pub cluster_weight: Vec<f64>,
     pub n_iter: usize,
     pub converged: bool,
@@ -182,6 +274,7 @@ fn relocate_empty<F: Float>(
     let mut order: Vec<usize> = (0..x.nrows()).filter(|&i| w[i] > 0.0).collect();
     order.sort_by(|&a, &b| dist[b].total_cmp(&dist[a]).then(a.cmp(&b)));
     let mut moved = 0;
+    let d = x.ncols();
     let mut far = order.into_iter();
     for &e in &empty {
         // Taking the only point of a cluster would just move the hole elsewhere.
@@ -192,8 +285,8 @@ fn relocate_empty<F: Float>(
         let wp = w[p];
         for (t, (&v, &m)) in x.row(p).iter().zip(mu.iter()).enumerate() {
             let a = (v - m).as_f64();
-            acc.sums[(o, t)] -= wp * a;
-            acc.sums[(e, t)] = wp * a;
+            acc.sums[o * d + t] -= wp * a;
+            acc.sums[e * d + t] = wp * a;
         }
         acc.weight[o] -= wp;
         acc.count[o] -= 1;
@@ -237,7 +330,7 @@ pub(crate) fn lloyd<F: Float>(
         for j in 0..k {
             for t in 0..d {
                 let c = if acc.count[j] > 0 && acc.weight[j] > 0.0 {
-                    F::of(acc.sums[(j, t)] / acc.weight[j] + mu[t].as_f64())
+                    F::of(acc.sums[j * d + t] / acc.weight[j] + mu[t].as_f64())
                 } else {
                     centers[(j, t)]
                 };
@@ -263,11 +356,13 @@ pub(crate) fn lloyd<F: Float>(
         let kernel = DistanceKernel::new(centers.view(), mu);
         assign(x, w, &kernel, &mut labels, false);
     }
-    let (inertia, cluster_weight) = exact_inertia(x, w, centers.view(), &labels);
+    let (deviations, cluster_weight) = exact_deviations(x, w, centers.view(), &labels);
+    let inertia = deviations.sum();
     Run {
         centers,
         labels,
         inertia,
+        deviations,
         cluster_weight,
         n_iter,
         converged,

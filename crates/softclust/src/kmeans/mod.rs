@@ -108,6 +108,8 @@ pub struct KMeansModel<F: Float> {
     centers: Array2<F>,
     labels: Array1<usize>,
     inertia: f64,
+    /// `S_jt = sum_{l_i = j} w_i (x_it - c_jt)²`, k x d.
+    deviations: Array2<f64>,
     cluster_weight: Array1<f64>,
     total_weight: f64,
     mu: Array1<F>,
@@ -321,6 +323,7 @@ impl<F: Float> KMeans<F> {
             centers: r.centers,
             labels: Array1::from(r.labels),
             inertia: r.inertia,
+            deviations: r.deviations,
             cluster_weight: Array1::from(r.cluster_weight),
             total_weight: w.iter().sum(),
             mu,
@@ -352,7 +355,7 @@ impl<F: Float> KMeansModel<F> {
     /// bit, or `None` to use the mean of the centres.
     pub fn from_centers(centers: Array2<F>, centering: Option<Array1<F>>) -> Result<Self> {
         check_matrix(centers.view(), "centres")?;
-        let k = centers.nrows();
+        let (k, d) = centers.dim();
         let mu = match centering {
             Some(mu) => {
                 if mu.len() != centers.ncols() {
@@ -371,6 +374,7 @@ impl<F: Float> KMeansModel<F> {
             centers,
             labels: Array1::zeros(0),
             inertia: f64::NAN,
+            deviations: Array2::from_elem((k, d), f64::NAN),
             cluster_weight: Array1::from_elem(k, f64::NAN),
             total_weight: f64::NAN,
             mu,
@@ -407,6 +411,20 @@ impl<F: Float> KMeansModel<F> {
     /// Weighted inertia `sum_i w_i |x_i - c_{l_i}|²` of the training data.
     pub fn inertia(&self) -> f64 {
         self.inertia
+    }
+
+    /// Inertia of each cluster, `I_j = sum_{l_i = j} w_i |x_i - c_j|²` (they sum to the
+    /// inertia). NaN for a model that only has centres.
+    pub fn cluster_inertia(&self) -> Array1<f64> {
+        self.deviations.sum_axis(ndarray::Axis(1))
+    }
+
+    /// Weighted squared deviations from the centres per cluster and feature,
+    /// `S_jt = sum_{l_i = j} w_i (x_it - c_jt)²` (`k x d`), accumulated in the final pass of the
+    /// fit; `S_jt / W_j` is cluster j's variance along feature t. NaN for a model that only has
+    /// centres.
+    pub fn cluster_deviations(&self) -> ArrayView2<'_, f64> {
+        self.deviations.view()
     }
 
     /// Total sample weight of each cluster in the training data.
