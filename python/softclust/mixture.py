@@ -127,11 +127,14 @@ class GaussianMixture(DensityMixin, BaseEstimator):
 
     def fit(self, X, y=None, sample_weight=None):
         """Estimates the parameters by EM."""
-        self.fit_predict(X, y, sample_weight=sample_weight)
+        self._fit(X, sample_weight)
         return self
 
     def fit_predict(self, X, y=None, sample_weight=None):
         """Fits and returns the labels of ``X`` (equal to ``predict(X)`` after fitting)."""
+        return self._fit(X, sample_weight).predict(X)
+
+    def _fit(self, X, sample_weight):
         warm = None
         if self.warm_start and hasattr(self, "converged_"):
             warm = (self.weights_, self.means_, self.precisions_cholesky_, self._noise)
@@ -144,7 +147,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             warn_not_converged(
                 "EM", self.n_iter_, "try different init parameters, or increase max_iter, tol, or check for degenerate data"
             )
-        return self.predict(X)
+        return self
 
     def _score(self, X):
         check_is_fitted(self)
@@ -169,7 +172,11 @@ class GaussianMixture(DensityMixin, BaseEstimator):
 
     def predict_proba(self, X):
         """Responsibilities (with a last noise column when ``noise`` is set)."""
-        return np.exp(self.predict_log_proba(X))
+        check_is_fitted(self)
+        X = check_x(self, X, reset=False)
+        return _rs.gmm_proba(
+            X, self.weights_, self.means_, self.precisions_cholesky_, self.covariance_type, self._noise, n_threads(self.n_jobs)
+        )
 
     def predict(self, X):
         """Most probable component (``n_components`` means noise)."""

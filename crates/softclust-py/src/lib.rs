@@ -610,6 +610,29 @@ fn gmm_score<'py>(
     Ok((lr.into_pyarray(py), ln.into_pyarray(py)))
 }
 
+/// Responsibilities of `x` under a mixture given by its parameters (normalised in the same pass
+/// as the densities).
+#[pyfunction]
+#[pyo3(signature = (x, weights, means, precisions_cholesky, covariance_type, noise=None, n_threads=None))]
+#[allow(clippy::too_many_arguments)]
+fn gmm_proba<'py>(
+    py: Python<'py>,
+    x: Data<'py>,
+    weights: PyReadonlyArray1<'py, f64>,
+    means: PyReadonlyArray2<'py, f64>,
+    precisions_cholesky: PyReadonlyArrayDyn<'py, f64>,
+    covariance_type: &str,
+    noise: Option<(f64, f64)>,
+    n_threads: Option<usize>,
+) -> PyResult<Bound<'py, numpy::PyArray2<f64>>> {
+    let model = rebuild_gmm(weights, means, precisions_cholesky, covariance_type, noise)?;
+    let p = with_data!(x, xv, {
+        py.detach(|| pooled(n_threads, || model.predict_proba(xv)))
+    })?
+    .map_err(err)?;
+    Ok(p.into_pyarray(py))
+}
+
 /// The membership contract of `x` under a mixture given by its parameters.
 #[pyfunction]
 #[pyo3(signature = (x, weights, means, precisions_cholesky, covariance_type, noise=None, n_threads=None))]
@@ -995,6 +1018,7 @@ fn _softclust(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(gmm_score, m)?)?;
     m.add_function(wrap_pyfunction!(gmm_sample, m)?)?;
     m.add_function(wrap_pyfunction!(gmm_memberships, m)?)?;
+    m.add_function(wrap_pyfunction!(gmm_proba, m)?)?;
     m.add_function(wrap_pyfunction!(gmm_typicality, m)?)?;
     m.add_function(wrap_pyfunction!(spread_fit, m)?)?;
     m.add_function(wrap_pyfunction!(spread_typicality, m)?)?;

@@ -82,9 +82,28 @@ pub(crate) fn matmul_nt<F: Float>(
     accumulate: bool,
     c: &mut [F],
 ) {
+    matmul_nt_strided(m, n, k, alpha, a, k, b, accumulate, c);
+}
+
+/// [`matmul_nt`] with `a`'s rows `lda >= k` elements apart (a column slice of a wider block).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn matmul_nt_strided<F: Float>(
+    m: usize,
+    n: usize,
+    k: usize,
+    alpha: F,
+    a: &[F],
+    lda: usize,
+    b: &[F],
+    accumulate: bool,
+    c: &mut [F],
+) {
     assert!(
-        a.len() >= m * k && b.len() >= n * k && c.len() >= m * n,
-        "matmul_nt: slices too short for {m} x {k} times ({n} x {k})^T"
+        lda >= k
+            && (m == 0 || a.len() >= (m - 1) * lda + k)
+            && b.len() >= n * k
+            && c.len() >= m * n,
+        "matmul_nt: slices too short for {m} x {k} (row stride {lda}) times ({n} x {k})^T"
     );
     if m == 0 || n == 0 {
         return;
@@ -108,7 +127,7 @@ pub(crate) fn matmul_nt<F: Float>(
             accumulate,
             a.as_ptr(),
             1,
-            k as isize,
+            lda as isize,
             b.as_ptr(),
             k as isize,
             1,

@@ -99,6 +99,83 @@ pub(crate) fn argmin<F: Float>(a: &[F]) -> (usize, F) {
     (j, min)
 }
 
+/// The maximum of a slice (`-inf` when empty; NaN if any element is NaN), in lanes.
+#[inline(always)]
+pub(crate) fn max(a: &[f64]) -> f64 {
+    let mut lanes = [f64::NEG_INFINITY; LANES];
+    let mut nan = false;
+    let mut chunks = a.chunks_exact(LANES);
+    for c in &mut chunks {
+        for (m, &v) in lanes.iter_mut().zip(c) {
+            nan |= v.is_nan();
+            *m = if v > *m { v } else { *m };
+        }
+    }
+    for &v in chunks.remainder() {
+        nan |= v.is_nan();
+        lanes[0] = if v > lanes[0] { v } else { lanes[0] };
+    }
+    if nan {
+        return f64::NAN;
+    }
+    lanes.iter().copied().fold(f64::NEG_INFINITY, f64::max)
+}
+
+/// `e^x` for `x <= 0`, written to vectorise (no table, no branch): `x = k ln 2 + r` with
+/// `|r| <= ln 2 / 2` (Cody-Waite split of ln 2), `e^r` by its degree-13 Taylor polynomial
+/// (truncation error below 1e-17 relative), and `2^k` built in the exponent bits. Relative error
+/// within a few ulp of `f64::exp`; `x < -708` (where `e^x` would be subnormal) gives 0, which
+/// only ever meets sums of at least 1 (the terms are `e^(s - max s)`).
+#[inline(always)]
+pub(crate) fn exp_nonpos(x: f64) -> f64 {
+    const LOG2E: f64 = std::f64::consts::LOG2_E;
+    // ln 2 split as in fdlibm: the high part has trailing zero bits, so k * LN2_HI is exact.
+    const LN2_HI: f64 = f64::from_bits(0x3fe6_2e42_fee0_0000);
+    const LN2_LO: f64 = f64::from_bits(0x3dea_39ef_3579_3c76);
+    const SHIFT: f64 = 6_755_399_441_055_744.0; // 1.5 * 2^52: adding it rounds to an integer
+    let xc = if x < -708.0 { -708.0 } else { x };
+    let t = xc * LOG2E + SHIFT;
+    let kf = t - SHIFT;
+    let k = t.to_bits().wrapping_sub(SHIFT.to_bits());
+    let r = (xc - kf * LN2_HI) - kf * LN2_LO;
+    let mut p = 1.0 / 6_227_020_800.0;
+    p = p * r + 1.0 / 479_001_600.0;
+    p = p * r + 1.0 / 39_916_800.0;
+    p = p * r + 1.0 / 3_628_800.0;
+    p = p * r + 1.0 / 362_880.0;
+    p = p * r + 1.0 / 40_320.0;
+    p = p * r + 1.0 / 5_040.0;
+    p = p * r + 1.0 / 720.0;
+    p = p * r + 1.0 / 120.0;
+    p = p * r + 1.0 / 24.0;
+    p = p * r + 1.0 / 6.0;
+    p = p * r + 0.5;
+    p = p * r + 1.0;
+    p = p * r + 1.0;
+    let scale = f64::from_bits(k.wrapping_add(1023) << 52);
+    if x < -708.0 {
+        0.0
+    } else {
+        p * scale
+    }
+}
+
+/// `sum_j e^(v_j - m)` for `m >= max_j v_j`, the exponentials in lanes, summed in a fixed order.
+#[inline(always)]
+pub(crate) fn sum_exp_shifted(v: &[f64], m: f64) -> f64 {
+    let mut acc = [0.0f64; LANES];
+    let mut chunks = v.chunks_exact(LANES);
+    for c in &mut chunks {
+        for (s, &x) in acc.iter_mut().zip(c) {
+            *s += exp_nonpos(x - m);
+        }
+    }
+    for (s, &x) in acc.iter_mut().zip(chunks.remainder()) {
+        *s += exp_nonpos(x - m);
+    }
+    combine(acc)
+}
+
 /// `dst += alpha * src`, element-wise, in f64.
 #[inline(always)]
 pub(crate) fn axpy_f64<F: Float>(dst: &mut [f64], alpha: f64, src: &[F]) {
@@ -140,6 +217,42 @@ mod tests {
         v[13] = 0.5;
         assert_eq!(argmin(&v), (13, 0.5));
         assert_eq!(argmin(&[2.0]), (0, 2.0));
+    }
+
+    #[test]
+    fn exp_matches_the_library_to_a_few_ulp() {
+        let mut worst = 0.0f64;
+        let mut x: f64 = -707.99;
+        while x <= 0.0 {
+            let want = x.exp();
+            let got = exp_nonpos(x);
+            worst = worst.max(((got - want) / want).abs());
+            x += 0.0137;
+        }
+        for x in [
+            0.0,
+            -1e-300,
+            -1e-17,
+            -0.5 * std::f64::consts::LN_2,
+            -1.0,
+            -700.0,
+        ] {
+            let want = f64::exp(x);
+            worst = worst.max(((exp_nonpos(x) - want) / want).abs());
+        }
+        assert!(worst < 4.0 * f64::EPSILON, "{worst:e}");
+        assert_eq!(exp_nonpos(0.0), 1.0);
+        assert_eq!(exp_nonpos(-709.0), 0.0);
+        assert_eq!(exp_nonpos(f64::NEG_INFINITY), 0.0);
+    }
+
+    #[test]
+    fn max_in_lanes() {
+        let v: Vec<f64> = (0..19).map(|i| ((i * 7) % 11) as f64 - 3.0).collect();
+        assert_eq!(max(&v), 7.0);
+        assert_eq!(max(&[]), f64::NEG_INFINITY);
+        assert!(max(&[1.0, f64::NAN, 2.0]).is_nan());
+        assert_eq!(max(&[f64::NEG_INFINITY; 3]), f64::NEG_INFINITY);
     }
 
     #[test]

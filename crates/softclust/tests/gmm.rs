@@ -763,3 +763,35 @@ fn noise_component_takes_the_scattered_points() {
         .unwrap_err();
     assert!(e.to_string().contains("constant"), "{e}");
 }
+
+/// The fused EM pass takes each component's scatter about its current mean: moving the data
+/// far from the origin changes nothing but the means (no cancellation in the covariances).
+#[test]
+fn full_and_tied_covariances_do_not_depend_on_the_data_offset() {
+    let (x, _) = blobs(3000, 3, 3, 0.8, 17);
+    let shifted = &x + 1e6;
+    for t in [CovarianceType::Full, CovarianceType::Tied] {
+        let cfg = GaussianMixture::new(3)
+            .covariance_type(t)
+            .seed(4)
+            .max_iter(20)
+            .tol(0.0);
+        let a = cfg.fit(x.view(), None).unwrap();
+        let b = cfg.fit(shifted.view(), None).unwrap();
+        let flat = |c: CovMatrices| -> Vec<f64> {
+            match c {
+                CovMatrices::Full(m) => m.iter().copied().collect(),
+                CovMatrices::Tied(m) => m.iter().copied().collect(),
+                other => panic!("unexpected {other:?}"),
+            }
+        };
+        let (ca, cb) = (flat(a.covariances()), flat(b.covariances()));
+        let scale = ca.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+        for (u, v) in ca.iter().zip(cb.iter()) {
+            assert!((u - v).abs() <= 1e-7 * scale, "{t:?}: {u} {v}");
+        }
+        for (u, v) in a.means().iter().zip(b.means().iter()) {
+            assert!((u + 1e6 - v).abs() <= 1e-6, "{t:?}: {u} {v}");
+        }
+    }
+}

@@ -28,6 +28,7 @@
 
 pub mod covariance;
 pub(crate) mod em;
+mod kernel;
 pub mod selection;
 
 pub use covariance::{CovMatrices, CovarianceType};
@@ -39,8 +40,8 @@ use crate::kmeans::{Init, KMeans};
 use crate::membership::Membership;
 use crate::rng::{derive_seed, Rng};
 use covariance::{
-    covariances_from_cholesky, log_det_cholesky, precision_cholesky,
-    precision_cholesky_from_precisions, precisions_from_cholesky,
+    covariances_from_cholesky, precision_cholesky, precision_cholesky_from_precisions,
+    precisions_from_cholesky,
 };
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis};
 
@@ -442,7 +443,9 @@ impl GaussianMixture {
                     }
                 }
             }
-            let (nk, means, cov, prec) = reg.m_step(x, resp.view(), w, self.covariance_type)?;
+            let t = self.covariance_type;
+            let (nk, means, cov, prec) =
+                reg.solve(|r| em::estimate_parameters(x, resp.view(), w, r, t))?;
             let total: f64 = w.iter().sum();
             (nk / total, means, Some((cov, prec)))
         };
@@ -483,6 +486,12 @@ impl GaussianMixture {
         let n = x.nrows();
         let w = crate::data::weights_or_ones(sample_weight, n);
         let mut reg = Regularizer::new(self.reg_covar, self.auto_regularize, x);
+        let w_total: f64 = w.iter().sum();
+        // The EM kernels work on data shifted by their column means.
+        let m0: Vec<f64> = crate::distance::column_means(x)
+            .iter()
+            .map(|v| v.as_f64())
+            .collect();
         let n_runs = if self.warm_start.is_some() {
             1
         } else {
@@ -513,20 +522,24 @@ impl GaussianMixture {
             for it in 1..=self.max_iter {
                 n_iter = it;
                 let prev = lower_bound;
-                let (mean_ll, log_resp) = e_step(x, &w, &weights, means.view(), &prec_chol, noise);
-                let resp = log_resp.mapv(f64::exp);
+                let log_w: Vec<f64> = weights.iter().map(|v| v.ln()).collect();
+                let ev = kernel::Evaluator::new(
+                    &log_w,
+                    means.view(),
+                    &prec_chol,
+                    m0.clone(),
+                    noise.map(|nz| nz.log_weight - nz.log_volume),
+                    false,
+                );
+                let sums = kernel::em_pass(x, &w, &ev);
+                let mean_ll = sums.log_lik / w_total;
+                let t = self.covariance_type;
+                let (nk, m, _, pc) = reg.solve(|r| sums.parameters(&ev, r, t))?;
                 let k = self.n_components;
-                let (nk, m, _, pc) = reg.m_step(
-                    x,
-                    resp.slice(ndarray::s![.., ..k]),
-                    &w,
-                    self.covariance_type,
-                )?;
                 match noise.as_mut() {
                     None => weights = &nk / nk.sum(),
                     Some(nz) => {
-                        let n0 = crate::data::par_sum(w.len(), |i| w[i] * resp[(i, k)])
-                            + 10.0 * f64::EPSILON;
+                        let n0 = sums.nk[k] + 10.0 * f64::EPSILON;
                         let total = nk.sum() + n0;
                         weights = &nk / total;
                         nz.log_weight = (n0 / total).ln();
@@ -633,18 +646,15 @@ impl Regularizer {
         }
     }
 
-    /// One M-step; with automatic regularisation, retries with `reg_covar` raised tenfold
-    /// (starting from `1e-10` of the mean feature variance) until the covariances are positive
-    /// definite or `reg_covar` exceeds the mean variance itself.
-    fn m_step<F: Float>(
+    /// One M-step from `estimate(reg_covar)`; with automatic regularisation, retries with
+    /// `reg_covar` raised tenfold (starting from `1e-10` of the mean feature variance) until the
+    /// covariances are positive definite or `reg_covar` exceeds the mean variance itself.
+    fn solve(
         &mut self,
-        x: ArrayView2<'_, F>,
-        resp: ArrayView2<'_, f64>,
-        w: &[f64],
-        t: CovarianceType,
+        estimate: impl Fn(f64) -> (Array1<f64>, Array2<f64>, CovMatrices),
     ) -> Result<(Array1<f64>, Array2<f64>, CovMatrices, CovMatrices)> {
         loop {
-            let (nk, means, cov) = em::estimate_parameters(x, resp, w, self.current, t);
+            let (nk, means, cov) = estimate(self.current);
             match precision_cholesky(&cov, self.current) {
                 Ok(pc) => return Ok((nk, means, cov, pc)),
                 Err(e) => {
@@ -668,49 +678,6 @@ pub struct Noise {
     pub log_weight: f64,
     /// `ln V`.
     pub log_volume: f64,
-}
-
-/// Weighted log-densities `ln pi_k + ln N(x_i | k)`, plus `ln pi_0 - ln V` as a last column
-/// when there is a noise component.
-fn log_scores<F: Float>(
-    x: ArrayView2<'_, F>,
-    weights: &Array1<f64>,
-    means: ArrayView2<'_, f64>,
-    prec_chol: &CovMatrices,
-    noise: Option<Noise>,
-) -> Array2<f64> {
-    let (k, d) = means.dim();
-    let log_w: Vec<f64> = weights.iter().map(|v| v.ln()).collect();
-    let log_det = log_det_cholesky(prec_chol, k, d);
-    let p = em::Params {
-        log_weights: &log_w,
-        means: means.view(),
-        prec_chol,
-        log_det: &log_det,
-    };
-    let lp = em::weighted_log_prob(x, &p);
-    match noise {
-        None => lp,
-        Some(nz) => {
-            let mut out = Array2::from_elem((x.nrows(), k + 1), nz.log_weight - nz.log_volume);
-            out.slice_mut(ndarray::s![.., ..k]).assign(&lp);
-            out
-        }
-    }
-}
-
-/// E-step: `(weighted mean log-likelihood, log-responsibilities)`.
-fn e_step<F: Float>(
-    x: ArrayView2<'_, F>,
-    w: &[f64],
-    weights: &Array1<f64>,
-    means: ArrayView2<'_, f64>,
-    prec_chol: &CovMatrices,
-    noise: Option<Noise>,
-) -> (f64, Array2<f64>) {
-    let mut lp = log_scores(x, weights, means, prec_chol, noise);
-    let norm = em::normalise(&mut lp);
-    (em::weighted_mean(norm.view(), w), lp)
 }
 
 /// `ln V` of the bounding box of `x`; every feature must have a positive extent.
@@ -898,30 +865,44 @@ impl GaussianMixtureModel {
         Ok(())
     }
 
-    fn weighted_log_prob<F: Float>(&self, x: ArrayView2<'_, F>) -> Result<Array2<f64>> {
-        self.check_new(x)?;
-        Ok(log_scores(
-            x,
-            &self.weights,
+    /// The block evaluator of this model (data shifted by the mean of the component means).
+    fn evaluator(&self, raw: bool) -> kernel::Evaluator {
+        let k = self.n_components();
+        let m0: Vec<f64> = self
+            .means
+            .mean_axis(Axis(0))
+            .map_or_else(|| vec![0.0; self.n_features()], |m| m.to_vec());
+        let log_w: Vec<f64> = if raw {
+            vec![0.0; k]
+        } else {
+            self.weights.iter().map(|v| v.ln()).collect()
+        };
+        let noise = if raw {
+            None
+        } else {
+            self.noise.map(|nz| nz.log_weight - nz.log_volume)
+        };
+        kernel::Evaluator::new(
+            &log_w,
             self.means.view(),
             &self.precisions_cholesky,
-            self.noise,
-        ))
+            m0,
+            noise,
+            raw,
+        )
+    }
+
+    /// Weighted log-densities `ln pi_k + ln N(x_i | k)`, plus `ln pi_0 - ln V` as a last column
+    /// when there is a noise component.
+    fn weighted_log_prob<F: Float>(&self, x: ArrayView2<'_, F>) -> Result<Array2<f64>> {
+        self.check_new(x)?;
+        Ok(self.evaluator(false).evaluate(x))
     }
 
     /// Squared Mahalanobis distances `(x_i - mu_k)^T P_k (x_i - mu_k)`, `n x k`.
     pub fn mahalanobis_sq<F: Float>(&self, x: ArrayView2<'_, F>) -> Result<Array2<f64>> {
         self.check_new(x)?;
-        let k = self.n_components();
-        let log_w = vec![0.0; k];
-        let log_det = vec![0.0; k];
-        let p = em::Params {
-            log_weights: &log_w,
-            means: self.means.view(),
-            prec_chol: &self.precisions_cholesky,
-            log_det: &log_det,
-        };
-        Ok(em::mahalanobis_sq(x, &p))
+        Ok(self.evaluator(true).evaluate(x))
     }
 
     /// Typicality `t_ik = P(chi²_d >= D²_ik)` of every row for every component, and the
@@ -948,9 +929,8 @@ impl GaussianMixtureModel {
         &self,
         x: ArrayView2<'_, F>,
     ) -> Result<(Array1<f64>, Array2<f64>)> {
-        let mut lp = self.weighted_log_prob(x)?;
-        let norm = em::normalise(&mut lp);
-        Ok((norm, lp))
+        self.check_new(x)?;
+        Ok(self.evaluator(false).posteriors(x, true))
     }
 
     /// Mean log-density (weighted by `sample_weight` if given).
@@ -975,9 +955,10 @@ impl GaussianMixtureModel {
         Ok(self.score_samples_and_log_proba(x)?.1)
     }
 
-    /// Responsibilities `r_ik`.
+    /// Responsibilities `r_ik` (normalised in the same pass as the densities).
     pub fn predict_proba<F: Float>(&self, x: ArrayView2<'_, F>) -> Result<Array2<f64>> {
-        Ok(self.predict_log_proba(x)?.mapv(f64::exp))
+        self.check_new(x)?;
+        Ok(self.evaluator(false).posteriors(x, false).1)
     }
 
     /// The membership contract (probabilities, label, max_p, margin, entropy).
