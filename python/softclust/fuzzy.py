@@ -66,8 +66,8 @@ class FuzzyCMeans(ClusterMixin, TransformerMixin, BaseEstimator):
         self.objective_ = list(r["objective"])
         self.partition_coefficient_ = float(r["partition_coefficient"])
         self.partition_entropy_ = float(r["partition_entropy"])
-        self.cluster_variances_ = _rs.spread_fit(X, self.cluster_centers_, self.u_, sw, "isotropic")[:, 0]
-        self.cluster_feature_variances_ = _rs.spread_fit(X, self.cluster_centers_, self.u_, sw, "diagonal")
+        self.cluster_variances_ = r["cluster_variances"]
+        self.cluster_feature_variances_ = r["cluster_feature_variances"]
         if not self.converged_:
             warn_not_converged("fuzzy c-means", self.n_iter_, "raise max_iter or tol")
         return self

@@ -2,7 +2,7 @@
 
 use crate::cli::{
     Cli, Command, ConsensusArgs, FcmArgs, InitKind, InputArgs, KmeansArgs, SoftArgs, SoftKind,
-    SoftOptions, SpreadKind, StandardizeKind, TypicalityArgs,
+    SoftOptions, SpreadKind, StandardizeKind,
 };
 use crate::error::{CliError, CliResult};
 use crate::input::{read_table, Table};
@@ -301,20 +301,6 @@ pub fn describe_soft(soft: &FittedSoft) -> String {
     }
 }
 
-fn spread_for(
-    t: &TypicalityArgs,
-    p: &Prepared,
-    centers: ndarray::ArrayView2<'_, f64>,
-    weights: ndarray::ArrayView2<'_, f64>,
-) -> CliResult<Option<ClusterSpread>> {
-    if !t.typicality {
-        return Ok(None);
-    }
-    ClusterSpread::fit(p.z.view(), centers, weights, p.w(), spread(t.spread))
-        .map(Some)
-        .map_err(lib_error)
-}
-
 fn kmeans(a: &KmeansArgs, quiet: bool) -> CliResult<()> {
     let mut timer = Timer::new();
     let soft = soft_method(a.soft, &a.soft_opts)?;
@@ -480,7 +466,13 @@ fn fcm(a: &FcmArgs, quiet: bool) -> CliResult<()> {
         .seed(a.seed)
         .fit(p.z.view(), p.w())
         .map_err(lib_error)?;
-    let spread = spread_for(&a.typ, &p, model.centers(), model.training_memberships())?;
+    // Spreads from the membership-weighted deviations the fit accumulated.
+    let spread = if a.typ.typicality {
+        let s = ClusterSpread::from_fcm(&model, spread(a.typ.spread));
+        Some(s.map_err(lib_error)?)
+    } else {
+        None
+    };
     timer.lap("fit");
     let file = p.model_file(SavedModel::Fcm {
         centers: model.centers().to_owned(),

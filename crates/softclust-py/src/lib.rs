@@ -714,37 +714,6 @@ fn spread_kind(s: &str) -> PyResult<Spread> {
     }
 }
 
-/// Per-cluster spreads around centres from membership weights (n x k): the variances.
-#[pyfunction]
-#[pyo3(signature = (x, centers, weights, sample_weight, spread))]
-fn spread_fit<'py>(
-    py: Python<'py>,
-    x: Data<'py>,
-    centers: PyReadonlyArray2<'py, f64>,
-    weights: PyReadonlyArray2<'py, f64>,
-    sample_weight: Option<PyReadonlyArray1<'py, f64>>,
-    spread: &str,
-) -> PyResult<Bound<'py, numpy::PyArray2<f64>>> {
-    let kind = spread_kind(spread)?;
-    let c = centers.as_array().to_owned();
-    let u = weights.as_array();
-    let w = owned1(sample_weight);
-    let s = with_data!(x, xv, {
-        py.detach(|| {
-            let wf = weights_as(&w);
-            ClusterSpread::fit(
-                xv,
-                c.mapv(Float::of).view(),
-                u,
-                wf.as_ref().map(|w| w.view()),
-                kind,
-            )
-        })
-    })
-    .map_err(err)?;
-    Ok(s.variances().to_owned().into_pyarray(py))
-}
-
 /// Typicality from centres and fitted spreads.
 #[pyfunction]
 fn spread_typicality<'py>(
@@ -796,19 +765,24 @@ fn fcm_fit<'py>(
                     f = f.init(FcmInit::Centers(c.mapv(Float::of)));
                 }
                 let wf = weights_as(&w);
-                f.fit(xv, wf.as_ref().map(|w| w.view())).map(|model| {
+                let model = f.fit(xv, wf.as_ref().map(|w| w.view()))?;
+                let iso = ClusterSpread::from_fcm(&model, Spread::Isotropic)?;
+                let diag = ClusterSpread::from_fcm(&model, Spread::Diagonal)?;
+                Ok::<_, softclust::Error>((
+                    model.centers().mapv(|v| v.as_f64()),
+                    model.centering().mapv(|v| v.as_f64()),
+                    model.training_memberships().to_owned(),
+                    model.diagnostics().clone(),
                     (
-                        model.centers().mapv(|v| v.as_f64()),
-                        model.centering().mapv(|v| v.as_f64()),
-                        model.training_memberships().to_owned(),
-                        model.diagnostics().clone(),
-                    )
-                })
+                        iso.variances().column(0).to_owned(),
+                        diag.variances().to_owned(),
+                    ),
+                ))
             })
         })
     })?
     .map_err(err)?;
-    let (centers, centering, u, dg) = out;
+    let (centers, centering, u, dg, (iso, diag)) = out;
     let d = PyDict::new(py);
     d.set_item("cluster_centers", centers.into_pyarray(py))?;
     d.set_item("centering", centering.into_pyarray(py))?;
@@ -818,6 +792,8 @@ fn fcm_fit<'py>(
     d.set_item("objective", dg.objective)?;
     d.set_item("partition_coefficient", dg.partition_coefficient)?;
     d.set_item("partition_entropy", dg.partition_entropy)?;
+    d.set_item("cluster_variances", iso.into_pyarray(py))?;
+    d.set_item("cluster_feature_variances", diag.into_pyarray(py))?;
     Ok(d)
 }
 
@@ -1020,7 +996,6 @@ fn _softclust(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(gmm_memberships, m)?)?;
     m.add_function(wrap_pyfunction!(gmm_proba, m)?)?;
     m.add_function(wrap_pyfunction!(gmm_typicality, m)?)?;
-    m.add_function(wrap_pyfunction!(spread_fit, m)?)?;
     m.add_function(wrap_pyfunction!(spread_typicality, m)?)?;
     m.add_function(wrap_pyfunction!(fcm_fit, m)?)?;
     m.add_function(wrap_pyfunction!(fcm_memberships, m)?)?;

@@ -72,6 +72,11 @@ impl<F: Float> DistanceKernel<F> {
         self.k
     }
 
+    /// The shifted centres `c_j - mu`, k x d row-major.
+    pub(crate) fn shifted_centers(&self) -> &[F] {
+        &self.centers
+    }
+
     /// Squared norms `|c_j - mu|²` of the shifted centres.
     pub(crate) fn center_norms(&self) -> &[F] {
         &self.norms
@@ -92,6 +97,29 @@ impl<F: Float> DistanceKernel<F> {
         x: ArrayView2<'_, F>,
         rows: Range<usize>,
         scratch: &mut Scratch<F>,
+        f: impl FnMut(Block<'_, F>),
+    ) {
+        self.for_each_block_with(x, rows, scratch, true, f);
+    }
+
+    /// [`Self::for_each_product_block`] without the product: `g` is left as it was, for
+    /// callers that take the product in another layout.
+    pub(crate) fn for_each_centred_block(
+        &self,
+        x: ArrayView2<'_, F>,
+        rows: Range<usize>,
+        scratch: &mut Scratch<F>,
+        f: impl FnMut(Block<'_, F>),
+    ) {
+        self.for_each_block_with(x, rows, scratch, false, f);
+    }
+
+    fn for_each_block_with(
+        &self,
+        x: ArrayView2<'_, F>,
+        rows: Range<usize>,
+        scratch: &mut Scratch<F>,
+        product: bool,
         mut f: impl FnMut(Block<'_, F>),
     ) {
         let d = self.d;
@@ -123,7 +151,9 @@ impl<F: Float> DistanceKernel<F> {
                 }
             }
             let g = &mut scratch.g[..b * self.k];
-            matmul_nt(b, self.k, d, F::one(), xc, &self.centers, false, g);
+            if product {
+                matmul_nt(b, self.k, d, F::one(), xc, &self.centers, false, g);
+            }
             f(Block {
                 start,
                 rows: b,
@@ -133,6 +163,18 @@ impl<F: Float> DistanceKernel<F> {
             });
             start = end;
         }
+    }
+
+    /// Turns a block's inner products into clamped squared distances in place, with small
+    /// entries recomputed exactly (see [`Self::squared_distances`]).
+    pub(crate) fn finish_exact(&self, xc: &[F], xn: &[F], g: &mut [F]) {
+        simd::dispatch(Finish {
+            kernel: self,
+            xc,
+            xn,
+            g,
+            refine: true,
+        });
     }
 
     /// Runs `f(first_row, centred_block, d2_block)` over `rows` of `x` in blocks of
@@ -180,13 +222,7 @@ impl<F: Float> DistanceKernel<F> {
                         first..first + seg.len() / k.max(1),
                         scratch,
                         |blk| {
-                            simd::dispatch(Finish {
-                                kernel: self,
-                                xc: blk.xc,
-                                xn: blk.xn,
-                                g: &mut *blk.g,
-                                refine: true,
-                            });
+                            self.finish_exact(blk.xc, blk.xn, blk.g);
                             let o = (blk.start - first) * k;
                             seg[o..o + blk.rows * k].copy_from_slice(blk.g);
                         },

@@ -15,15 +15,18 @@
 //! epsilon, stop when the Frobenius norm of the membership change falls below `tol`), so runs
 //! from the same initial memberships agree with it; unlike scikit-fuzzy, data are rows.
 
-use crate::data::{check_matrix, check_weights};
+use crate::data::{check_matrix, check_weights, BLOCK_ROWS, SEGMENT_ROWS};
 use crate::distance::{column_means, DistanceKernel};
 use crate::error::{invalid, Error, Result};
 use crate::float::Float;
 use crate::gmm::em::weighted_sums;
 use crate::kmeans::KMeans;
+use crate::matmul::{matmul, matmul_nt};
 use crate::membership::Membership;
+use crate::simd;
 use crate::soft::{DistanceKind, FittedSoft};
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis, Zip};
+use rayon::prelude::*;
 
 /// How fuzzy c-means starts.
 #[derive(Debug, Clone, PartialEq)]
@@ -73,6 +76,10 @@ pub struct FuzzyCMeansModel<F: Float> {
     m: f64,
     mu: Array1<F>,
     memberships: Array2<f64>,
+    /// `S_jt = sum_i w_i u_ij (x_it - c_jt)²`, k x d.
+    deviations: Array2<f64>,
+    /// `sum_i w_i u_ij`.
+    cluster_weight: Array1<f64>,
     diagnostics: FcmDiagnostics,
 }
 
@@ -185,113 +192,497 @@ impl<F: Float> FuzzyCMeans<F> {
         let w = crate::data::weights_or_ones(sample_weight, n);
         let mu = column_means(x);
         let eps = f64::EPSILON;
-        // Squared distances floored at eps² (scikit-fuzzy floors distances at eps), then
-        // u_ij = (min_l d²_il / d²_ij)^(1/(m-1)) / sum_j (...): the inverse-power membership,
-        // scaled by the row minimum so that no power overflows; no transcendental at m = 2.
-        let expo = 1.0 / (self.m - 1.0);
-        let memberships_from = |centers: ArrayView2<'_, F>| -> Result<(Array2<f64>, Array2<f64>)> {
-            let mut d2 = DistanceKernel::new(centers, mu.view())
-                .squared_distances(x)
-                .mapv(|v| v.as_f64().max(eps * eps));
-            let mut u = Array2::<f64>::zeros(d2.dim());
-            Zip::from(u.rows_mut())
-                .and(d2.rows_mut())
-                .par_for_each(|mut ur, dr| {
-                    let lo = dr.iter().copied().fold(f64::INFINITY, f64::min);
-                    let mut sum = 0.0;
-                    for (o, &v) in ur.iter_mut().zip(dr.iter()) {
-                        let r = lo / v;
-                        *o = if expo == 1.0 { r } else { r.powf(expo) };
-                        sum += *o;
-                    }
-                    ur.mapv_inplace(|v| v / sum);
-                });
-            Ok((u, d2))
+        let d = x.ncols();
+        let m = self.m;
+        let mu64 = mu.mapv(|v| v.as_f64());
+        // The iteration keeps memberships cluster-major (k x n), so that every per-point loop
+        // of the pass runs over contiguous points. It starts from memberships u0 floored at eps
+        // (scikit-fuzzy's start) and the centre sums of their weights (rows normalised, floored
+        // at eps, raised to m); given or seeded centres give u0 by one membership step, which
+        // is the pass itself.
+        let mut ut = Array2::<f64>::zeros((k, n));
+        let from_centers = |c: ArrayView2<'_, F>, ut: &mut Array2<f64>| {
+            let p = fcm_pass(x, &w, &DistanceKernel::new(c, mu.view()), ut, m, true);
+            (p.tot, p.sums)
         };
-        let mut u = match &self.init {
-            FcmInit::Memberships(u0) => u0.clone(),
-            FcmInit::Centers(c) => memberships_from(c.view())?.0,
+        let (mut tot, mut sums) = match &self.init {
+            FcmInit::Memberships(u0) => {
+                ut.assign(&u0.t().mapv(|v| v.max(eps)));
+                let mut um0 = u0.mapv(|v| v.max(eps));
+                Zip::from(um0.rows_mut()).par_for_each(|mut row| {
+                    let s = row.sum();
+                    row.mapv_inplace(|v| powm((v / s).max(eps), m));
+                });
+                let (tot, raw) = weighted_sums(x, um0.view(), &w);
+                // Sums of the rows centred at mu, as the pass returns them.
+                let sums =
+                    Array2::from_shape_fn(raw.dim(), |(j, l)| raw[(j, l)] - tot[j] * mu64[l]);
+                (tot, sums)
+            }
+            FcmInit::Centers(c) => from_centers(c.view(), &mut ut),
             FcmInit::KMeansPlusPlus => {
                 let wv: Array1<F> = w.iter().map(|&v| F::of(v)).collect();
                 let rows = KMeans::new(k)
                     .seed(self.seed)
                     .seed_indices(x, Some(wv.view()))?;
-                memberships_from(x.select(Axis(0), &rows).view())?.0
+                from_centers(x.select(Axis(0), &rows).view(), &mut ut)
             }
         };
-        u.mapv_inplace(|v| v.max(eps));
-        let mut centers = Array2::<F>::zeros((k, x.ncols()));
+        let mut centers = Array2::<F>::zeros((k, d));
         let mut objective = Vec::new();
         let mut converged = false;
         let mut change = f64::INFINITY;
         let mut n_iter = 0;
         for it in 1..=self.max_iter {
             n_iter = it;
-            // Normalise rows, floor at eps, raise to m (sample weights enter the sums below).
-            let mut um = u.clone();
-            let m = self.m;
-            Zip::from(um.rows_mut()).par_for_each(|mut row| {
-                let s = row.sum();
-                row.mapv_inplace(|v| {
-                    let t = (v / s).max(eps);
-                    if m == 2.0 {
-                        t * t
-                    } else {
-                        t.powf(m)
-                    }
-                });
-            });
-            let (tot, sums) = weighted_sums(x, um.view(), &w);
             for j in 0..k {
-                for l in 0..x.ncols() {
-                    centers[(j, l)] = F::of(sums[(j, l)] / tot[j]);
+                for l in 0..d {
+                    centers[(j, l)] = F::of(mu64[l] + sums[(j, l)] / tot[j]);
                 }
             }
-            let (u_new, d2) = memberships_from(centers.view())?;
-            let jm = crate::data::par_sum(n, |i| {
-                (0..k).map(|j| w[i] * um[(i, j)] * d2[(i, j)]).sum::<f64>()
-            });
-            objective.push(jm);
-            change = crate::data::par_sum(n, |i| {
-                (0..k)
-                    .map(|j| {
-                        let t = u_new[(i, j)] - u[(i, j)];
-                        t * t
-                    })
-                    .sum::<f64>()
-            })
-            .sqrt();
-            u = u_new;
+            let kernel = DistanceKernel::new(centers.view(), mu.view());
+            let pass = fcm_pass(x, &w, &kernel, &mut ut, m, false);
+            objective.push(pass.objective);
+            change = pass.change.sqrt();
+            sums = pass.sums;
+            tot = pass.tot;
             if change < self.tol {
                 converged = true;
                 break;
             }
         }
         let total: f64 = w.iter().sum();
-        let mut pc = 0.0;
-        let mut pe = 0.0;
-        for (row, &wi) in u.rows().into_iter().zip(&w) {
-            for &v in row {
-                pc += wi * v * v;
-                if v > 0.0 {
-                    pe -= wi * v * v.ln();
-                }
-            }
-        }
+        let fin = final_stats(x, &w, centers.view(), &ut);
+        let u = ut.t().as_standard_layout().into_owned();
         Ok(FuzzyCMeansModel {
             centers,
             m: self.m,
             mu,
             memberships: u,
+            deviations: fin.deviations,
+            cluster_weight: fin.weight,
             diagnostics: FcmDiagnostics {
                 n_iter,
                 converged,
                 objective,
                 last_change: change,
-                partition_coefficient: pc / total,
-                partition_entropy: pe / total,
+                partition_coefficient: fin.pc / total,
+                partition_entropy: fin.pe / total,
             },
         })
+    }
+}
+
+/// `t^m`, exact for the usual `m = 2`.
+#[inline(always)]
+fn powm(t: f64, m: f64) -> f64 {
+    if m == 2.0 {
+        t * t
+    } else {
+        t.powf(m)
+    }
+}
+
+/// `max(v, lo)` for values that are not NaN, as a plain comparison (which vectorises to one
+/// instruction, unlike `f64::max` with its NaN rules).
+#[inline(always)]
+fn at_least(v: f64, lo: f64) -> f64 {
+    if v > lo {
+        v
+    } else {
+        lo
+    }
+}
+
+/// Statistics of the final memberships, from one more pass.
+struct FinalStats {
+    /// `sum_ij w_i u_ij²`.
+    pc: f64,
+    /// `-sum_ij w_i u_ij ln u_ij`.
+    pe: f64,
+    deviations: Array2<f64>,
+    weight: Array1<f64>,
+}
+
+/// Partition coefficient and entropy sums, membership weights and membership-weighted
+/// deviations per cluster and feature (for typicality spreads), in segment order.
+fn final_stats<F: Float>(
+    x: ArrayView2<'_, F>,
+    w: &[f64],
+    centers: ArrayView2<'_, F>,
+    ut: &Array2<f64>,
+) -> FinalStats {
+    let (k, d) = centers.dim();
+    let c: Vec<f64> = centers.iter().map(|v| v.as_f64()).collect();
+    let parts = crate::data::map_segments(x.nrows(), |rows| {
+        let mut out = FinalStats {
+            pc: 0.0,
+            pe: 0.0,
+            deviations: Array2::zeros((k, d)),
+            weight: Array1::zeros(k),
+        };
+        let mut xf = vec![0.0f64; rows.len() * d];
+        for (dst, i) in xf.chunks_exact_mut(d.max(1)).zip(rows.clone()) {
+            for (o, &v) in dst.iter_mut().zip(x.row(i).iter()) {
+                *o = v.as_f64();
+            }
+        }
+        let mut pcv = vec![0.0f64; k];
+        let mut pev = vec![0.0f64; k];
+        let dev = out
+            .deviations
+            .as_slice_mut()
+            .expect("a new array is contiguous");
+        let wt = out
+            .weight
+            .as_slice_mut()
+            .expect("a new array is contiguous");
+        let u_rows: Vec<&[f64]> = ut
+            .rows()
+            .into_iter()
+            .map(|r| &r.to_slice().expect("memberships rows are contiguous")[rows.clone()])
+            .collect();
+        simd::dispatch(FinalRows {
+            x: &xf,
+            u: &u_rows,
+            w: &w[rows],
+            c: &c,
+            dev,
+            weight: wt,
+            pc: &mut pcv,
+            pe: &mut pev,
+        });
+        out.pc = simd::sum(&pcv);
+        out.pe = simd::sum(&pev);
+        out
+    });
+    let mut total = FinalStats {
+        pc: 0.0,
+        pe: 0.0,
+        deviations: Array2::zeros((k, d)),
+        weight: Array1::zeros(k),
+    };
+    for p in parts {
+        total.pc += p.pc;
+        total.pe += p.pe;
+        total.deviations += &p.deviations;
+        total.weight += &p.weight;
+    }
+    total
+}
+
+/// The rows of one segment of [`final_stats`], cluster by cluster.
+struct FinalRows<'a> {
+    /// The segment's rows in f64, row-major.
+    x: &'a [f64],
+    /// Memberships of the segment's rows, one slice per cluster.
+    u: &'a [&'a [f64]],
+    w: &'a [f64],
+    c: &'a [f64],
+    dev: &'a mut [f64],
+    weight: &'a mut [f64],
+    pc: &'a mut [f64],
+    pe: &'a mut [f64],
+}
+
+impl simd::Kernel for FinalRows<'_> {
+    type Output = ();
+    #[inline(always)]
+    fn run(self) {
+        let k = self.u.len();
+        let d = self.c.len() / k.max(1);
+        for (j, uj) in self.u.iter().enumerate() {
+            let cj = &self.c[j * d..(j + 1) * d];
+            let dj = &mut self.dev[j * d..(j + 1) * d];
+            // Weight, coefficient and entropy sums in lanes (so that the logarithms vectorise).
+            let mut lanes = [[0.0f64; 8]; 3];
+            let mut uc = uj.chunks_exact(8);
+            let mut wc = self.w.chunks_exact(8);
+            for (u8, w8) in (&mut uc).zip(&mut wc) {
+                for l in 0..8 {
+                    let (u, wu) = (u8[l], w8[l] * u8[l]);
+                    lanes[0][l] += wu;
+                    lanes[1][l] += wu * u;
+                    lanes[2][l] -= if u > 0.0 { wu * simd::ln_pos(u) } else { 0.0 };
+                }
+            }
+            for (l, (&u, &wi)) in uc.remainder().iter().zip(wc.remainder()).enumerate() {
+                let wu = wi * u;
+                lanes[0][l] += wu;
+                lanes[1][l] += wu * u;
+                lanes[2][l] -= if u > 0.0 { wu * simd::ln_pos(u) } else { 0.0 };
+            }
+            self.weight[j] += simd::sum(&lanes[0]);
+            self.pc[j] += simd::sum(&lanes[1]);
+            self.pe[j] += simd::sum(&lanes[2]);
+            for ((&u, &wi), xi) in uj.iter().zip(self.w).zip(self.x.chunks_exact(d.max(1))) {
+                let wu = wi * u;
+                for ((a, &v), &cv) in dj.iter_mut().zip(xi).zip(cj) {
+                    let t = v - cv;
+                    *a += wu * t * t;
+                }
+            }
+        }
+    }
+}
+
+/// What one fused pass returns.
+struct Pass {
+    /// `sum_i sum_j w_i u_ij^m d²_ij`: the old memberships against the current centres.
+    objective: f64,
+    /// `sum_ij (u'_ij - u_ij)²`.
+    change: f64,
+    /// `sum_i w_i u'_ij^m` of the new memberships.
+    tot: Array1<f64>,
+    /// `sum_i w_i u'_ij^m (x_i - mu)`, k x d.
+    sums: Array2<f64>,
+}
+
+/// One fuzzy c-means iteration in one read of the data, per row block: distances to the
+/// current centres (GEMM form, small ones recomputed exactly), the objective with the old
+/// memberships, the new memberships `u'` (written over `ut`, cluster-major `k x n`) and their
+/// change, and the weighted sums of the next centre step (`(w u'^m)^T X_c`, one product per
+/// block). The block's product is taken transposed (`C X_b^T`, `k x b`), so every loop below
+/// runs over contiguous points. Partial sums are combined in segment order, so the result
+/// does not depend on the thread count.
+fn fcm_pass<F: Float>(
+    x: ArrayView2<'_, F>,
+    w: &[f64],
+    kernel: &DistanceKernel<F>,
+    ut: &mut Array2<f64>,
+    m: f64,
+    start: bool,
+) -> Pass {
+    let (k, d) = (kernel.n_centers(), x.ncols());
+    let zero = || Pass {
+        objective: 0.0,
+        change: 0.0,
+        tot: Array1::zeros(k),
+        sums: Array2::zeros((k, d)),
+    };
+    // Shifted centres (k x d, row-major) for the transposed product and exact recomputation.
+    let cs = kernel.shifted_centers();
+    let parts: Vec<Pass> = ut
+        .axis_chunks_iter_mut(Axis(1), SEGMENT_ROWS)
+        .into_par_iter()
+        .enumerate()
+        .map_init(
+            || (kernel.scratch(d), FcmScratch::new(k, d)),
+            |(scratch, fs), (s, mut useg)| {
+                let first = s * SEGMENT_ROWS;
+                let rows = useg.ncols();
+                let mut part = zero();
+                kernel.for_each_centred_block(x, first..first + rows, scratch, |blk| {
+                    let (b, o) = (blk.rows, blk.start - first);
+                    matmul_nt(k, b, d, F::one(), cs, blk.xc, false, &mut fs.gt[..k * b]);
+                    let mut ub = useg.slice_mut(ndarray::s![.., o..o + b]);
+                    let mut u_rows: Vec<&mut [f64]> = ub
+                        .rows_mut()
+                        .into_iter()
+                        .map(|r| r.into_slice().expect("memberships rows are contiguous"))
+                        .collect();
+                    let (obj, ch) = simd::dispatch(FcmCols {
+                        xn: blk.xn,
+                        xc: blk.xc,
+                        cs,
+                        norms: kernel.center_norms(),
+                        u: &mut u_rows,
+                        w: &w[blk.start..blk.start + b],
+                        m,
+                        first: start,
+                        fs: &mut *fs,
+                        tot: part.tot.as_slice_mut().expect("tot is contiguous"),
+                    });
+                    part.objective += obj;
+                    part.change += ch;
+                    let umv = ArrayView2::from_shape((k, b), &fs.um[..k * b]).expect("block shape");
+                    let xv = ArrayView2::from_shape((b, d), &fs.xf[..b * d]).expect("block shape");
+                    matmul(1.0, &umv, &xv, 1.0, &mut part.sums.view_mut());
+                });
+                part
+            },
+        )
+        .collect();
+    let mut total = zero();
+    for p in parts {
+        total.objective += p.objective;
+        total.change += p.change;
+        total.tot += &p.tot;
+        total.sums += &p.sums;
+    }
+    total
+}
+
+/// Per-thread scratch of [`fcm_pass`]: the transposed product `(c_j - mu)·(x_i - mu)`, floored
+/// distances, the next
+/// weights (all `k x b`), per-point temporaries and accumulators (`b`), the block in f64.
+struct FcmScratch<F> {
+    gt: Vec<F>,
+    dv: Vec<f64>,
+    um: Vec<f64>,
+    row: [Vec<f64>; 3],
+    acc: [Vec<f64>; 2],
+    xf: Vec<f64>,
+}
+
+impl<F: Float> FcmScratch<F> {
+    fn new(k: usize, d: usize) -> Self {
+        let b = BLOCK_ROWS;
+        FcmScratch {
+            gt: vec![F::zero(); k * b],
+            dv: vec![0.0; k * b],
+            um: vec![0.0; k * b],
+            row: [vec![0.0; b], vec![0.0; b], vec![0.0; b]],
+            acc: [vec![0.0; b], vec![0.0; b]],
+            xf: vec![0.0; b * d],
+        }
+    }
+}
+
+/// The per-point part of [`fcm_pass`] for one block, cluster by cluster over contiguous points.
+struct FcmCols<'a, 'u, F> {
+    xn: &'a [F],
+    xc: &'a [F],
+    cs: &'a [F],
+    norms: &'a [F],
+    /// Old memberships in, new out: one slice of b points per cluster.
+    u: &'a mut [&'u mut [f64]],
+    w: &'a [f64],
+    m: f64,
+    /// The start: the new memberships are floored at eps (scikit-fuzzy's `u0`); the old ones
+    /// are meaningless, so the objective and change are too.
+    first: bool,
+    fs: &'a mut FcmScratch<F>,
+    tot: &'a mut [f64],
+}
+
+impl<F: Float> simd::Kernel for FcmCols<'_, '_, F> {
+    type Output = (f64, f64);
+    #[inline(always)]
+    fn run(self) -> (f64, f64) {
+        // The fuzzifier's branch is taken outside the loops (as a constant), so that the
+        // common m = 2 compiles to plain vector arithmetic with no pow at all.
+        if self.m == 2.0 {
+            self.cols::<true>()
+        } else {
+            self.cols::<false>()
+        }
+    }
+}
+
+impl<F: Float> FcmCols<'_, '_, F> {
+    #[inline(always)]
+    fn cols<const M2: bool>(self) -> (f64, f64) {
+        let m = self.m;
+        let powm = |t: f64| if M2 { t * t } else { t.powf(m) };
+        let (k, b) = (self.u.len(), self.w.len());
+        let d = self.xc.len() / b.max(1);
+        let eps = f64::EPSILON;
+        let floor = eps * eps;
+        let thresh = F::of(64.0) * F::epsilon();
+        let two = F::one() + F::one();
+        let fs = self.fs;
+        // `(c_j - mu)·(x_i - mu)`, k x b.
+        let gt = &fs.gt[..k * b];
+        let dv = &mut fs.dv[..k * b];
+        let um = &mut fs.um[..k * b];
+        let [inv_s, lo, sum] = &mut fs.row;
+        let (inv_s, lo, sum) = (&mut inv_s[..b], &mut lo[..b], &mut sum[..b]);
+        let [obj, chg] = &mut fs.acc;
+        let (obj, chg) = (&mut obj[..b], &mut chg[..b]);
+        for (o, &v) in fs.xf[..b * d].iter_mut().zip(self.xc) {
+            *o = v.as_f64();
+        }
+        // Squared distances (clamped, tiny ones recomputed exactly), floored at eps² as
+        // scikit-fuzzy floors distances at eps.
+        for j in 0..k {
+            let cn = self.norms[j];
+            let g = &gt[j * b..(j + 1) * b];
+            let out = &mut dv[j * b..(j + 1) * b];
+            // One vector loop, and a scalar fix-up only where cancellation may matter.
+            let mut tiny = false;
+            for ((o, &gv), &xn) in out.iter_mut().zip(g).zip(self.xn) {
+                let t = xn - two * gv + cn;
+                let v = if t > F::zero() { t } else { F::zero() };
+                tiny |= v <= thresh * (xn + cn);
+                *o = v.as_f64();
+            }
+            if tiny {
+                for (i, (o, &xn)) in out.iter_mut().zip(self.xn).enumerate() {
+                    if F::of(*o) <= thresh * (xn + cn) {
+                        *o = F::of(simd::dist_sq_f64(
+                            &self.xc[i * d..(i + 1) * d],
+                            &self.cs[j * d..(j + 1) * d],
+                        ))
+                        .as_f64();
+                    }
+                }
+            }
+            for o in out.iter_mut() {
+                *o = if *o > floor { *o } else { floor };
+            }
+        }
+        // Row sums of the old memberships, and the row minimum distance.
+        sum.fill(0.0);
+        lo.fill(f64::INFINITY);
+        for j in 0..k {
+            for (a, &v) in sum.iter_mut().zip(self.u[j].iter()) {
+                *a += v;
+            }
+            for (a, &v) in lo.iter_mut().zip(&dv[j * b..(j + 1) * b]) {
+                *a = if v < *a { v } else { *a };
+            }
+        }
+        for (a, &s) in inv_s.iter_mut().zip(sum.iter()) {
+            *a = 1.0 / s;
+        }
+        // The objective of the old memberships (rows normalised, floored at eps, raised to m)
+        // against these centres; the new memberships (lo / d²)^(1/(m-1)) before normalising.
+        obj.fill(0.0);
+        sum.fill(0.0);
+        for j in 0..k {
+            let (uj, dj) = (&*self.u[j], &dv[j * b..(j + 1) * b]);
+            let rj = &mut um[j * b..(j + 1) * b];
+            for i in 0..b {
+                obj[i] += self.w[i] * powm(at_least(uj[i] * inv_s[i], eps)) * dj[i];
+                let r = lo[i] / dj[i];
+                rj[i] = if M2 { r } else { r.powf(1.0 / (m - 1.0)) };
+                sum[i] += rj[i];
+            }
+        }
+        for a in sum.iter_mut() {
+            *a = 1.0 / *a;
+        }
+        // New memberships, their change, and their row sums (for the next step's normalising).
+        chg.fill(0.0);
+        inv_s.fill(0.0);
+        for j in 0..k {
+            let uj = &mut *self.u[j];
+            let rj = &um[j * b..(j + 1) * b];
+            for i in 0..b {
+                let mut un = rj[i] * sum[i];
+                if self.first {
+                    un = at_least(un, eps);
+                }
+                let t = un - uj[i];
+                chg[i] += t * t;
+                uj[i] = un;
+                inv_s[i] += un;
+            }
+        }
+        for a in inv_s.iter_mut() {
+            *a = 1.0 / *a;
+        }
+        // The next centre step's weights, w_i (u'_ij / sum_j u'_ij, floored at eps)^m.
+        for j in 0..k {
+            let uj = &*self.u[j];
+            let out = &mut um[j * b..(j + 1) * b];
+            for i in 0..b {
+                out[i] = self.w[i] * powm(at_least(uj[i] * inv_s[i], eps));
+            }
+            self.tot[j] += simd::sum(out);
+        }
+        (simd::sum(obj), simd::sum(chg))
     }
 }
 
@@ -299,6 +690,7 @@ impl<F: Float> FuzzyCMeansModel<F> {
     /// A model from centres and a fuzzifier (for example read back from a file).
     pub fn from_centers(centers: Array2<F>, m: f64, centering: Option<Array1<F>>) -> Result<Self> {
         check_matrix(centers.view(), "centres")?;
+        let (k, d) = centers.dim();
         if !(m.is_finite() && m > 1.0) {
             return Err(invalid("m", m, "a finite fuzzifier > 1"));
         }
@@ -318,6 +710,8 @@ impl<F: Float> FuzzyCMeansModel<F> {
             m,
             mu,
             memberships: Array2::zeros((0, 0)),
+            deviations: Array2::from_elem((k, d), f64::NAN),
+            cluster_weight: Array1::from_elem(k, f64::NAN),
             diagnostics: FcmDiagnostics {
                 n_iter: 0,
                 converged: true,
@@ -343,6 +737,17 @@ impl<F: Float> FuzzyCMeansModel<F> {
     /// Final training memberships (as the iteration left them), `n x k`.
     pub fn training_memberships(&self) -> ArrayView2<'_, f64> {
         self.memberships.view()
+    }
+    /// Membership-weighted squared deviations from the centres per cluster and feature,
+    /// `S_jt = sum_i w_i u_ij (x_it - c_jt)²` (`k x d`), from the final memberships; NaN for a
+    /// model that only has centres.
+    pub fn cluster_deviations(&self) -> ArrayView2<'_, f64> {
+        self.deviations.view()
+    }
+    /// Membership weight of each cluster, `sum_i w_i u_ij`; NaN for a model that only has
+    /// centres.
+    pub fn cluster_weights(&self) -> ArrayView1<'_, f64> {
+        self.cluster_weight.view()
     }
     /// Diagnostics.
     pub fn diagnostics(&self) -> &FcmDiagnostics {

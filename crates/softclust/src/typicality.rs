@@ -17,6 +17,7 @@
 
 use crate::data::{check_matrix, check_weights, map_segments};
 use crate::error::{Error, Result};
+use crate::fcm::FuzzyCMeansModel;
 use crate::float::Float;
 use crate::kmeans::KMeansModel;
 use crate::special::chi2_log_sf;
@@ -181,25 +182,49 @@ impl ClusterSpread {
     /// accumulated ([`KMeansModel::cluster_deviations`]): the same values as
     /// [`Self::fit_labels`] on the training data, without another pass over it.
     pub fn from_kmeans<F: Float>(model: &KMeansModel<F>, kind: Spread) -> Result<Self> {
-        let s = model.cluster_deviations();
-        let w = model.cluster_weights();
+        Self::from_deviations(
+            model.centers(),
+            model.cluster_deviations(),
+            model.cluster_weights(),
+            kind,
+            "this k-means model was not fitted on data (it only has centres): fit the \
+             spreads on data with ClusterSpread::fit_labels",
+        )
+    }
+
+    /// Spreads of a fitted fuzzy c-means model's clusters, weighted by its final memberships
+    /// ([`FuzzyCMeansModel::cluster_deviations`]): the same values as [`Self::fit`] with the
+    /// training memberships, without another pass over the data.
+    pub fn from_fcm<F: Float>(model: &FuzzyCMeansModel<F>, kind: Spread) -> Result<Self> {
+        Self::from_deviations(
+            model.centers(),
+            model.cluster_deviations(),
+            model.cluster_weights(),
+            kind,
+            "this fuzzy c-means model was not fitted on data (it only has centres): fit the \
+             spreads on data with ClusterSpread::fit",
+        )
+    }
+
+    /// Spreads from per-cluster, per-feature weighted squared deviations and cluster weights.
+    fn from_deviations<F: Float>(
+        centers: ArrayView2<'_, F>,
+        s: ArrayView2<'_, f64>,
+        w: ArrayView1<'_, f64>,
+        kind: Spread,
+        hint: &'static str,
+    ) -> Result<Self> {
         if s.iter().chain(w.iter()).any(|v| !v.is_finite()) {
             return Err(Error::MissingParameter {
                 name: "cluster spreads",
-                hint: "this k-means model was not fitted on data (it only has centres): fit \
-                       the spreads on data with ClusterSpread::fit_labels",
+                hint,
             });
         }
         let num = match kind {
             Spread::Diagonal => s.to_owned(),
             Spread::Isotropic => s.sum_axis(ndarray::Axis(1)).insert_axis(ndarray::Axis(1)),
         };
-        Self::from_sums(
-            vec![(num, w.to_owned())],
-            kind,
-            model.centers(),
-            model.n_features(),
-        )
+        Self::from_sums(vec![(num, w.to_owned())], kind, centers, centers.ncols())
     }
 
     /// Variances from per-segment (numerator, weight) sums, with the flooring of [`Self::fit`].

@@ -274,3 +274,44 @@ fn typicality_by_hand() {
     assert!((t.typicality[(1, 0)] - (-2f64).exp()).abs() < 1e-15);
     assert!((t.outlier[1] - (1.0 - (-2f64).exp())).abs() < 1e-15);
 }
+
+/// The spreads a fuzzy c-means fit accumulates in its last pass equal the spreads fitted on
+/// the data with the training memberships.
+#[test]
+fn fcm_spreads_from_the_fit_equal_the_spreads_from_data() {
+    let (x, _) = blobs(1500, 3, 3, 0.6, 8);
+    let w = Array1::from_shape_fn(x.nrows(), |i| 1.0 + (i % 4) as f64);
+    let f = FuzzyCMeans::new(3)
+        .seed(5)
+        .fit(x.view(), Some(w.view()))
+        .unwrap();
+    for kind in [Spread::Isotropic, Spread::Diagonal] {
+        let a = ClusterSpread::from_fcm(&f, kind).unwrap();
+        let b = ClusterSpread::fit(
+            x.view(),
+            f.centers(),
+            f.training_memberships(),
+            Some(w.view()),
+            kind,
+        )
+        .unwrap();
+        for (u, v) in a.variances().iter().zip(b.variances()) {
+            assert!((u - v).abs() <= 1e-10 * v, "{kind:?}: {u} {v}");
+        }
+    }
+    let wsum: f64 = w.sum();
+    let pc: f64 = f
+        .training_memberships()
+        .rows()
+        .into_iter()
+        .zip(w.iter())
+        .map(|(r, &wi)| wi * r.iter().map(|u| u * u).sum::<f64>())
+        .sum::<f64>()
+        / wsum;
+    assert!((f.diagnostics().partition_coefficient - pc).abs() < 1e-12);
+    let bare = FuzzyCMeans::new(3).fit(x.view(), None).unwrap();
+    let only_centres =
+        softclust::fcm::FuzzyCMeansModel::from_centers(bare.centers().to_owned(), 2.0, None)
+            .unwrap();
+    assert!(ClusterSpread::from_fcm(&only_centres, Spread::Isotropic).is_err());
+}
