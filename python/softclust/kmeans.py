@@ -176,8 +176,14 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
 
     def memberships(self, X) -> Membership:
         """The full contract: probabilities, label, max_p, margin, entropy."""
-        _, d = self._distances(X)
-        return Membership._from_dict(_rs.soft_apply(self._soft_params, d, False))
+        if self.soft == "anchored":  # also returns the raw anchored scores
+            _, d = self._distances(X)
+            return Membership._from_dict(_rs.soft_apply(self._soft_params, d, False))
+        check_is_fitted(self)
+        X = check_x(self, X, reset=False)
+        return Membership._from_dict(
+            _rs.kmeans_memberships(X, self.cluster_centers_, self._centering, self._soft_params, n_threads(self.n_jobs))
+        )
 
     def predict_proba(self, X):
         """Membership probabilities from the distances, by the method in ``soft``."""

@@ -235,6 +235,44 @@ fn kmeans_transform<'py>(
     Ok(out.into_pyarray(py))
 }
 
+/// The membership contract of `x` from k-means centres and fitted soft parameters, computed
+/// block by block (no distance matrix).
+#[pyfunction]
+fn kmeans_memberships<'py>(
+    py: Python<'py>,
+    x: Data<'py>,
+    centers: PyReadonlyArray2<'py, f64>,
+    centering: PyReadonlyArray1<'py, f64>,
+    params: &str,
+    n_threads: Option<usize>,
+) -> PyResult<Bound<'py, PyDict>> {
+    let c = centers.as_array().to_owned();
+    let mu = centering.as_array().to_owned();
+    let f = fitted_soft(params)?;
+    let m = with_data!(x, xv, {
+        py.detach(|| {
+            pooled(n_threads, || {
+                kmeans_model(&c, &mu)
+                    .and_then(|m| m.memberships(xv, &f))
+                    .map(membership_f64)
+            })
+        })
+    })?
+    .map_err(err)?;
+    membership_dict(py, m)
+}
+
+/// A membership contract in f64 (a no-op for f64 data).
+fn membership_f64<F: Float>(m: Membership<F>) -> Membership<f64> {
+    Membership {
+        proba: m.proba.mapv(|v| v.as_f64()),
+        label: m.label,
+        max_p: m.max_p.mapv(|v| v.as_f64()),
+        margin: m.margin.mapv(|v| v.as_f64()),
+        entropy: m.entropy.mapv(|v| v.as_f64()),
+    }
+}
+
 /// Nearest centre of each row.
 #[pyfunction]
 fn kmeans_predict<'py>(
@@ -987,6 +1025,7 @@ fn _softclust(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(kmeans_fit, m)?)?;
     m.add_function(wrap_pyfunction!(kmeans_transform, m)?)?;
     m.add_function(wrap_pyfunction!(kmeans_predict, m)?)?;
+    m.add_function(wrap_pyfunction!(kmeans_memberships, m)?)?;
     m.add_function(wrap_pyfunction!(soft_fit, m)?)?;
     m.add_function(wrap_pyfunction!(soft_apply, m)?)?;
     m.add_function(wrap_pyfunction!(soft_describe, m)?)?;

@@ -7,6 +7,7 @@
 
 use crate::error::{Error, Result};
 use crate::float::Float;
+use crate::simd;
 use ndarray::{ArrayView1, ArrayView2};
 use rayon::prelude::*;
 use std::ops::Range;
@@ -28,6 +29,15 @@ pub fn check_matrix<F: Float>(x: ArrayView2<'_, F>, what: &'static str) -> Resul
         return Err(Error::NoColumns { what });
     }
     let bad = map_segments(x.nrows(), |rows| {
+        // Fast path: `v * 0` is NaN exactly when v is not finite, so one vectorised sum over
+        // the segment says whether there is anything to look for.
+        if let Some(all) = x.as_slice() {
+            let d = x.ncols();
+            let seg = &all[rows.start * d..rows.end * d];
+            if simd::dispatch(AllFinite(seg)) {
+                return None;
+            }
+        }
         for i in rows {
             for (j, v) in x.row(i).iter().enumerate() {
                 if !v.is_finite() {
@@ -49,6 +59,95 @@ pub fn check_matrix<F: Float>(x: ArrayView2<'_, F>, what: &'static str) -> Resul
         }),
         None => Ok(()),
     }
+}
+
+/// Whether every value of a slice is finite.
+struct AllFinite<'a, F>(&'a [F]);
+
+impl<F: Float> simd::Kernel for AllFinite<'_, F> {
+    type Output = bool;
+    #[inline(always)]
+    fn run(self) -> bool {
+        let mut acc = [F::zero(); 8];
+        let mut chunks = self.0.chunks_exact(8);
+        for c in &mut chunks {
+            for (a, &v) in acc.iter_mut().zip(c) {
+                *a += v * F::zero();
+            }
+        }
+        for (a, &v) in acc.iter_mut().zip(chunks.remainder()) {
+            *a += v * F::zero();
+        }
+        acc.iter().all(|a| *a == F::zero())
+    }
+}
+
+/// Per-column sums of `f(x_ij)` in f64 over all rows, in a thread-count-independent order
+/// (segments combined in order; rows in order within a segment).
+pub(crate) fn column_sums<F: Float>(x: ArrayView2<'_, F>, shift: &[f64], square: bool) -> Vec<f64> {
+    let d = x.ncols();
+    let parts = map_segments(x.nrows(), |rows| {
+        let mut acc = vec![0.0f64; d];
+        match x.as_slice() {
+            Some(all) => simd::dispatch(ColumnSums {
+                x: &all[rows.start * d..rows.end * d],
+                shift,
+                square,
+                acc: &mut acc,
+            }),
+            None => {
+                for i in rows {
+                    for ((a, &v), &m) in acc.iter_mut().zip(x.row(i).iter()).zip(shift) {
+                        let t = v.as_f64() - m;
+                        *a += if square { t * t } else { t };
+                    }
+                }
+            }
+        }
+        acc
+    });
+    let mut total = vec![0.0f64; d];
+    for p in parts {
+        for (t, v) in total.iter_mut().zip(p) {
+            *t += v;
+        }
+    }
+    total
+}
+
+/// `acc_t += (x_it - shift_t)` or its square, over contiguous rows.
+struct ColumnSums<'a, F> {
+    x: &'a [F],
+    shift: &'a [f64],
+    square: bool,
+    acc: &'a mut [f64],
+}
+
+impl<F: Float> simd::Kernel for ColumnSums<'_, F> {
+    type Output = ();
+    #[inline(always)]
+    fn run(self) {
+        let d = self.acc.len();
+        for row in self.x.chunks_exact(d.max(1)) {
+            if self.square {
+                for ((a, &v), &m) in self.acc.iter_mut().zip(row).zip(self.shift) {
+                    let t = v.as_f64() - m;
+                    *a += t * t;
+                }
+            } else {
+                for ((a, &v), &m) in self.acc.iter_mut().zip(row).zip(self.shift) {
+                    *a += v.as_f64() - m;
+                }
+            }
+        }
+    }
+}
+
+/// Mean over features of the population variance about `mu`,
+/// `mean_j (1/n) sum_i (x_ij - mu_j)²`.
+pub(crate) fn mean_variance<F: Float>(x: ArrayView2<'_, F>, mu: &[f64]) -> f64 {
+    let ss = column_sums(x, mu, true);
+    ss.iter().sum::<f64>() / (x.nrows() as f64 * x.ncols() as f64)
 }
 
 /// Checks sample weights: one per row, finite, non-negative, not all zero.

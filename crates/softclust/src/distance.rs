@@ -12,7 +12,7 @@
 //! [`squared_distances`] recomputes by explicit subtraction any entry small enough for
 //! cancellation to matter, so a point lying on a centre gets a distance of exactly 0.
 
-use crate::data::{check_matrix, map_segments, BLOCK_ROWS, SEGMENT_ROWS};
+use crate::data::{check_matrix, BLOCK_ROWS, SEGMENT_ROWS};
 use crate::error::{Error, Result};
 use crate::float::Float;
 use crate::matmul::matmul_nt;
@@ -323,24 +323,11 @@ pub(crate) fn exact_sq<F: Float>(a: ArrayView1<'_, F>, b: ArrayView1<'_, F>) -> 
 
 /// Unweighted column means, accumulated in f64 in a thread-count-independent order.
 pub(crate) fn column_means<F: Float>(x: ArrayView2<'_, F>) -> Array1<F> {
-    let d = x.ncols();
-    let parts = map_segments(x.nrows(), |rows| {
-        let mut acc = vec![0.0f64; d];
-        for i in rows {
-            for (a, v) in acc.iter_mut().zip(x.row(i)) {
-                *a += v.as_f64();
-            }
-        }
-        acc
-    });
-    let mut total = vec![0.0f64; d];
-    for p in parts {
-        for (t, v) in total.iter_mut().zip(p) {
-            *t += v;
-        }
-    }
     let n = x.nrows() as f64;
-    total.into_iter().map(|t| F::of(t / n)).collect()
+    crate::data::column_sums(x, &vec![0.0; x.ncols()], false)
+        .into_iter()
+        .map(|t| F::of(t / n))
+        .collect()
 }
 
 /// Squared Euclidean distances from every row of `x` (n x d) to every row of `centers` (k x d).

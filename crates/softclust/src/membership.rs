@@ -12,8 +12,11 @@
 //! the two largest probabilities, and the Shannon entropy `H_i = -sum_j p_ij ln p_ij` in nats
 //! (0 for a certain assignment, `ln k` for a uniform one).
 
+use crate::data::{BLOCK_ROWS, SEGMENT_ROWS};
 use crate::float::Float;
-use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis, Zip};
+use crate::simd;
+use ndarray::{Array1, Array2, ArrayView2, Axis, Zip};
+use rayon::prelude::*;
 
 /// Probabilities and their summaries for `n` points and `k` clusters.
 #[derive(Debug, Clone, PartialEq)]
@@ -35,36 +38,74 @@ impl<F: Float> Membership<F> {
     /// (which the methods in this crate never produce) becomes uniform rather than NaN.
     pub fn from_log_scores(scores: ArrayView2<'_, f64>) -> Self {
         let (n, k) = scores.dim();
+        Self::from_score_blocks(
+            n,
+            k,
+            || (),
+            |_, first, out| {
+                let rows = out.len() / k.max(1);
+                for (o, v) in out
+                    .iter_mut()
+                    .zip(scores.slice(ndarray::s![first..first + rows, ..]).iter())
+                {
+                    *o = *v;
+                }
+            },
+        )
+    }
+
+    /// The contract for `n` rows whose log-scores `fill(state, first_row, out)` writes block by
+    /// block (`out` holds up to [`BLOCK_ROWS`] rows of `k` scores); `init` makes each worker's
+    /// state. No `n x k` score matrix is stored: each block is normalised as it is filled.
+    pub(crate) fn from_score_blocks<S>(
+        n: usize,
+        k: usize,
+        init: impl Fn() -> S + Sync,
+        fill: impl Fn(&mut S, usize, &mut [f64]) + Sync,
+    ) -> Self {
         let mut proba = Array2::<F>::zeros((n, k));
-        let mut entropy = Array1::<F>::zeros(n);
-        Zip::from(scores.rows())
-            .and(proba.rows_mut())
-            .and(&mut entropy)
-            .par_for_each(|s, mut p, e| {
-                let m = s.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-                if !m.is_finite() || m.is_nan() {
-                    // Degenerate row: no information, so no preference.
-                    p.fill(F::of(1.0 / k as f64));
-                    *e = F::of((k as f64).ln());
-                    return;
-                }
-                let mut sum = 0.0;
-                for &v in s.iter() {
-                    sum += (v - m).exp();
-                }
-                let log_sum = sum.ln();
-                let mut h = 0.0;
-                for (pj, &v) in p.iter_mut().zip(s.iter()) {
-                    let lp = v - m - log_sum;
-                    let q = (v - m).exp() / sum;
-                    if q > 0.0 {
-                        h -= q * lp;
+        let mut label = vec![0usize; n];
+        let mut max_p = vec![F::zero(); n];
+        let mut margin = vec![F::zero(); n];
+        let mut entropy = vec![F::zero(); n];
+        let Some(flat) = proba.as_slice_mut() else {
+            unreachable!("a new array is contiguous")
+        };
+        let seg = SEGMENT_ROWS;
+        flat.par_chunks_mut(seg * k.max(1))
+            .zip(label.par_chunks_mut(seg))
+            .zip(max_p.par_chunks_mut(seg))
+            .zip(margin.par_chunks_mut(seg))
+            .zip(entropy.par_chunks_mut(seg))
+            .enumerate()
+            .for_each_init(
+                || (init(), vec![0.0f64; BLOCK_ROWS * k]),
+                |(state, scores), (s, ((((p, l), mp), mg), e))| {
+                    let first = s * seg;
+                    let mut start = 0;
+                    while start < l.len() {
+                        let end = (start + BLOCK_ROWS).min(l.len());
+                        let out = &mut scores[..(end - start) * k];
+                        fill(state, first + start, out);
+                        simd::dispatch(Normalise {
+                            scores: out,
+                            proba: &mut p[start * k..end * k],
+                            label: &mut l[start..end],
+                            max_p: &mut mp[start..end],
+                            margin: &mut mg[start..end],
+                            entropy: &mut e[start..end],
+                        });
+                        start = end;
                     }
-                    *pj = F::of(q);
-                }
-                *e = F::of(h.max(0.0));
-            });
-        Self::summarise(proba, entropy)
+                },
+            );
+        Membership {
+            proba,
+            label: Array1::from(label),
+            max_p: Array1::from(max_p),
+            margin: Array1::from(margin),
+            entropy: Array1::from(entropy),
+        }
     }
 
     /// Builds the contract from an already row-stochastic matrix (entropy computed from it).
@@ -96,7 +137,8 @@ impl<F: Float> Membership<F> {
             .and(&mut max_p)
             .and(&mut margin)
             .par_for_each(|p, l, mp, mg| {
-                let (best, top, second) = top_two(p);
+                let row = p.to_vec();
+                let (best, top, second) = top_two_slice(&row);
                 *l = best;
                 *mp = top;
                 *mg = top - second;
@@ -121,8 +163,67 @@ impl<F: Float> Membership<F> {
     }
 }
 
+/// Log-sum-exp normalisation of a segment of rows, with the summary of each row.
+struct Normalise<'a, F> {
+    /// Row-major log-scores, as many rows as `label` has.
+    scores: &'a mut [f64],
+    proba: &'a mut [F],
+    label: &'a mut [usize],
+    max_p: &'a mut [F],
+    margin: &'a mut [F],
+    entropy: &'a mut [F],
+}
+
+impl<F: Float> simd::Kernel for Normalise<'_, F> {
+    type Output = ();
+    #[inline(always)]
+    fn run(self) {
+        let k = self.scores.len() / self.label.len().max(1);
+        let mut e = vec![0.0f64; k];
+        for (i, (p, row)) in self
+            .proba
+            .chunks_exact_mut(k.max(1))
+            .zip(self.scores.chunks_exact(k.max(1)))
+            .enumerate()
+        {
+            let m = simd::max(row);
+            if !m.is_finite() {
+                // Degenerate row (all -inf, or NaN): no information, so no preference.
+                p.fill(F::of(1.0 / k as f64));
+                self.entropy[i] = F::of((k as f64).ln());
+            } else {
+                for (o, &v) in e.iter_mut().zip(row) {
+                    *o = simd::exp_nonpos(v - m);
+                }
+                let sum = simd::sum(&e);
+                let log_sum = sum.ln();
+                let inv = 1.0 / sum;
+                // Entropy -sum_j q_j ln q_j with ln q_j = (s_j - m) - ln(sum); terms with q_j = 0
+                // contribute 0 (s_j may be -inf there).
+                let mut h = [0.0f64; 8];
+                for (j, ((pj, &ej), &v)) in p.iter_mut().zip(&e).zip(row).enumerate() {
+                    let q = ej * inv;
+                    h[j % 8] -= if q > 0.0 {
+                        q * ((v - m) - log_sum)
+                    } else {
+                        0.0
+                    };
+                    *pj = F::of(q);
+                }
+                let h = simd::sum(&h);
+                self.entropy[i] = F::of(if h > 0.0 { h } else { 0.0 });
+            }
+            let (best, top, second) = top_two_slice(p);
+            self.label[i] = best;
+            self.max_p[i] = top;
+            self.margin[i] = top - second;
+        }
+    }
+}
+
 /// Argmax (first on ties), largest and second-largest value (0 when there is one column).
-fn top_two<F: Float>(p: ArrayView1<'_, F>) -> (usize, F, F) {
+#[inline(always)]
+fn top_two_slice<F: Float>(p: &[F]) -> (usize, F, F) {
     let mut best = 0;
     let mut top = p[0];
     let mut second = F::zero();

@@ -40,7 +40,7 @@ use crate::error::{invalid, Error, Result};
 use crate::float::Float;
 use crate::kmeans::KMeansModel;
 use crate::membership::Membership;
-use ndarray::{Array2, ArrayView1, ArrayView2, ArrayViewMut1, Zip};
+use ndarray::{Array2, ArrayView1, ArrayView2, Zip};
 
 /// Whether a distance matrix holds plain or squared Euclidean distances.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -782,84 +782,95 @@ impl FittedSoft {
         let mut scores = Array2::<f64>::zeros(distances.dim());
         Zip::from(scores.rows_mut())
             .and(distances.rows())
-            .par_for_each(|mut out, d| match &self.model {
-                Fitted::Softmax {
-                    sigma,
-                    log_prior,
-                    log_norm,
-                    temperature,
-                    ..
-                } => {
-                    let hard = sigma.contains(&0.0);
-                    let mut best = f64::NEG_INFINITY;
-                    for (j, o) in out.iter_mut().enumerate() {
-                        let v = d[j].as_f64();
-                        let z2 = match kind {
-                            DistanceKind::Euclidean => {
-                                let z = v / sigma[j];
-                                z * z
-                            }
-                            DistanceKind::Squared => v / (sigma[j] * sigma[j]),
-                        };
-                        *o = (log_prior[j] + log_norm[j] - 0.5 * z2) / temperature;
-                        best = best.max(*o);
-                    }
-                    if hard || best == f64::NEG_INFINITY || best.is_nan() {
-                        // Zero variance, or every term underflowed: the limit puts all mass on
-                        // the nearest admissible centre(s) in units of sigma.
-                        let z: Vec<f64> = (0..d.len())
-                            .map(|j| {
-                                if log_prior[j] == f64::NEG_INFINITY {
-                                    f64::INFINITY
-                                } else if sigma[j] == 0.0 {
-                                    d[j].as_f64()
-                                } else {
-                                    d[j].as_f64() / sigma[j]
-                                }
-                            })
-                            .collect();
-                        one_hot_min(&z, out.view_mut());
-                    }
-                }
-                Fitted::InversePower { power } => {
-                    if d.iter().any(|&v| v == F::zero()) {
-                        let z: Vec<f64> = d.iter().map(|v| v.as_f64()).collect();
-                        one_hot_min(&z, out.view_mut());
-                    } else {
-                        for (o, &v) in out.iter_mut().zip(d.iter()) {
-                            *o = match kind {
-                                DistanceKind::Euclidean => -power * v.as_f64().ln(),
-                                DistanceKind::Squared => -0.5 * power * v.as_f64().ln(),
-                            };
-                        }
-                    }
-                }
-                Fitted::MinMax { lo, hi } => {
-                    for (j, o) in out.iter_mut().enumerate() {
-                        let v = euclid(d[j].as_f64(), kind);
-                        let s = if hi[j] > lo[j] {
-                            ((hi[j] - v) / (hi[j] - lo[j])).clamp(0.0, 1.0)
-                        } else {
-                            1.0
-                        };
-                        *o = s.ln();
-                    }
-                }
-                Fitted::Anchored {
-                    near, half, beta, ..
-                } => {
-                    for (j, o) in out.iter_mut().enumerate() {
-                        let v = euclid(d[j].as_f64(), kind);
-                        *o = if v <= near[j] || half[j] <= near[j] {
-                            0.0
-                        } else {
-                            -std::f64::consts::LN_2
-                                * ((v - near[j]) / (half[j] - near[j])).powf(beta[j])
-                        };
-                    }
-                }
+            .par_for_each(|mut out, d| {
+                let d = d.to_vec();
+                let out = out
+                    .as_slice_mut()
+                    .expect("rows of a new array are contiguous");
+                self.row_scores(&d, kind, out);
             });
         Ok(scores)
+    }
+
+    /// The log-scores of one row of distances (see [`Self::log_scores`]) into `out`.
+    pub(crate) fn row_scores<F: Float>(&self, d: &[F], kind: DistanceKind, out: &mut [f64]) {
+        match &self.model {
+            Fitted::Softmax {
+                sigma,
+                log_prior,
+                log_norm,
+                temperature,
+                ..
+            } => {
+                let hard = sigma.contains(&0.0);
+                let mut best = f64::NEG_INFINITY;
+                for (j, o) in out.iter_mut().enumerate() {
+                    let v = d[j].as_f64();
+                    let z2 = match kind {
+                        DistanceKind::Euclidean => {
+                            let z = v / sigma[j];
+                            z * z
+                        }
+                        DistanceKind::Squared => v / (sigma[j] * sigma[j]),
+                    };
+                    *o = (log_prior[j] + log_norm[j] - 0.5 * z2) / temperature;
+                    best = best.max(*o);
+                }
+                if hard || best == f64::NEG_INFINITY || best.is_nan() {
+                    // Zero variance, or every term underflowed: the limit puts all mass on
+                    // the nearest admissible centre(s) in units of sigma.
+                    let z: Vec<f64> = (0..d.len())
+                        .map(|j| {
+                            if log_prior[j] == f64::NEG_INFINITY {
+                                f64::INFINITY
+                            } else if sigma[j] == 0.0 {
+                                d[j].as_f64()
+                            } else {
+                                d[j].as_f64() / sigma[j]
+                            }
+                        })
+                        .collect();
+                    one_hot_min(&z, out);
+                }
+            }
+            Fitted::InversePower { power } => {
+                if d.iter().any(|&v| v == F::zero()) {
+                    let z: Vec<f64> = d.iter().map(|v| v.as_f64()).collect();
+                    one_hot_min(&z, out);
+                } else {
+                    for (o, &v) in out.iter_mut().zip(d) {
+                        *o = match kind {
+                            DistanceKind::Euclidean => -power * v.as_f64().ln(),
+                            DistanceKind::Squared => -0.5 * power * v.as_f64().ln(),
+                        };
+                    }
+                }
+            }
+            Fitted::MinMax { lo, hi } => {
+                for (j, o) in out.iter_mut().enumerate() {
+                    let v = euclid(d[j].as_f64(), kind);
+                    let s = if hi[j] > lo[j] {
+                        ((hi[j] - v) / (hi[j] - lo[j])).clamp(0.0, 1.0)
+                    } else {
+                        1.0
+                    };
+                    *o = s.ln();
+                }
+            }
+            Fitted::Anchored {
+                near, half, beta, ..
+            } => {
+                for (j, o) in out.iter_mut().enumerate() {
+                    let v = euclid(d[j].as_f64(), kind);
+                    *o = if v <= near[j] || half[j] <= near[j] {
+                        0.0
+                    } else {
+                        -std::f64::consts::LN_2
+                            * ((v - near[j]) / (half[j] - near[j])).powf(beta[j])
+                    };
+                }
+            }
+        }
     }
 
     /// Memberships for a distance matrix with the same clusters.
@@ -874,7 +885,7 @@ impl FittedSoft {
 }
 
 /// Log-scores that put equal mass on the minima of `z` and none elsewhere.
-fn one_hot_min(z: &[f64], mut out: ArrayViewMut1<'_, f64>) {
+fn one_hot_min(z: &[f64], out: &mut [f64]) {
     let m = z.iter().copied().fold(f64::INFINITY, f64::min);
     for (o, &v) in out.iter_mut().zip(z) {
         *o = if v == m { 0.0 } else { f64::NEG_INFINITY };

@@ -566,3 +566,46 @@ fn model_statistics_equal_the_estimates_from_data() {
         .is_err());
     assert!(ClusterSpread::from_kmeans(&bare, Spread::Isotropic).is_err());
 }
+
+/// The fused memberships of a k-means model equal the soft method applied to the distance
+/// matrix, for every method.
+#[test]
+fn fused_memberships_equal_the_distance_matrix_path() {
+    use softclust::soft::{Anchored, DistanceKind, InversePower, SoftMethod, Softmax};
+    let (x, _) = blobs(5000, 4, 3, 1.0, 21);
+    let m = KMeans::new(3).seed(1).fit(x.view(), None).unwrap();
+    let d2 = m.squared_distances(x.view()).unwrap();
+    for method in [
+        SoftMethod::Softmax(Softmax::new().per_cluster_variance(true)),
+        SoftMethod::InversePower(InversePower::new()),
+        SoftMethod::MinMax,
+        SoftMethod::Anchored(Anchored::new()),
+    ] {
+        let fitted = method
+            .fit(d2.view(), DistanceKind::Squared, Some(4), None)
+            .unwrap();
+        let a = m.memberships(x.view(), &fitted).unwrap();
+        let b = fitted
+            .memberships(d2.view(), DistanceKind::Squared)
+            .unwrap();
+        assert_eq!(a.label, b.label, "{}", method.name());
+        for (u, v) in a.proba.iter().zip(b.proba.iter()) {
+            assert!((u - v).abs() < 1e-12, "{}: {u} {v}", method.name());
+        }
+        for (u, v) in a.entropy.iter().zip(b.entropy.iter()) {
+            assert!((u - v).abs() < 1e-12, "{}: {u} {v}", method.name());
+        }
+    }
+    let other = SoftMethod::MinMax
+        .fit(
+            d2.slice(ndarray::s![.., ..2]),
+            DistanceKind::Squared,
+            None,
+            None,
+        )
+        .unwrap();
+    assert!(matches!(
+        m.memberships(x.view(), &other),
+        Err(Error::ShapeMismatch { .. })
+    ));
+}

@@ -487,11 +487,14 @@ impl GaussianMixture {
         let w = crate::data::weights_or_ones(sample_weight, n);
         let mut reg = Regularizer::new(self.reg_covar, self.auto_regularize, x);
         let w_total: f64 = w.iter().sum();
-        // The EM kernels work on data shifted by their column means.
-        let m0: Vec<f64> = crate::distance::column_means(x)
-            .iter()
-            .map(|v| v.as_f64())
-            .collect();
+        // The full and tied EM kernels work on data shifted by their column means.
+        let m0: Vec<f64> = match self.covariance_type {
+            CovarianceType::Full | CovarianceType::Tied => crate::distance::column_means(x)
+                .iter()
+                .map(|v| v.as_f64())
+                .collect(),
+            CovarianceType::Diag | CovarianceType::Spherical => vec![0.0; x.ncols()],
+        };
         let n_runs = if self.warm_start.is_some() {
             1
         } else {
@@ -623,18 +626,11 @@ struct Regularizer {
 impl Regularizer {
     fn new<F: Float>(reg_covar: f64, auto: bool, x: ArrayView2<'_, F>) -> Self {
         let scale = if auto {
-            let mu = crate::distance::column_means(x);
-            let total = crate::data::par_sum(x.nrows(), |i| {
-                x.row(i)
-                    .iter()
-                    .zip(mu.iter())
-                    .map(|(&v, &m)| {
-                        let t = (v - m).as_f64();
-                        t * t
-                    })
-                    .sum()
-            });
-            (total / (x.nrows() * x.ncols()) as f64).max(f64::MIN_POSITIVE)
+            let mu: Vec<f64> = crate::distance::column_means(x)
+                .iter()
+                .map(|v| v.as_f64())
+                .collect();
+            crate::data::mean_variance(x, &mu).max(f64::MIN_POSITIVE)
         } else {
             0.0
         };

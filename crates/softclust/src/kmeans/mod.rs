@@ -29,7 +29,9 @@ use crate::data::{check_matrix, check_weights};
 use crate::distance::{column_means, DistanceKernel};
 use crate::error::{invalid, Error, Result};
 use crate::float::Float;
+use crate::membership::Membership;
 use crate::rng::{derive_seed, Rng};
+use crate::soft::{DistanceKind, FittedSoft};
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2};
 
 /// How the initial centres are chosen.
@@ -262,7 +264,8 @@ impl<F: Float> KMeans<F> {
         let n = x.nrows();
         let w = crate::data::weights_or_ones(sample_weight, n);
         let mu = column_means(x);
-        let tol_abs = self.tol * mean_variance(x, mu.view());
+        let mu64: Vec<f64> = mu.iter().map(|v| v.as_f64()).collect();
+        let tol_abs = self.tol * crate::data::mean_variance(x, &mu64);
         let k = self.n_clusters;
         let trials = self.local_trials();
         let n_runs = self.runs();
@@ -330,21 +333,6 @@ impl<F: Float> KMeans<F> {
             diagnostics,
         })
     }
-}
-
-/// Mean over features of the population variance, `mean_j (1/n) sum_i (x_ij - mu_j)²`.
-fn mean_variance<F: Float>(x: ArrayView2<'_, F>, mu: ArrayView1<'_, F>) -> f64 {
-    let total = crate::data::par_sum(x.nrows(), |i| {
-        x.row(i)
-            .iter()
-            .zip(mu.iter())
-            .map(|(&v, &m)| {
-                let t = (v - m).as_f64();
-                t * t
-            })
-            .sum()
-    });
-    total / (x.nrows() as f64 * x.ncols() as f64)
 }
 
 impl<F: Float> KMeansModel<F> {
@@ -473,6 +461,39 @@ impl<F: Float> KMeansModel<F> {
     pub fn predict(&self, x: ArrayView2<'_, F>) -> Result<Array1<usize>> {
         self.check_new(x)?;
         Ok(lloyd::nearest(x, &self.kernel()))
+    }
+
+    /// Soft memberships of `x` by a fitted soft method (the full contract), computed block by
+    /// block from squared distances: no `n x k` distance or score matrix is stored, and the
+    /// result equals [`FittedSoft::memberships`] on [`Self::squared_distances`].
+    pub fn memberships(&self, x: ArrayView2<'_, F>, soft: &FittedSoft) -> Result<Membership<F>> {
+        self.check_new(x)?;
+        let k = self.n_clusters();
+        if soft.n_clusters() != k {
+            return Err(Error::ShapeMismatch {
+                what: "soft parameters",
+                expected: format!("{k} clusters, as the model"),
+                found: format!("{} clusters", soft.n_clusters()),
+            });
+        }
+        let kernel = self.kernel();
+        let d = x.ncols();
+        Ok(Membership::from_score_blocks(
+            x.nrows(),
+            k,
+            || kernel.scratch(d),
+            |scratch, first, out| {
+                let rows = out.len() / k;
+                kernel.for_each_product_block(x, first..first + rows, scratch, |blk| {
+                    kernel.finish_exact(blk.xc, blk.xn, blk.g);
+                    let o = (blk.start - first) * k;
+                    for (r, dr) in blk.g.chunks_exact(k).enumerate() {
+                        let dst = &mut out[o + r * k..o + (r + 1) * k];
+                        soft.row_scores(dr, DistanceKind::Squared, dst);
+                    }
+                });
+            },
+        ))
     }
 
     /// Squared Euclidean distances to the centres, `n x k`.
