@@ -196,7 +196,7 @@ impl<F: Float> simd::Kernel for Normalise<'_, F> {
                     *o = simd::exp_nonpos(v - m);
                 }
                 let sum = simd::sum(&e);
-                let log_sum = sum.ln();
+                let log_sum = simd::ln_pos(sum);
                 let inv = 1.0 / sum;
                 // Entropy -sum_j q_j ln q_j with ln q_j = (s_j - m) - ln(sum); terms with q_j = 0
                 // contribute 0 (s_j may be -inf there).

@@ -415,7 +415,7 @@ impl simd::Kernel for Normalise<'_> {
             }
             if self.log {
                 let sum = simd::sum_exp_shifted(row, m);
-                let ln_sum = sum.ln();
+                let ln_sum = simd::ln_pos(sum);
                 *lnp = m + ln_sum;
                 // (v - m) is exact for the largest terms, so the log-responsibilities do not
                 // inherit the rounding of m + ln(sum).
@@ -427,7 +427,7 @@ impl simd::Kernel for Normalise<'_> {
                     *v = simd::exp_nonpos(*v - m);
                 }
                 let sum: f64 = row.iter().sum();
-                *lnp = m + sum.ln();
+                *lnp = m + simd::ln_pos(sum);
                 let inv = 1.0 / sum;
                 for v in row.iter_mut() {
                     *v *= inv;
@@ -644,7 +644,7 @@ impl simd::Kernel for Responsibilities<'_> {
                     *v = simd::exp_nonpos(*v - m);
                 }
                 let sum: f64 = row.iter().sum();
-                ll += wi * (m + sum.ln());
+                ll += wi * (m + simd::ln_pos(sum));
                 let scale = wi / sum;
                 for v in row.iter_mut() {
                     *v *= scale;

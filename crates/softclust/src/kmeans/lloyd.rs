@@ -129,6 +129,7 @@ impl<F: Float> simd::Kernel for AssignRows<'_, F> {
             .zip(self.w)
             .zip(self.labels.iter_mut())
         {
+            // argmin_j |c_j|² - 2 g_ij (the row's own norm does not change it).
             for (v, &cn) in g.iter_mut().zip(self.norms) {
                 *v = cn - two * *v;
             }
