@@ -58,14 +58,31 @@ fn pooled<T: Send>(n_threads: Option<usize>, f: impl FnOnce() -> T + Send) -> Py
         Some(0) => Err(bad(
             "n_jobs must be a positive number of threads, -1 or None",
         )),
-        Some(t) => {
-            let pool = rayon::ThreadPoolBuilder::new()
-                .num_threads(t)
-                .build()
-                .map_err(|e| bad(format!("cannot start {t} threads: {e}")))?;
-            Ok(pool.install(f))
-        }
+        Some(t) => Ok(pool_of(t)?.install(f)),
     }
+}
+
+/// One thread pool per requested size, kept for the life of the process: starting threads on
+/// every call would cost more than a small fit (fresh threads also start with fresh allocator
+/// arenas, so their buffers page-fault again).
+fn pool_of(t: usize) -> PyResult<std::sync::Arc<rayon::ThreadPool>> {
+    use std::collections::HashMap;
+    use std::sync::{Arc, Mutex, OnceLock};
+    static POOLS: OnceLock<Mutex<HashMap<usize, Arc<rayon::ThreadPool>>>> = OnceLock::new();
+    let mut pools = POOLS
+        .get_or_init(|| Mutex::new(HashMap::new()))
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    if let Some(p) = pools.get(&t) {
+        return Ok(Arc::clone(p));
+    }
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(t)
+        .build()
+        .map_err(|e| bad(format!("cannot start {t} threads: {e}")))?;
+    let pool = Arc::new(pool);
+    pools.insert(t, Arc::clone(&pool));
+    Ok(pool)
 }
 
 /// float64 or float32 data.

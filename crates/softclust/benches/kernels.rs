@@ -72,3 +72,29 @@ fn e_step(bencher: divan::Bencher, t: CovarianceType) {
     let model = gmm_start(t, 8, 16).fit(x.view(), None).unwrap();
     bencher.bench(|| model.predict_log_proba(x.view()).unwrap());
 }
+
+#[divan::bench(args = [8, 32])]
+fn fcm_iteration(bencher: divan::Bencher, k: usize) {
+    use softclust::fcm::{FcmInit, FuzzyCMeans};
+    let x = data(100_000, 16);
+    let c = data(k, 16);
+    let f = FuzzyCMeans::new(k)
+        .init(FcmInit::Centers(c))
+        .max_iter(1)
+        .tol(0.0);
+    bencher.bench(|| f.fit(x.view(), None).unwrap());
+}
+
+#[divan::bench(args = [8, 32])]
+fn kmeans_soft_memberships(bencher: divan::Bencher, k: usize) {
+    use softclust::soft::{SoftMethod, Softmax};
+    let x = data(100_000, 32);
+    let c = data(k, 32);
+    let m = KMeans::new(k)
+        .init(Init::Centers(c))
+        .max_iter(1)
+        .fit(x.view(), None)
+        .unwrap();
+    let soft = SoftMethod::Softmax(Softmax::new()).fit_kmeans(&m).unwrap();
+    bencher.bench(|| m.memberships(x.view(), &soft).unwrap());
+}

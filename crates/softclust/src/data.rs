@@ -61,6 +61,65 @@ pub fn check_matrix<F: Float>(x: ArrayView2<'_, F>, what: &'static str) -> Resul
     }
 }
 
+/// Per-thread scratch buffers kept across the passes of one fit: a worker leases one (or makes
+/// one) and the lease returns it when dropped. Buffers of a few hundred kilobytes would otherwise
+/// be mapped, page-faulted and unmapped again on every pass.
+pub(crate) struct ScratchPool<T> {
+    free: std::sync::Mutex<Vec<T>>,
+}
+
+impl<T> ScratchPool<T> {
+    pub(crate) fn new() -> Self {
+        ScratchPool {
+            free: std::sync::Mutex::new(Vec::new()),
+        }
+    }
+
+    /// A buffer from the pool, or `make()` when none is free.
+    pub(crate) fn lease(&self, make: impl FnOnce() -> T) -> Lease<'_, T> {
+        let got = self.free.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        Lease {
+            item: Some(got.unwrap_or_else(make)),
+            pool: self,
+        }
+    }
+}
+
+/// A leased scratch buffer; goes back to its pool when dropped.
+pub(crate) struct Lease<'a, T> {
+    item: Option<T>,
+    pool: &'a ScratchPool<T>,
+}
+
+impl<T> std::ops::Deref for Lease<'_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        self.item
+            .as_ref()
+            .expect("a lease holds its item until dropped")
+    }
+}
+
+impl<T> std::ops::DerefMut for Lease<'_, T> {
+    fn deref_mut(&mut self) -> &mut T {
+        self.item
+            .as_mut()
+            .expect("a lease holds its item until dropped")
+    }
+}
+
+impl<T> Drop for Lease<'_, T> {
+    fn drop(&mut self) {
+        if let Some(item) = self.item.take() {
+            self.pool
+                .free
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(item);
+        }
+    }
+}
+
 /// Whether every value of a slice is finite.
 struct AllFinite<'a, F>(&'a [F]);
 

@@ -15,8 +15,8 @@
 //! epsilon, stop when the Frobenius norm of the membership change falls below `tol`), so runs
 //! from the same initial memberships agree with it; unlike scikit-fuzzy, data are rows.
 
-use crate::data::{check_matrix, check_weights, BLOCK_ROWS, SEGMENT_ROWS};
-use crate::distance::{column_means, DistanceKernel};
+use crate::data::{check_matrix, check_weights, ScratchPool, BLOCK_ROWS, SEGMENT_ROWS};
+use crate::distance::{column_means, DistanceKernel, Scratch};
 use crate::error::{invalid, Error, Result};
 use crate::float::Float;
 use crate::gmm::em::weighted_sums;
@@ -201,8 +201,17 @@ impl<F: Float> FuzzyCMeans<F> {
         // at eps, raised to m); given or seeded centres give u0 by one membership step, which
         // is the pass itself.
         let mut ut = Array2::<f64>::zeros((k, n));
+        let pool = ScratchPool::new();
         let from_centers = |c: ArrayView2<'_, F>, ut: &mut Array2<f64>| {
-            let p = fcm_pass(x, &w, &DistanceKernel::new(c, mu.view()), ut, m, true);
+            let p = fcm_pass(
+                x,
+                &w,
+                &DistanceKernel::new(c, mu.view()),
+                ut,
+                m,
+                true,
+                &pool,
+            );
             (p.tot, p.sums)
         };
         let (mut tot, mut sums) = match &self.init {
@@ -241,7 +250,7 @@ impl<F: Float> FuzzyCMeans<F> {
                 }
             }
             let kernel = DistanceKernel::new(centers.view(), mu.view());
-            let pass = fcm_pass(x, &w, &kernel, &mut ut, m, false);
+            let pass = fcm_pass(x, &w, &kernel, &mut ut, m, false, &pool);
             objective.push(pass.objective);
             change = pass.change.sqrt();
             sums = pass.sums;
@@ -452,6 +461,7 @@ fn fcm_pass<F: Float>(
     ut: &mut Array2<f64>,
     m: f64,
     start: bool,
+    pool: &ScratchPool<(Scratch<F>, FcmScratch<F>)>,
 ) -> Pass {
     let (k, d) = (kernel.n_centers(), x.ncols());
     let zero = || Pass {
@@ -467,8 +477,9 @@ fn fcm_pass<F: Float>(
         .into_par_iter()
         .enumerate()
         .map_init(
-            || (kernel.scratch(d), FcmScratch::new(k, d)),
-            |(scratch, fs), (s, mut useg)| {
+            || pool.lease(|| (kernel.scratch(d), FcmScratch::new(k, d))),
+            |lease, (s, mut useg)| {
+                let (scratch, fs) = &mut **lease;
                 let first = s * SEGMENT_ROWS;
                 let rows = useg.ncols();
                 let mut part = zero();
