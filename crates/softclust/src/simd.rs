@@ -96,54 +96,6 @@ fn combine<T: Copy + std::ops::Add<Output = T>>(a: [T; LANES]) -> T {
     ((a[0] + a[4]) + (a[2] + a[6])) + ((a[1] + a[5]) + (a[3] + a[7]))
 }
 
-/// Index and value of the first minimum of a non-empty slice without NaN.
-#[inline(always)]
-pub(crate) fn argmin<F: Float>(a: &[F]) -> (usize, F) {
-    argmin_map(a, |v| v)
-}
-
-/// Index and value of the first minimum of `f(a_j)` over a non-empty slice (no NaN): lanes
-/// keep their first minimum and its index, then the lanes are reduced (lowest index on ties).
-#[inline(always)]
-pub(crate) fn argmin_map<F: Float>(a: &[F], f: impl Fn(F) -> F) -> (usize, F) {
-    let mut val = [F::infinity(); LANES];
-    let mut idx = [usize::MAX; LANES];
-    let mut chunks = a.chunks_exact(LANES);
-    let mut base = 0;
-    for c in &mut chunks {
-        for (l, (&v, (m, i))) in c.iter().zip(val.iter_mut().zip(idx.iter_mut())).enumerate() {
-            let t = f(v);
-            let better = t < *m;
-            *m = if better { t } else { *m };
-            *i = if better { base + l } else { *i };
-        }
-        base += LANES;
-    }
-    for (l, (&v, (m, i))) in chunks
-        .remainder()
-        .iter()
-        .zip(val.iter_mut().zip(idx.iter_mut()))
-        .enumerate()
-    {
-        let t = f(v);
-        if t < *m {
-            *m = t;
-            *i = base + l;
-        }
-    }
-    let mut best = (idx[0], val[0]);
-    for (&i, &m) in idx.iter().zip(&val).skip(1) {
-        if m < best.1 || (m == best.1 && i < best.0) {
-            best = (i, m);
-        }
-    }
-    if best.0 == usize::MAX {
-        // Every value was +inf: the first one.
-        return (0, f(a[0]));
-    }
-    best
-}
-
 /// The maximum of a slice (`-inf` when empty; NaN if any element is NaN), in lanes.
 #[inline(always)]
 pub(crate) fn max(a: &[f64]) -> f64 {
@@ -293,24 +245,6 @@ mod tests {
         assert!((dist_sq_f64(&a, &b) - naive_d).abs() < 1e-14);
         assert_eq!(sum_sq::<f64>(&[]), 0.0);
         assert!((sum(&a) - a.iter().sum::<f64>()).abs() < 1e-14);
-    }
-
-    #[test]
-    fn argmin_takes_the_first_minimum() {
-        assert_eq!(argmin(&[3.0, 1.0, 2.0, 1.0]), (1, 1.0));
-        let mut v = vec![5.0f32; 21];
-        v[20] = 0.5;
-        v[13] = 0.5;
-        assert_eq!(argmin(&v), (13, 0.5));
-        assert_eq!(argmin(&[2.0]), (0, 2.0));
-        assert_eq!(argmin(&[f64::INFINITY; 3]), (0, f64::INFINITY));
-        // Ties across lanes and in the remainder: the lowest index wins.
-        let mut w = vec![1.0; 27];
-        w[25] = 0.0;
-        w[9] = 0.0;
-        w[17] = 0.0;
-        assert_eq!(argmin(&w), (9, 0.0));
-        assert_eq!(argmin_map(&[3.0, 1.0, 2.0], |v| -v), (0, -3.0));
     }
 
     #[test]

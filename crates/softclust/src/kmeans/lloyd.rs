@@ -10,9 +10,10 @@
 //! training labels equal `predict` on the training data. This mirrors scikit-learn's
 //! `_kmeans_single_lloyd` step for step, so runs from the same initial centres agree.
 
-use crate::data::SEGMENT_ROWS;
+use crate::data::{BLOCK_ROWS, SEGMENT_ROWS};
 use crate::distance::{exact_sq, DistanceKernel};
 use crate::float::Float;
+use crate::matmul::matmul_nt;
 use crate::simd;
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2};
 use rayon::prelude::*;
@@ -69,23 +70,35 @@ pub(crate) fn assign<F: Float>(
     let k = kernel.n_centers();
     let d = x.ncols();
     let norms = kernel.center_norms();
+    let cs = kernel.shifted_centers();
     let parts: Vec<Accumulated> = labels
         .par_chunks_mut(SEGMENT_ROWS)
         .enumerate()
         .map_init(
-            || kernel.scratch(d),
-            |scratch, (s, lab)| {
+            || {
+                (
+                    kernel.scratch(d),
+                    vec![F::zero(); BLOCK_ROWS],
+                    vec![0usize; BLOCK_ROWS],
+                )
+            },
+            |(scratch, best, idx), (s, lab)| {
                 let first = s * SEGMENT_ROWS;
                 let mut acc = Accumulated::zeros(k, if accumulate { d } else { 0 });
-                kernel.for_each_product_block(x, first..first + lab.len(), scratch, |blk| {
-                    let o = blk.start - first;
-                    simd::dispatch(AssignRows {
-                        g: blk.g,
+                kernel.for_each_centred_block(x, first..first + lab.len(), scratch, |blk| {
+                    let (o, b) = (blk.start - first, blk.rows);
+                    // The product transposed (k x b): the nearest-centre search then runs over
+                    // contiguous points, cluster by cluster.
+                    matmul_nt(k, b, d, F::one(), cs, blk.xc, false, blk.g);
+                    simd::dispatch(AssignCols {
+                        gt: blk.g,
                         xc: blk.xc,
                         xn: blk.xn,
                         norms,
-                        w: &w[blk.start..blk.start + blk.rows],
-                        labels: &mut lab[o..o + blk.rows],
+                        w: &w[blk.start..blk.start + b],
+                        labels: &mut lab[o..o + b],
+                        best: &mut best[..b],
+                        idx: &mut idx[..b],
                         acc: &mut acc,
                         accumulate,
                     })
@@ -101,48 +114,69 @@ pub(crate) fn assign<F: Float>(
     total
 }
 
-/// The per-row part of [`assign`] for one block.
-struct AssignRows<'a, F> {
-    g: &'a mut [F],
+/// The per-point part of [`assign`] for one block, from the transposed product.
+struct AssignCols<'a, F> {
+    /// `(c_j - mu)·(x_i - mu)`, k x b.
+    gt: &'a [F],
     xc: &'a [F],
     xn: &'a [F],
     norms: &'a [F],
     w: &'a [f64],
     labels: &'a mut [usize],
+    best: &'a mut [F],
+    idx: &'a mut [usize],
     acc: &'a mut Accumulated,
     accumulate: bool,
 }
 
-impl<F: Float> simd::Kernel for AssignRows<'_, F> {
+impl<F: Float> simd::Kernel for AssignCols<'_, F> {
     type Output = ();
     #[inline(always)]
     fn run(self) {
         let k = self.norms.len();
-        let d = self.xc.len() / self.xn.len().max(1);
+        let b = self.xn.len();
+        let d = self.xc.len() / b.max(1);
         let two = F::one() + F::one();
+        // argmin_j |c_j|² - 2 g_ij (the row's own norm does not change it); strict < keeps
+        // the lowest index on ties.
+        self.best.fill(F::infinity());
+        self.idx.fill(0);
+        for (j, (g, &cn)) in self
+            .gt
+            .chunks_exact(b.max(1))
+            .zip(self.norms)
+            .enumerate()
+            .take(k)
+        {
+            for ((bv, bi), &gv) in self.best.iter_mut().zip(self.idx.iter_mut()).zip(g) {
+                let t = cn - two * gv;
+                let better = t < *bv;
+                *bv = if better { t } else { *bv };
+                *bi = if better { j } else { *bi };
+            }
+        }
         let acc = self.acc;
-        for ((((g, xc), &xn), &wi), lab) in self
-            .g
-            .chunks_exact_mut(k)
-            .zip(self.xc.chunks_exact(d))
+        for (i, (((&m, &l), &xn), &wi)) in self
+            .best
+            .iter()
+            .zip(self.idx.iter())
             .zip(self.xn)
             .zip(self.w)
-            .zip(self.labels.iter_mut())
+            .enumerate()
         {
-            // argmin_j |c_j|² - 2 g_ij (the row's own norm does not change it).
-            for (v, &cn) in g.iter_mut().zip(self.norms) {
-                *v = cn - two * *v;
-            }
-            let (best, m) = simd::argmin(g);
-            *lab = best;
+            self.labels[i] = l;
             let dist = xn + m;
             if dist > F::zero() {
                 acc.inertia += wi * dist.as_f64();
             }
             if self.accumulate {
-                acc.weight[best] += wi;
-                acc.count[best] += usize::from(wi > 0.0);
-                simd::axpy_f64(&mut acc.sums[best * d..(best + 1) * d], wi, xc);
+                acc.weight[l] += wi;
+                acc.count[l] += usize::from(wi > 0.0);
+                simd::axpy_f64(
+                    &mut acc.sums[l * d..(l + 1) * d],
+                    wi,
+                    &self.xc[i * d..(i + 1) * d],
+                );
             }
         }
     }
