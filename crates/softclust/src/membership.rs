@@ -137,8 +137,11 @@ impl<F: Float> Membership<F> {
             .and(&mut max_p)
             .and(&mut margin)
             .par_for_each(|p, l, mp, mg| {
-                let row = p.to_vec();
-                let (best, top, second) = top_two_slice(&row);
+                // Rows of the (standard-layout) matrix are contiguous; copy only if not.
+                let (best, top, second) = match p.as_slice() {
+                    Some(row) => top_two_slice(row),
+                    None => top_two_slice(&p.to_vec()),
+                };
                 *l = best;
                 *mp = top;
                 *mg = top - second;
