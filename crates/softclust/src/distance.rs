@@ -17,7 +17,7 @@ use crate::error::{Error, Result};
 use crate::float::Float;
 use crate::matmul::matmul_nt;
 use crate::simd;
-use ndarray::{s, Array1, Array2, ArrayView1, ArrayView2, ArrayViewMut2, Zip};
+use ndarray::{s, Array1, Array2, ArrayView1, ArrayView2, ArrayViewMut2};
 use rayon::prelude::*;
 use std::ops::Range;
 
@@ -304,20 +304,13 @@ impl<F: Float> simd::Kernel for Finish<'_, F> {
     }
 }
 
-/// `|a - b|²` by explicit subtraction, accumulated in f64.
+/// `|a - b|²` by explicit subtraction, accumulated in f64: [`simd::dist_sq_f64`] on the two
+/// rows (copied first only when a view is not contiguous).
 pub(crate) fn exact_sq<F: Float>(a: ArrayView1<'_, F>, b: ArrayView1<'_, F>) -> F {
-    let mut s = 0.0;
-    if let (Some(a), Some(b)) = (a.as_slice(), b.as_slice()) {
-        for (&u, &v) in a.iter().zip(b) {
-            let t = (u - v).as_f64();
-            s += t * t;
-        }
-    } else {
-        Zip::from(a).and(b).for_each(|&u, &v| {
-            let t = (u - v).as_f64();
-            s += t * t;
-        });
-    }
+    let s = match (a.as_slice(), b.as_slice()) {
+        (Some(a), Some(b)) => simd::dist_sq_f64(a, b),
+        _ => simd::dist_sq_f64(&a.to_vec(), &b.to_vec()),
+    };
     F::of(s)
 }
 
