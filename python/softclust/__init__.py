@@ -3,13 +3,14 @@
 Estimators follow scikit-learn's API and run on a Rust core (the private extension module
 ``softclust._softclust``): :class:`KMeans` with principled soft memberships,
 :class:`GaussianMixture`, :class:`FuzzyCMeans` and :class:`ConsensusKMeans`; functions
-:func:`soft_assign`, :func:`select_model` and :func:`typicality`.
+:func:`soft_assign`, :func:`select_model`, :func:`typicality`, and :func:`load` for model files
+(written by any estimator's ``save`` or the CLI's ``--model-out``).
 """
 
 from ._base import Membership, Typicality
 from ._softclust import SoftclustError, __version__
 from .consensus import ConsensusKMeans
-from .functions import select_model, soft_assign, typicality
+from .functions import load, select_model, soft_assign, typicality
 from .fuzzy import FuzzyCMeans
 from .kmeans import KMeans
 from .mixture import GaussianMixture
@@ -23,6 +24,7 @@ __all__ = [
     "SoftclustError",
     "Typicality",
     "__version__",
+    "load",
     "select_model",
     "soft_assign",
     "typicality",

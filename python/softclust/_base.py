@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import os
+import tempfile
 import warnings
 from dataclasses import dataclass
 
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
-from sklearn.utils.validation import _check_sample_weight, validate_data
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+
+from . import _softclust as _rs
 
 FLOAT_DTYPES = (np.float64, np.float32)
 
@@ -57,6 +60,44 @@ class Typicality:
         return cls(d["typicality"], d["log_typicality"], d["outlier"])
 
 
+DEFAULTS = _rs.DEFAULTS
+"""The Rust core's default settings (the CLI's flags take the same)."""
+
+
+class ModelFileMixin:
+    """Saving and loading the model file shared with the CLI (``--model-out``,
+    ``softclust predict --model``): one versioned JSON format with the scaler and the feature
+    names. The fitted model lives in ``self._model``, a value of the Rust core."""
+
+    def save(self, path) -> None:
+        """Writes the fitted model to ``path`` (atomically): the file ``softclust predict
+        --model`` reads and :func:`softclust.load` loads back, with identical memberships."""
+        check_is_fitted(self)
+        names = getattr(self, "feature_names_in_", None)
+        text = self._model.to_json(None if names is None else [str(n) for n in names])
+        path = os.fspath(path)
+        directory = os.path.dirname(os.path.abspath(path))
+        fd, tmp = tempfile.mkstemp(prefix=".softclust-", dir=directory)
+        try:
+            with os.fdopen(fd, "w") as f:
+                f.write(text + "\n")
+            os.replace(tmp, path)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+
+    def _adopt(self, model) -> None:
+        """Takes a loaded model: feature count and names from the file, attributes from it."""
+        self.n_features_in_ = model.n_features
+        names = model.feature_names
+        if names != [f"x{j}" for j in range(len(names))]:
+            self.feature_names_in_ = np.asarray(names, dtype=object)
+        method, center, scale = model.scaler()
+        self.scaler_ = None if method == "none" else {"method": method, "center": center, "scale": scale}
+        self._set_model(model)
+
+
 def n_threads(n_jobs) -> int | None:
     """``None`` uses every core; ``-1`` too; a positive integer that many threads."""
     if n_jobs is None:
@@ -83,6 +124,30 @@ def seed_from(random_state) -> int:
         return int(random_state) & 0xFFFFFFFFFFFFFFFF
     rng = check_random_state(random_state)
     return int(rng.randint(np.iinfo(np.int32).max))
+
+
+def anchor(a):
+    """An anchor as the core parses it: ``"q:0.9"`` (a quantile) or a distance."""
+    if a is None or isinstance(a, str):
+        return a
+    return repr(float(a))
+
+
+def soft_options(method, *, sigma=None, power=None, per_cluster_variance=False, size_weights=False,
+                 temperature=1.0, near=None, half=None, far=None, far_value=None) -> dict:
+    """The soft-assignment options as the core's ``SoftSpec`` takes them."""
+    return {
+        "method": str(method),
+        "sigma": None if sigma is None else float(sigma),
+        "power": None if power is None else float(power),
+        "per_cluster_variance": bool(per_cluster_variance),
+        "size_weights": bool(size_weights),
+        "temperature": float(temperature),
+        "near": anchor(near),
+        "half": anchor(half),
+        "far": anchor(far),
+        "far_value": float(DEFAULTS["far_value"] if far_value is None else far_value),
+    }
 
 
 def check_x(est, X, *, reset: bool):

@@ -7,10 +7,10 @@ from sklearn.base import BaseEstimator, ClusterMixin
 from sklearn.utils.validation import check_is_fitted
 
 from . import _softclust as _rs
-from ._base import Membership, check_positive_ints, check_x, n_threads, seed_from
+from ._base import DEFAULTS, Membership, ModelFileMixin, check_positive_ints, check_x, n_threads, seed_from
 
 
-class ConsensusKMeans(ClusterMixin, BaseEstimator):
+class ConsensusKMeans(ModelFileMixin, ClusterMixin, BaseEstimator):
     """Consensus k-means: ``n_runs`` k-means fits on resamples, aligned to a reference solution
     by minimum-cost assignment; ``P(cluster j | x)`` is the share of runs that put ``x`` in ``j``.
 
@@ -31,8 +31,9 @@ class ConsensusKMeans(ClusterMixin, BaseEstimator):
     True
     """
 
-    def __init__(self, n_clusters=8, *, n_runs=100, resample="bootstrap", subsample=0.8, n_init=10,
-                 max_iter=300, tol=1e-4, random_state=None, n_jobs=None):
+    def __init__(self, n_clusters=8, *, n_runs=DEFAULTS["consensus_runs"], resample="bootstrap", subsample=0.8,
+                 n_init=DEFAULTS["consensus_n_init"], max_iter=DEFAULTS["kmeans_max_iter"], tol=DEFAULTS["kmeans_tol"],
+                 random_state=None, n_jobs=None):
         self.n_clusters = n_clusters
         self.n_runs = n_runs
         self.resample = resample
@@ -46,30 +47,57 @@ class ConsensusKMeans(ClusterMixin, BaseEstimator):
     def fit(self, X, y=None):
         X = check_x(self, X, reset=True)
         check_positive_ints(self, "n_clusters", "n_runs", "n_init", "max_iter")
-        r = _rs.consensus_fit(
-            X, int(self.n_clusters), int(self.n_runs), self.resample, float(self.subsample),
-            seed_from(self.random_state), int(self.n_init), int(self.max_iter), float(self.tol), n_threads(self.n_jobs),
-        )
-        self.probabilities_ = r["proba"]
-        self.labels_ = r["label"]
-        self.counts_ = r["counts"]
-        self.stability_ = r["stability"]
-        self.max_p_interval_ = np.column_stack([r["max_p_low"], r["max_p_high"]])
-        self.cluster_centers_ = r["reference_centers"]
-        self.run_centers_ = r["run_centers"]
-        self._centering = r["centering"]
-        self.n_iter_ = int(r["n_iter"])
+        if self.resample not in ("bootstrap", "subsample", "reseed"):
+            raise ValueError(f"resample must be 'bootstrap', 'subsample' or 'reseed', got {self.resample!r}")
+        config = {
+            "n_clusters": int(self.n_clusters),
+            "runs": int(self.n_runs),
+            "resample": f"subsample:{float(self.subsample)!r}" if self.resample == "subsample" else self.resample,
+            "seed": seed_from(self.random_state),
+            "reference_n_init": int(self.n_init),
+            "max_iter": int(self.max_iter),
+            "tol": float(self.tol),
+        }
+        self._set_model(_rs.consensus_fit(X, config, n_threads(self.n_jobs)))
         return self
 
-    def memberships(self, X) -> Membership:
+    def _set_model(self, model):
+        self._model = model
+        r = model.params()
+        if "training" in r:
+            self.probabilities_ = r["training"]["proba"]
+            self.labels_ = r["training"]["label"]
+            self.counts_ = r["counts"]
+            self.max_p_interval_ = np.column_stack([r["max_p_low"], r["max_p_high"]])
+        self.stability_ = r["stability"]
+        self.cluster_centers_ = r["reference_centers"]
+        self.run_centers_ = r["run_centers"]
+        self.n_iter_ = int(r["n_iter"])
+
+    @classmethod
+    def _from_model(cls, model):
+        est = cls(n_clusters=model.n_clusters, n_runs=int(model.params()["run_centers"].shape[0]))
+        est._adopt(model)
+        return est
+
+    def _x(self, X):
         check_is_fitted(self)
-        X = check_x(self, X, reset=False)
-        r = _rs.consensus_predict_proba(X, self.run_centers_, self._centering, n_threads(self.n_jobs))
-        return Membership._from_dict(r)
+        return check_x(self, X, reset=False)
+
+    def memberships(self, X) -> Membership:
+        X = self._x(X)
+        return Membership._from_dict(self._model.memberships(X, n_threads(self.n_jobs)))
+
+    def predict_counts(self, X):
+        """How many of the ``n_runs`` runs put each row in each cluster."""
+        X = self._x(X)
+        return self._model.predict_counts(X, n_threads(self.n_jobs))
 
     def predict_proba(self, X):
         """Share of runs whose nearest aligned centre is each cluster."""
-        return self.memberships(X).proba
+        X = self._x(X)
+        return self._model.predict_proba(X, n_threads(self.n_jobs))
 
     def predict(self, X):
-        return self.memberships(X).label
+        X = self._x(X)
+        return self._model.predict(X, n_threads(self.n_jobs))

@@ -5,23 +5,16 @@ from __future__ import annotations
 import numpy as np
 
 from . import _softclust as _rs
-from ._base import Membership, Typicality, check_weights, n_threads
+from ._base import DEFAULTS, Membership, Typicality, check_weights, n_threads, soft_options
+from .consensus import ConsensusKMeans
 from .fuzzy import FuzzyCMeans
 from .kmeans import KMeans
-from .mixture import GaussianMixture, _Cfg, _config
-
-
-def _anchor(a):
-    if a is None:
-        return None
-    if isinstance(a, str) and a.startswith("q:"):
-        return ("quantile", float(a[2:]))
-    return ("distance", float(a))
+from .mixture import GaussianMixture, _config
 
 
 def soft_assign(distances, method="softmax", *, squared=False, n_features=None, sigma=None, power=None,
                 per_cluster_variance=False, size_weights=False, temperature=1.0, sample_weight=None,
-                near=None, half=None, far=None, far_value=0.01) -> Membership:
+                near=None, half=None, far=None, far_value=DEFAULTS["far_value"]) -> Membership:
     """Memberships from an (n_samples, n_clusters) distance matrix (column j = distances to
     cluster j). ``method`` is "softmax", "inverse-power", "minmax" or "anchored" (anchors as
     distances, or "q:0.9" quantiles). Softmax needs ``sigma`` or ``n_features`` (to estimate
@@ -37,12 +30,11 @@ def soft_assign(distances, method="softmax", *, squared=False, n_features=None, 
     if d.ndim != 2:
         raise ValueError(f"distances must be a 2-D array (n_samples, n_clusters), got shape {d.shape}")
     sw = check_weights(sample_weight, d)
-    params = _rs.soft_fit(
-        d, bool(squared), method, sigma=sigma, power=power, per_cluster_variance=per_cluster_variance,
-        size_weights=size_weights, temperature=float(temperature), n_features=n_features, sample_weight=sw,
-        near=_anchor(near), half=_anchor(half), far=_anchor(far), far_value=float(far_value),
+    options = soft_options(
+        method, sigma=sigma, power=power, per_cluster_variance=per_cluster_variance, size_weights=size_weights,
+        temperature=temperature, near=near, half=half, far=far, far_value=far_value,
     )
-    return Membership._from_dict(_rs.soft_apply(params, d, bool(squared)))
+    return Membership._from_dict(_rs.soft_assign(d, bool(squared), options, n_features, sw))
 
 
 def select_model(X, k_range=range(1, 11), covariance_types=("full", "tied", "diag", "spherical"),
@@ -61,8 +53,8 @@ def select_model(X, k_range=range(1, 11), covariance_types=("full", "tied", "dia
     sw = check_weights(sample_weight, X)
     if isinstance(covariance_types, str):
         covariance_types = [covariance_types]
-    rows, best = _rs.select_model(
-        X, sw, [int(k) for k in k_range], list(covariance_types), criterion, _Cfg(_config(est)), n_threads(n_jobs)
+    rows, best = _rs.gmm_select(
+        X, sw, [int(k) for k in k_range], list(covariance_types), criterion, _config(est), n_threads(n_jobs)
     )
     keys = ["k", "covariance_type", "criterion", "bic", "aic", "icl", "mean_log_likelihood", "n_parameters", "converged", "failed"]
     table = {key: np.array([r[key] for r in rows], dtype=object if key in ("covariance_type", "failed") else None) for key in keys}
@@ -72,11 +64,12 @@ def select_model(X, k_range=range(1, 11), covariance_types=("full", "tied", "dia
         table = pd.DataFrame(table)
     except ImportError:
         pass
-    model = GaussianMixture(**{**gmm_params, "n_components": best["n_components"], "covariance_type": best["covariance_type"]})
+    p = best.params()
+    model = GaussianMixture(**{**gmm_params, "n_components": p["n_components"], "covariance_type": p["covariance_type"]})
     model.n_features_in_ = X.shape[1]
     if hasattr(est, "feature_names_in_"):
         model.feature_names_in_ = est.feature_names_in_
-    model._set(best)
+    model._set_model(best)
     return table, model
 
 
@@ -89,4 +82,20 @@ def typicality(X, model, spread="isotropic") -> Typicality:
         return model.typicality(X)
     if isinstance(model, (KMeans, FuzzyCMeans)):
         return model.typicality(X, spread=spread)
+    if isinstance(model, ConsensusKMeans):
+        return Typicality._from_dict(model._model.typicality(model._x(X), spread, n_threads(model.n_jobs)))
     raise TypeError(f"typicality needs a fitted KMeans, FuzzyCMeans or GaussianMixture, got {type(model).__name__}")
+
+
+def load(path):
+    """Loads a model file written by :meth:`save` of any estimator or by the CLI's
+    ``--model-out``, as the matching fitted estimator (:class:`KMeans`,
+    :class:`GaussianMixture`, :class:`FuzzyCMeans` or :class:`ConsensusKMeans`). Predictions take
+    raw data: a CLI model's scaler (``scaler_``) is applied inside, and its fitted attributes
+    are in the scaled units.
+    """
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    model = _rs.model_from_json(text, str(path))
+    cls = {"kmeans": KMeans, "gmm": GaussianMixture, "fcm": FuzzyCMeans, "consensus": ConsensusKMeans}[model.kind]
+    return cls._from_model(model)

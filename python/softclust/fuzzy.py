@@ -8,7 +8,9 @@ from sklearn.utils.validation import check_is_fitted
 
 from . import _softclust as _rs
 from ._base import (
+    DEFAULTS,
     Membership,
+    ModelFileMixin,
     Typicality,
     check_positive_ints,
     check_weights,
@@ -19,7 +21,7 @@ from ._base import (
 )
 
 
-class FuzzyCMeans(ClusterMixin, TransformerMixin, BaseEstimator):
+class FuzzyCMeans(ModelFileMixin, ClusterMixin, TransformerMixin, BaseEstimator):
     """Fuzzy c-means (Bezdek): memberships ``u_ij ∝ d_ij^(-2/(m-1))``, centres weighted by
     ``u_ij^m``. Data are rows (unlike scikit-fuzzy); memberships of new data are computed in
     closed form from the centres, with no iteration.
@@ -34,7 +36,8 @@ class FuzzyCMeans(ClusterMixin, TransformerMixin, BaseEstimator):
     True
     """
 
-    def __init__(self, n_clusters=3, *, m=2.0, max_iter=300, tol=1e-5, init="k-means++", random_state=None, n_jobs=None):
+    def __init__(self, n_clusters=3, *, m=DEFAULTS["fcm_m"], max_iter=DEFAULTS["fcm_max_iter"], tol=DEFAULTS["fcm_tol"],
+                 init="k-means++", random_state=None, n_jobs=None):
         self.n_clusters = n_clusters
         self.m = m
         self.max_iter = max_iter
@@ -53,47 +56,62 @@ class FuzzyCMeans(ClusterMixin, TransformerMixin, BaseEstimator):
         else:
             centers = np.ascontiguousarray(self.init, dtype=np.float64)
         check_positive_ints(self, "n_clusters", "max_iter")
-        r = _rs.fcm_fit(
-            X, sw, int(self.n_clusters), float(self.m), int(self.max_iter), float(self.tol),
-            seed_from(self.random_state), centers, n_threads(self.n_jobs),
-        )
+        config = {
+            "n_clusters": int(self.n_clusters),
+            "m": float(self.m),
+            "max_iter": int(self.max_iter),
+            "tol": float(self.tol),
+            "seed": seed_from(self.random_state),
+            "init_centers": centers,
+        }
+        self._set_model(_rs.fcm_fit(X, sw, config, n_threads(self.n_jobs)))
+        if not self.converged_:
+            warn_not_converged("fuzzy c-means", self.n_iter_, "raise max_iter or tol")
+        return self
+
+    def _set_model(self, model):
+        self._model = model
+        r = model.params()
         self.cluster_centers_ = r["cluster_centers"]
-        self._centering = r["centering"]
-        self.u_ = r["memberships"]
-        self.labels_ = np.argmax(self.u_, axis=1)
+        if "memberships" in r:
+            self.u_ = r["memberships"]
+            self.labels_ = np.argmax(self.u_, axis=1)
         self.n_iter_ = int(r["n_iter"])
         self.converged_ = bool(r["converged"])
         self.objective_ = list(r["objective"])
         self.partition_coefficient_ = float(r["partition_coefficient"])
         self.partition_entropy_ = float(r["partition_entropy"])
-        self.cluster_variances_ = r["cluster_variances"]
-        self.cluster_feature_variances_ = r["cluster_feature_variances"]
-        if not self.converged_:
-            warn_not_converged("fuzzy c-means", self.n_iter_, "raise max_iter or tol")
-        return self
+        self.cluster_variances_ = r.get("cluster_variances")
+        self.cluster_feature_variances_ = r.get("cluster_feature_variances")
+
+    @classmethod
+    def _from_model(cls, model):
+        est = cls(n_clusters=model.n_clusters, m=float(model.params()["m"]))
+        est._adopt(model)
+        return est
+
+    def _x(self, X):
+        check_is_fitted(self)
+        return check_x(self, X, reset=False)
 
     def memberships(self, X) -> Membership:
-        check_is_fitted(self)
-        X = check_x(self, X, reset=False)
-        return Membership._from_dict(
-            _rs.fcm_memberships(X, self.cluster_centers_, self._centering, float(self.m), n_threads(self.n_jobs))
-        )
+        X = self._x(X)
+        return Membership._from_dict(self._model.memberships(X, n_threads(self.n_jobs)))
 
     def predict_proba(self, X):
         """Memberships in closed form from the centres."""
-        return self.memberships(X).proba
+        X = self._x(X)
+        return self._model.predict_proba(X, n_threads(self.n_jobs))
 
     def predict(self, X):
-        return self.memberships(X).label
+        X = self._x(X)
+        return self._model.predict(X, n_threads(self.n_jobs))
 
     def transform(self, X):
         """Euclidean distances to the centres."""
-        check_is_fitted(self)
-        X = check_x(self, X, reset=False)
-        return _rs.kmeans_transform(X, self.cluster_centers_, self._centering, n_threads(self.n_jobs))
+        X = self._x(X)
+        return self._model.transform(X, n_threads(self.n_jobs))
 
     def typicality(self, X, spread="isotropic") -> Typicality:
-        check_is_fitted(self)
-        X = check_x(self, X, reset=False)
-        var = self.cluster_variances_[:, None] if spread == "isotropic" else self.cluster_feature_variances_
-        return Typicality._from_dict(_rs.spread_typicality(X, self.cluster_centers_, np.ascontiguousarray(var), spread))
+        X = self._x(X)
+        return Typicality._from_dict(self._model.typicality(X, spread, n_threads(self.n_jobs)))

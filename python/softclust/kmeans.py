@@ -2,29 +2,32 @@
 
 from __future__ import annotations
 
-
 import numpy as np
 from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from . import _softclust as _rs
 from ._base import (
+    DEFAULTS,
     Membership,
+    ModelFileMixin,
     Typicality,
     check_positive_ints,
     check_weights,
     check_x,
     n_threads,
     seed_from,
+    soft_options,
     warn_not_converged,
 )
 
 
-class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
+class KMeans(ModelFileMixin, ClusterMixin, TransformerMixin, BaseEstimator):
     """k-means clustering (greedy k-means++, Lloyd) with principled soft memberships.
 
     Parameters follow :class:`sklearn.cluster.KMeans`; ``soft`` chooses how distances become
-    probabilities in :meth:`predict_proba`:
+    probabilities in :meth:`predict_proba` (the fitted model owns this soft step, estimated once
+    at fit time by the Rust core):
 
     * ``"softmax"`` (default): ``p_ij ∝ exp(-d_ij² / (2 sigma²))``, the posterior of the
       fixed-variance Gaussian mixture that k-means fits, with ``sigma² = inertia / (n d)``
@@ -32,7 +35,8 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
     * ``"inverse-power"``: ``p_ij ∝ d_ij^(-power)``, default ``power = n_features - 1``
       (fuzzy c-means memberships with ``m = 1 + 2 / power``);
     * ``"minmax"``: the linear baseline, for comparison only;
-    * ``"anchored"``: the anchored score normalised per row (a score, not a probability).
+    * ``"anchored"``: the anchored score normalised per row (a score, not a probability);
+      anchors ``near``, ``half``, ``far`` are distances or ``"q:0.9"`` quantiles.
 
     Parameters
     ----------
@@ -45,11 +49,8 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
         Relative to the mean per-feature variance.
     random_state : int, RandomState instance or None, default=None
     soft : {"softmax", "inverse-power", "minmax", "anchored"}, default="softmax"
-    sigma : float, default=None
-    power : float, default=None
-    per_cluster_variance : bool, default=False
-    size_weights : bool, default=False
-    temperature : float, default=1.0
+    sigma, power, per_cluster_variance, size_weights, temperature : soft options
+    near, half, far, far_value : anchored score options
     n_jobs : int, default=None
         Threads (None or -1: all cores). Results do not depend on it.
 
@@ -57,7 +58,7 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
     ----------
     cluster_centers_, labels_, inertia_, n_iter_, converged_, sigma_, n_features_in_,
     feature_names_in_, cluster_variances_ (isotropic, per cluster),
-    cluster_feature_variances_ (per cluster and feature).
+    cluster_feature_variances_ (per cluster and feature), soft_parameters_.
 
     Examples
     --------
@@ -78,8 +79,8 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
         *,
         init="k-means++",
         n_init="auto",
-        max_iter=300,
-        tol=1e-4,
+        max_iter=DEFAULTS["kmeans_max_iter"],
+        tol=DEFAULTS["kmeans_tol"],
         random_state=None,
         soft="softmax",
         sigma=None,
@@ -87,6 +88,10 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
         per_cluster_variance=False,
         size_weights=False,
         temperature=1.0,
+        near=None,
+        half=None,
+        far=None,
+        far_value=DEFAULTS["far_value"],
         n_jobs=None,
     ):
         self.n_clusters = n_clusters
@@ -101,13 +106,16 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
         self.per_cluster_variance = per_cluster_variance
         self.size_weights = size_weights
         self.temperature = temperature
+        self.near = near
+        self.half = half
+        self.far = far
+        self.far_value = far_value
         self.n_jobs = n_jobs
 
     def fit(self, X, y=None, sample_weight=None):
-        """Fits k-means and the soft assignment on ``X``."""
+        """Fits k-means and its soft step on ``X``."""
         X = check_x(self, X, reset=True)
         sw = check_weights(sample_weight, X)
-        threads = n_threads(self.n_jobs)
         init_centers = None
         if isinstance(self.init, str):
             if self.init not in ("k-means++", "random"):
@@ -123,91 +131,93 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
         else:
             raise ValueError(f"n_init must be 'auto' or an integer >= 1, got {self.n_init!r}")
         check_positive_ints(self, "n_clusters", "max_iter")
-        # Softmax and inverse-power come from the fit's per-cluster sums, with no distance
-        # matrix; minmax and anchored are fitted on the training distances below.
-        from_model = self.soft in ("softmax", "inverse-power", "inverse_power")
-        soft = (
-            (self.soft, self.sigma, self.power, bool(self.per_cluster_variance), bool(self.size_weights),
-             float(self.temperature))
-            if from_model else None
-        )
-        r = _rs.kmeans_fit(
-            X, sw, int(self.n_clusters), self.init if isinstance(self.init, str) else "given",
-            init_centers, n_init, int(self.max_iter), float(self.tol), seed_from(self.random_state), threads,
-            soft,
-        )
-        self.cluster_centers_ = r["cluster_centers"]
-        self._centering = r["centering"]
-        self.labels_ = r["labels"]
-        self.inertia_ = float(r["inertia"])
-        self.n_iter_ = int(r["n_iter"])
-        self.converged_ = bool(r["converged"])
-        if from_model:
-            self._soft_params = r["soft_params"]
-        else:
-            d = _rs.kmeans_transform(X, self.cluster_centers_, self._centering, threads)
-            self._soft_params = _rs.soft_fit(
-                d, False, self.soft, sigma=self.sigma, power=self.power,
-                per_cluster_variance=bool(self.per_cluster_variance), size_weights=bool(self.size_weights),
-                temperature=float(self.temperature), n_features=X.shape[1], sample_weight=sw,
-            )
-        info = _rs.soft_describe(self._soft_params)
-        self.sigma_ = None if info["sigma"] is None else np.asarray(info["sigma"])
-        self.cluster_variances_ = r["cluster_variances"]
-        self.cluster_feature_variances_ = r["cluster_feature_variances"]
+        config = {
+            "n_clusters": int(self.n_clusters),
+            "init": self.init if isinstance(self.init, str) else "k-means++",
+            "init_centers": init_centers,
+            "n_init": n_init,
+            "max_iter": int(self.max_iter),
+            "tol": float(self.tol),
+            "seed": seed_from(self.random_state),
+            "soft": soft_options(
+                self.soft, sigma=self.sigma, power=self.power, per_cluster_variance=self.per_cluster_variance,
+                size_weights=self.size_weights, temperature=self.temperature, near=self.near, half=self.half,
+                far=self.far, far_value=self.far_value,
+            ),
+        }
+        self._set_model(_rs.kmeans_fit(X, sw, config, n_threads(self.n_jobs)))
         if not self.converged_:
             warn_not_converged("k-means", self.n_iter_, "raise max_iter or tol")
         return self
 
-    def _distances(self, X):
+    def _set_model(self, model):
+        self._model = model
+        r = model.params()
+        self.cluster_centers_ = r["cluster_centers"]
+        if "labels" in r:
+            self.labels_ = r["labels"]
+        self.inertia_ = float(r["inertia"])
+        self.n_iter_ = int(r["n_iter"])
+        self.converged_ = bool(r["converged"])
+        soft = r.get("soft")
+        self.sigma_ = None if soft is None or soft["sigma"] is None else np.asarray(soft["sigma"])
+        self.cluster_variances_ = r.get("cluster_variances")
+        self.cluster_feature_variances_ = r.get("cluster_feature_variances")
+
+    @classmethod
+    def _from_model(cls, model):
+        p = model.params()
+        est = cls(n_clusters=model.n_clusters, soft=p["soft"]["method"] if "soft" in p else "softmax")
+        est._adopt(model)
+        return est
+
+    def _x(self, X):
         check_is_fitted(self)
-        X = check_x(self, X, reset=False)
-        return X, _rs.kmeans_transform(X, self.cluster_centers_, self._centering, n_threads(self.n_jobs))
+        return check_x(self, X, reset=False)
 
     def transform(self, X):
         """Euclidean distances to the centres, shape (n_samples, n_clusters)."""
-        return self._distances(X)[1]
+        X = self._x(X)
+        return self._model.transform(X, n_threads(self.n_jobs))
 
     def predict(self, X):
         """Nearest centre of each row."""
-        check_is_fitted(self)
-        X = check_x(self, X, reset=False)
-        return _rs.kmeans_predict(X, self.cluster_centers_, self._centering, n_threads(self.n_jobs))
+        X = self._x(X)
+        return self._model.predict(X, n_threads(self.n_jobs))
 
     def memberships(self, X) -> Membership:
         """The full contract: probabilities, label, max_p, margin, entropy."""
-        if self.soft == "anchored":  # also returns the raw anchored scores
-            _, d = self._distances(X)
-            return Membership._from_dict(_rs.soft_apply(self._soft_params, d, False))
-        check_is_fitted(self)
-        X = check_x(self, X, reset=False)
-        return Membership._from_dict(
-            _rs.kmeans_memberships(X, self.cluster_centers_, self._centering, self._soft_params, n_threads(self.n_jobs))
-        )
+        X = self._x(X)
+        return Membership._from_dict(self._model.memberships(X, n_threads(self.n_jobs)))
+
+    def anchored_scores(self, X):
+        """The anchored soft step's raw per-cluster scores in [0, 1] (None for other methods)."""
+        X = self._x(X)
+        return self._model.memberships(X, n_threads(self.n_jobs)).get("scores")
 
     def predict_proba(self, X):
-        """Membership probabilities from the distances, by the method in ``soft``."""
-        return self.memberships(X).proba
+        """Membership probabilities from the distances, by the model's soft step."""
+        X = self._x(X)
+        return self._model.predict_proba(X, n_threads(self.n_jobs))
 
     def score(self, X, y=None, sample_weight=None):
         """Opposite of the (weighted) inertia of ``X`` against the fitted centres."""
-        X, d = self._distances(X)
+        X = self._x(X)
+        d = self._model.transform(X, n_threads(self.n_jobs))
         sw = check_weights(sample_weight, X)
         m = d.min(axis=1) ** 2
         return -float(np.sum(m if sw is None else sw * m))
 
     def typicality(self, X, spread="isotropic") -> Typicality:
         """Chi-square typicality of every row for every cluster (see :func:`softclust.typicality`)."""
-        check_is_fitted(self)
-        X = check_x(self, X, reset=False)
-        var = self.cluster_variances_[:, None] if spread == "isotropic" else self.cluster_feature_variances_
-        return Typicality._from_dict(_rs.spread_typicality(X, self.cluster_centers_, np.ascontiguousarray(var), spread))
+        X = self._x(X)
+        return Typicality._from_dict(self._model.typicality(X, spread, n_threads(self.n_jobs)))
 
     @property
     def soft_parameters_(self) -> dict:
         """The fitted soft assignment: method, sigma, weights, power, anchors."""
         check_is_fitted(self)
-        return _rs.soft_describe(self._soft_params)
+        return self._model.params()["soft"]
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

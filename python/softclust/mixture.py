@@ -9,7 +9,9 @@ from sklearn.utils.validation import check_is_fitted
 
 from . import _softclust as _rs
 from ._base import (
+    DEFAULTS,
     Membership,
+    ModelFileMixin,
     Typicality,
     check_positive_ints,
     check_weights,
@@ -19,15 +21,8 @@ from ._base import (
     warn_not_converged,
 )
 
-_N_PARAMS = {
-    "full": lambda k, d: k * d * (d + 1) // 2,
-    "tied": lambda k, d: d * (d + 1) // 2,
-    "diag": lambda k, d: k * d,
-    "spherical": lambda k, d: k,
-}
-
-
-def _config(est, n_components=None, covariance_type=None):
+def _config(est, n_components=None, covariance_type=None) -> dict:
+    """The EM settings as the core takes them."""
     return {
         "n_components": int(est.n_components if n_components is None else n_components),
         "covariance_type": est.covariance_type if covariance_type is None else covariance_type,
@@ -45,13 +40,7 @@ def _config(est, n_components=None, covariance_type=None):
     }
 
 
-class _Cfg(dict):
-    """A dict whose keys read as attributes (PyO3 extracts the config by attribute)."""
-
-    __getattr__ = dict.__getitem__
-
-
-class GaussianMixture(DensityMixin, BaseEstimator):
+class GaussianMixture(ModelFileMixin, DensityMixin, BaseEstimator):
     """Gaussian mixture fitted by EM, with scikit-learn's parameters, attributes and methods.
 
     Beyond :class:`sklearn.mixture.GaussianMixture`: ``sample_weight`` in :meth:`fit`,
@@ -78,10 +67,10 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         n_components=1,
         *,
         covariance_type="full",
-        tol=1e-3,
-        reg_covar=1e-6,
-        max_iter=100,
-        n_init=1,
+        tol=DEFAULTS["gmm_tol"],
+        reg_covar=DEFAULTS["gmm_reg_covar"],
+        max_iter=DEFAULTS["gmm_max_iter"],
+        n_init=DEFAULTS["gmm_n_init"],
         init_params="kmeans",
         weights_init=None,
         means_init=None,
@@ -112,7 +101,9 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         self.noise = noise
         self.n_jobs = n_jobs
 
-    def _set(self, r):
+    def _set_model(self, model):
+        self._model = model
+        r = model.params()
         self.weights_ = r["weights"]
         self.means_ = r["means"]
         self.covariances_ = r["covariances"]
@@ -123,7 +114,19 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         self.lower_bound_ = float(r["lower_bound"])
         self.lower_bounds_ = list(r["lower_bounds"])
         self.reg_covar_ = float(r["reg_covar"])
-        self._noise = r["noise"]
+        self._noise_weight = r["noise_weight"]
+        self._n_params = int(r["n_parameters"])
+
+    @classmethod
+    def _from_model(cls, model):
+        p = model.params()
+        est = cls(
+            n_components=int(p["n_components"]),
+            covariance_type=p["covariance_type"],
+            noise=None if p["noise_weight"] is None else float(p["noise_weight"]),
+        )
+        est._adopt(model)
+        return est
 
     def fit(self, X, y=None, sample_weight=None):
         """Estimates the parameters by EM."""
@@ -137,96 +140,85 @@ class GaussianMixture(DensityMixin, BaseEstimator):
     def _fit(self, X, sample_weight):
         warm = None
         if self.warm_start and hasattr(self, "converged_"):
-            warm = (self.weights_, self.means_, self.precisions_cholesky_, self._noise)
+            warm = self._model
         X = check_x(self, X, reset=warm is None)
         sw = check_weights(sample_weight, X)
         check_positive_ints(self, "n_components", "max_iter", "n_init")
-        r = _rs.gmm_fit(X, sw, _Cfg(_config(self)), warm, n_threads(self.n_jobs))
-        self._set(r)
+        self._set_model(_rs.gmm_fit(X, sw, _config(self), warm, n_threads(self.n_jobs)))
         if not self.converged_:
             warn_not_converged(
                 "EM", self.n_iter_, "try different init parameters, or increase max_iter, tol, or check for degenerate data"
             )
         return self
 
-    def _score(self, X):
+    def _x(self, X):
         check_is_fitted(self)
-        X = check_x(self, X, reset=False)
-        return _rs.gmm_score(
-            X, self.weights_, self.means_, self.precisions_cholesky_, self.covariance_type, self._noise, n_threads(self.n_jobs)
-        )
+        return check_x(self, X, reset=False)
 
     def score_samples(self, X):
         """Log-density of each row."""
-        return self._score(X)[1]
+        X = self._x(X)
+        return self._model.score_samples_and_log_proba(X, n_threads(self.n_jobs))[1]
+
+    def criteria(self, X, sample_weight=None) -> dict:
+        """Log-likelihood, mean log-likelihood, BIC, AIC and ICL of ``X`` (lower criteria are
+        better), with optional sample weights: all from one E-step in the Rust core."""
+        X = self._x(X)
+        sw = check_weights(sample_weight, X)
+        return self._model.criteria(X, sw, n_threads(self.n_jobs))
 
     def score(self, X, y=None, sample_weight=None):
         """Mean (weighted) log-density."""
-        s = self.score_samples(X)
-        sw = check_weights(sample_weight, s[:, None])
-        return float(np.mean(s) if sw is None else np.sum(sw * s) / np.sum(sw))
+        return float(self.criteria(X, sample_weight)["mean_log_likelihood"])
 
     def predict_log_proba(self, X):
         """Log-responsibilities (with a last noise column when ``noise`` is set)."""
-        return self._score(X)[0]
+        X = self._x(X)
+        return self._model.score_samples_and_log_proba(X, n_threads(self.n_jobs))[0]
 
     def predict_proba(self, X):
         """Responsibilities (with a last noise column when ``noise`` is set)."""
-        check_is_fitted(self)
-        X = check_x(self, X, reset=False)
-        return _rs.gmm_proba(
-            X, self.weights_, self.means_, self.precisions_cholesky_, self.covariance_type, self._noise, n_threads(self.n_jobs)
-        )
+        X = self._x(X)
+        return self._model.predict_proba(X, n_threads(self.n_jobs))
 
     def predict(self, X):
         """Most probable component (``n_components`` means noise)."""
-        return self.memberships(X).label
+        X = self._x(X)
+        return self._model.predict(X, n_threads(self.n_jobs))
 
     def memberships(self, X) -> Membership:
         """The full contract: probabilities, label, max_p, margin, entropy."""
-        check_is_fitted(self)
-        X = check_x(self, X, reset=False)
-        return Membership._from_dict(
-            _rs.gmm_memberships(
-                X, self.weights_, self.means_, self.precisions_cholesky_, self.covariance_type, self._noise,
-                n_threads(self.n_jobs),
-            )
-        )
+        X = self._x(X)
+        return Membership._from_dict(self._model.memberships(X, n_threads(self.n_jobs)))
 
     def _n_parameters(self):
-        k, d = self.means_.shape
-        return _N_PARAMS[self.covariance_type](k, d) + k * d + k - 1 + (self._noise is not None)
+        """Free parameters (one more with a noise component), as the core counts them."""
+        check_is_fitted(self)
+        return self._n_params
 
-    def bic(self, X):
-        """Bayesian information criterion (lower is better)."""
-        X = check_x(self, X, reset=False)
-        return -2 * self.score(X) * X.shape[0] + self._n_parameters() * np.log(X.shape[0])
+    def bic(self, X, sample_weight=None):
+        """Bayesian information criterion ``-2 ln L + p ln N`` (lower is better); with sample
+        weights ``ln L = sum_i w_i ln p(x_i)`` and ``N = sum_i w_i``."""
+        return float(self.criteria(X, sample_weight)["bic"])
 
-    def aic(self, X):
-        """Akaike information criterion (lower is better)."""
-        X = check_x(self, X, reset=False)
-        return -2 * self.score(X) * X.shape[0] + 2 * self._n_parameters()
+    def aic(self, X, sample_weight=None):
+        """Akaike information criterion ``-2 ln L + 2 p`` (lower is better), weighted as :meth:`bic`."""
+        return float(self.criteria(X, sample_weight)["aic"])
 
     def sample(self, n_samples=1):
         """Draws ``n_samples`` points: ``(X, component labels)``."""
         check_is_fitted(self)
         if not isinstance(n_samples, (int, np.integer)) or n_samples < 1:
             raise ValueError(f"Invalid value for 'n_samples': {n_samples!r}; it must be an integer >= 1")
-        return _rs.gmm_sample(
-            self.weights_ / self.weights_.sum(), self.means_, self.precisions_cholesky_, self.covariance_type,
-            int(n_samples), seed_from(self.random_state),
-        )
+        return self._model.sample(int(n_samples), seed_from(self.random_state))
 
     def typicality(self, X) -> Typicality:
         """Chi-square typicality of every row for every component, and the outlier score."""
-        check_is_fitted(self)
-        X = check_x(self, X, reset=False)
-        return Typicality._from_dict(
-            _rs.gmm_typicality(X, self.weights_, self.means_, self.precisions_cholesky_, self.covariance_type, n_threads(self.n_jobs))
-        )
+        X = self._x(X)
+        return Typicality._from_dict(self._model.typicality(X, "isotropic", n_threads(self.n_jobs)))
 
     @property
     def noise_weight_(self):
         """Weight of the noise component (None without one)."""
         check_is_fitted(self)
-        return None if self._noise is None else float(np.exp(self._noise[0]))
+        return self._noise_weight

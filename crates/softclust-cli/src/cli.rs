@@ -1,7 +1,50 @@
 //! Command-line flags. Lowered into library objects by `commands`.
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::builder::{PossibleValuesParser, TypedValueParser};
+use clap::{Args, Parser, Subcommand};
+use softclust::consensus::{defaults as consensus_defaults, Resample};
+use softclust::fcm::defaults as fcm_defaults;
+use softclust::gmm::defaults as gmm_defaults;
+use softclust::kmeans::defaults as kmeans_defaults;
+use softclust::soft::{Anchor, DEFAULT_FAR_VALUE};
+use softclust::{CovarianceType, Criterion, GmmInit, SoftKind, Spread, Standardize};
 use std::path::PathBuf;
+use std::str::FromStr;
+
+/// A flag whose values are the names of a core enum, parsed by the core's `FromStr` (so the
+/// names, the help's list and the errors are the core's).
+fn choice<T, const N: usize>(
+    all: [T; N],
+    name: fn(T) -> &'static str,
+) -> impl TypedValueParser<Value = T>
+where
+    T: FromStr<Err = softclust::Error> + Clone + Send + Sync + 'static,
+{
+    PossibleValuesParser::new(all.map(name)).try_map(|s| s.parse::<T>())
+}
+
+/// A flag value parsed by a core type's `FromStr` (anchors, resampling schemes).
+fn parsed<T: FromStr<Err = softclust::Error>>(s: &str) -> Result<T, softclust::Error> {
+    s.parse()
+}
+
+/// k-means' named initialisations (given centres are data, not a flag value).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InitName(pub &'static str);
+
+impl FromStr for InitName {
+    type Err = softclust::Error;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let init: softclust::Init<f64> = s.parse()?;
+        Ok(InitName(init.name()))
+    }
+}
+
+impl std::fmt::Display for InitName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0)
+    }
+}
 
 /// Cluster membership probabilities: for every point, the probability that it belongs to each
 /// cluster.
@@ -38,38 +81,6 @@ pub enum Command {
     Demo,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum SoftKind {
-    /// Gaussian posterior, p ∝ exp(-d²/(2σ²)), σ² estimated from the data.
-    Softmax,
-    /// p ∝ d^(-p), gravity default p = n_features - 1 (fuzzy c-means form).
-    InversePower,
-    /// Linear min-max scaling per cluster: a poor baseline, for comparison.
-    Minmax,
-    /// Anchored score: closest point 1, farthest assigned point 0.5, farthest point 0.01 (a
-    /// score, not a probability; raw scores are written as s_j columns).
-    Anchored,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum StandardizeKind {
-    /// Subtract the mean, divide by the standard deviation.
-    Zscore,
-    /// Subtract the median, divide by the interquartile range.
-    Robust,
-    /// Use the data as they are.
-    None,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum InitKind {
-    /// Greedy k-means++.
-    #[value(name = "k-means++")]
-    KMeansPlusPlus,
-    /// k random points.
-    Random,
-}
-
 /// How the input is read.
 #[derive(Debug, Clone, Args)]
 pub struct InputArgs {
@@ -85,7 +96,7 @@ pub struct InputArgs {
     pub delimiter: Option<char>,
 }
 
-/// How distances become probabilities.
+/// How distances become probabilities (the fields of the core's `SoftSpec`).
 #[derive(Debug, Clone, Args)]
 pub struct SoftOptions {
     /// Standard deviation for softmax, in the units of the distances (after standardisation)
@@ -106,17 +117,17 @@ pub struct SoftOptions {
     pub temperature: f64,
     /// Anchored: where the score is 1: a distance, or q:Q for a quantile of the cluster's own
     /// points' distances (default q:0, the closest point).
-    #[arg(long, value_name = "A")]
-    pub near: Option<String>,
+    #[arg(long, value_name = "A", value_parser = parsed::<Anchor>)]
+    pub near: Option<Anchor>,
     /// Anchored: where the score is 0.5 (default q:1, the farthest point of the cluster).
-    #[arg(long, value_name = "A")]
-    pub half: Option<String>,
+    #[arg(long, value_name = "A", value_parser = parsed::<Anchor>)]
+    pub half: Option<Anchor>,
     /// Anchored: where the score is --far-value: a distance, or q:Q for a quantile of all
     /// points' distances (default q:1, the farthest point of the data).
-    #[arg(long, value_name = "A")]
-    pub far: Option<String>,
+    #[arg(long, value_name = "A", value_parser = parsed::<Anchor>)]
+    pub far: Option<Anchor>,
     /// Anchored: the score at the far anchor.
-    #[arg(long, value_name = "V", default_value_t = 0.01)]
+    #[arg(long, value_name = "V", default_value_t = DEFAULT_FAR_VALUE)]
     pub far_value: f64,
 }
 
@@ -127,16 +138,8 @@ pub struct TypicalityArgs {
     #[arg(long)]
     pub typicality: bool,
     /// Spread of each cluster for typicality: one variance, or one per feature.
-    #[arg(long, value_enum, default_value_t = SpreadKind::Isotropic)]
-    pub spread: SpreadKind,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum SpreadKind {
-    /// One variance per cluster.
-    Isotropic,
-    /// One variance per cluster and feature.
-    Diagonal,
+    #[arg(long, value_parser = choice(Spread::ALL, Spread::name), default_value_t = Spread::Isotropic)]
+    pub spread: Spread,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -146,25 +149,27 @@ pub struct KmeansArgs {
     /// Number of clusters.
     #[arg(short = 'k', long = "k", value_name = "K")]
     pub k: usize,
-    /// How distances become probabilities.
-    #[arg(long, value_enum, default_value_t = SoftKind::Softmax)]
+    /// How distances become probabilities: softmax (Gaussian posterior, sigma estimated),
+    /// inverse-power (p ∝ d^(-p), fuzzy c-means form), minmax (linear baseline, for
+    /// comparison), anchored (a score, not a probability; raw scores as s_j columns).
+    #[arg(long, value_parser = choice(SoftKind::ALL, SoftKind::name), default_value_t = SoftKind::Softmax)]
     pub soft: SoftKind,
     #[command(flatten)]
     pub soft_opts: SoftOptions,
     /// Standardise features before clustering.
-    #[arg(long, value_enum, default_value_t = StandardizeKind::Zscore)]
-    pub standardize: StandardizeKind,
-    /// Initialisation.
-    #[arg(long, value_enum, default_value_t = InitKind::KMeansPlusPlus)]
-    pub init: InitKind,
+    #[arg(long, value_parser = choice(Standardize::ALL, Standardize::name), default_value_t = Standardize::ZScore)]
+    pub standardize: Standardize,
+    /// Initialisation: k-means++ (greedy) or random (k random points).
+    #[arg(long, value_parser = PossibleValuesParser::new(["k-means++", "random"]).try_map(|s| s.parse::<InitName>()), default_value = "k-means++")]
+    pub init: InitName,
     /// Restarts (default: 1 for k-means++, 10 for random).
     #[arg(long, value_name = "N")]
     pub n_init: Option<usize>,
     /// Maximum iterations per restart.
-    #[arg(long, value_name = "M", default_value_t = 300)]
+    #[arg(long, value_name = "M", default_value_t = kmeans_defaults::MAX_ITER)]
     pub max_iter: usize,
     /// Tolerance on the centre shift, relative to the mean feature variance.
-    #[arg(long, value_name = "T", default_value_t = 1e-4)]
+    #[arg(long, value_name = "T", default_value_t = kmeans_defaults::TOL)]
     pub tol: f64,
     /// Random seed.
     #[arg(long, value_name = "S", default_value_t = 0)]
@@ -197,66 +202,31 @@ pub struct SaveArgs {
     pub model_out: Option<PathBuf>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum CovKind {
-    /// One general covariance matrix per component.
-    Full,
-    /// One general covariance matrix shared by all components.
-    Tied,
-    /// One diagonal covariance matrix per component.
-    Diag,
-    /// One variance per component.
-    Spherical,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum GmmInitKind {
-    /// Responsibilities from one k-means run.
-    Kmeans,
-    /// One-hot on the k-means++ seeds.
-    #[value(name = "k-means++")]
-    KMeansPlusPlus,
-    /// Random responsibilities.
-    Random,
-    /// One-hot on k random points.
-    #[value(name = "random_from_data")]
-    RandomFromData,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum CriterionKind {
-    /// Bayesian information criterion.
-    Bic,
-    /// Akaike information criterion.
-    Aic,
-    /// Integrated completed likelihood.
-    Icl,
-}
-
 /// EM settings shared by `gmm` and `select`.
 #[derive(Debug, Clone, Args)]
 pub struct EmArgs {
-    /// Initialisation.
-    #[arg(long, value_enum, default_value_t = GmmInitKind::Kmeans)]
-    pub init: GmmInitKind,
+    /// Initialisation: kmeans (responsibilities from one k-means run), k-means++ (one-hot on
+    /// the seeds), random (random responsibilities), random_from_data (one-hot on k points).
+    #[arg(long, value_parser = choice(GmmInit::ALL, GmmInit::name), default_value_t = GmmInit::KMeans)]
+    pub init: GmmInit,
     /// Runs from different initialisations; the best lower bound wins.
-    #[arg(long, value_name = "N", default_value_t = 1)]
+    #[arg(long, value_name = "N", default_value_t = gmm_defaults::N_INIT)]
     pub n_init: usize,
     /// Maximum EM iterations per run.
-    #[arg(long, value_name = "M", default_value_t = 100)]
+    #[arg(long, value_name = "M", default_value_t = gmm_defaults::MAX_ITER)]
     pub max_iter: usize,
     /// Stop when the mean log-likelihood changes by less than T.
-    #[arg(long, value_name = "T", default_value_t = 1e-3)]
+    #[arg(long, value_name = "T", default_value_t = gmm_defaults::TOL)]
     pub tol: f64,
     /// Added to the diagonal of every covariance.
-    #[arg(long, value_name = "R", default_value_t = 1e-6)]
+    #[arg(long, value_name = "R", default_value_t = gmm_defaults::REG_COVAR)]
     pub reg_covar: f64,
     /// Raise --reg-covar as needed instead of failing on a singular covariance.
     #[arg(long)]
     pub auto_regularize: bool,
     /// Standardise features before fitting.
-    #[arg(long, value_enum, default_value_t = StandardizeKind::Zscore)]
-    pub standardize: StandardizeKind,
+    #[arg(long, value_parser = choice(Standardize::ALL, Standardize::name), default_value_t = Standardize::ZScore)]
+    pub standardize: Standardize,
     /// Column holding sample weights (header name, or 1-based position); not a feature.
     #[arg(long, value_name = "COLUMN")]
     pub weights: Option<String>,
@@ -272,9 +242,10 @@ pub struct GmmArgs {
     /// Number of components.
     #[arg(short = 'k', long = "k", value_name = "K")]
     pub k: usize,
-    /// Covariance structure.
-    #[arg(long, value_enum, default_value_t = CovKind::Full)]
-    pub covariance: CovKind,
+    /// Covariance structure: full (one general matrix per component), tied (one shared),
+    /// diag (diagonal per component), spherical (one variance per component).
+    #[arg(long, value_parser = choice(CovarianceType::ALL, CovarianceType::name), default_value_t = CovarianceType::Full)]
+    pub covariance: CovarianceType,
     /// Add a uniform noise component over the data's bounding box, starting with weight P;
     /// memberships gain a p_noise column.
     #[arg(long, value_name = "P")]
@@ -304,8 +275,8 @@ pub struct SelectArgs {
     #[arg(long, value_name = "TYPES", default_value = "all")]
     pub covariance: String,
     /// Ranking criterion (lower is better).
-    #[arg(long, value_enum, default_value_t = CriterionKind::Bic)]
-    pub criterion: CriterionKind,
+    #[arg(long, value_parser = choice(Criterion::ALL, Criterion::name), default_value_t = Criterion::Bic)]
+    pub criterion: Criterion,
     /// Print the table as JSON.
     #[arg(long)]
     pub json: bool,
@@ -338,8 +309,8 @@ pub struct PredictArgs {
 pub struct SoftArgs {
     /// Distance matrix (n x k): CSV, TSV or .npy; `-` or nothing reads standard input.
     pub distances: Option<String>,
-    /// How distances become probabilities.
-    #[arg(long, value_enum, default_value_t = SoftKind::Softmax)]
+    /// How distances become probabilities (see `softclust kmeans --help`).
+    #[arg(long, value_parser = choice(SoftKind::ALL, SoftKind::name), default_value_t = SoftKind::Softmax)]
     pub method: SoftKind,
     /// The matrix holds squared distances.
     #[arg(long)]
@@ -369,20 +340,20 @@ pub struct FcmArgs {
     #[arg(short = 'k', long = "k", value_name = "K")]
     pub k: usize,
     /// Fuzzifier m > 1 (2 is usual; near 1 is nearly hard, large m is nearly uniform).
-    #[arg(short = 'm', long = "m", value_name = "M", default_value_t = 2.0)]
+    #[arg(short = 'm', long = "m", value_name = "M", default_value_t = fcm_defaults::M)]
     pub m: f64,
     /// Maximum iterations.
-    #[arg(long, value_name = "N", default_value_t = 300)]
+    #[arg(long, value_name = "N", default_value_t = fcm_defaults::MAX_ITER)]
     pub max_iter: usize,
     /// Stop when the Frobenius norm of the membership change is below T.
-    #[arg(long, value_name = "T", default_value_t = 1e-5)]
+    #[arg(long, value_name = "T", default_value_t = fcm_defaults::TOL)]
     pub tol: f64,
     /// Seed for the k-means++ initial centres.
     #[arg(long, value_name = "S", default_value_t = 0)]
     pub seed: u64,
     /// Standardise features first.
-    #[arg(long, value_enum, default_value_t = StandardizeKind::Zscore)]
-    pub standardize: StandardizeKind,
+    #[arg(long, value_parser = choice(Standardize::ALL, Standardize::name), default_value_t = Standardize::ZScore)]
+    pub standardize: Standardize,
     /// Column holding sample weights (header name, or 1-based position); not a feature.
     #[arg(long, value_name = "COLUMN")]
     pub weights: Option<String>,
@@ -405,27 +376,27 @@ pub struct ConsensusArgs {
     #[arg(short = 'k', long = "k", value_name = "K")]
     pub k: usize,
     /// Number of k-means runs.
-    #[arg(long, value_name = "B", default_value_t = 100)]
+    #[arg(long, value_name = "B", default_value_t = consensus_defaults::RUNS)]
     pub runs: usize,
     /// How each run's data are drawn: bootstrap, subsample:F (a fraction F of the points), or
     /// reseed (all points, new seed).
-    #[arg(long, value_name = "SCHEME", default_value = "bootstrap")]
-    pub resample: String,
+    #[arg(long, value_name = "SCHEME", default_value = "bootstrap", value_parser = parsed::<Resample>)]
+    pub resample: Resample,
     /// Random seed.
     #[arg(long, value_name = "S", default_value_t = 0)]
     pub seed: u64,
     /// Restarts of the reference k-means fit the runs are aligned to.
-    #[arg(long, value_name = "N", default_value_t = 10)]
+    #[arg(long, value_name = "N", default_value_t = consensus_defaults::REFERENCE_N_INIT)]
     pub n_init: usize,
     /// Maximum Lloyd iterations per fit.
-    #[arg(long, value_name = "M", default_value_t = 300)]
+    #[arg(long, value_name = "M", default_value_t = kmeans_defaults::MAX_ITER)]
     pub max_iter: usize,
     /// k-means tolerance.
-    #[arg(long, value_name = "T", default_value_t = 1e-4)]
+    #[arg(long, value_name = "T", default_value_t = kmeans_defaults::TOL)]
     pub tol: f64,
     /// Standardise features first.
-    #[arg(long, value_enum, default_value_t = StandardizeKind::Zscore)]
-    pub standardize: StandardizeKind,
+    #[arg(long, value_parser = choice(Standardize::ALL, Standardize::name), default_value_t = Standardize::ZScore)]
+    pub standardize: Standardize,
     /// Write the n x n co-association matrix (float32 .npy; n <= 20,000).
     #[arg(long, value_name = "FILE")]
     pub coassociation_out: Option<PathBuf>,
@@ -436,4 +407,22 @@ pub struct ConsensusArgs {
     pub save: SaveArgs,
     #[command(flatten)]
     pub input_opts: InputArgs,
+}
+
+impl SoftOptions {
+    /// The core's flat soft-assignment options for `kind`.
+    pub fn spec(&self, kind: SoftKind) -> softclust::SoftSpec {
+        softclust::SoftSpec {
+            kind,
+            sigma: self.sigma,
+            power: self.power,
+            per_cluster_variance: self.per_cluster_variance,
+            size_weights: self.size_weights,
+            temperature: self.temperature,
+            near: self.near,
+            half: self.half,
+            far: self.far,
+            far_value: self.far_value,
+        }
+    }
 }

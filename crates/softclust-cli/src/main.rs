@@ -3,16 +3,44 @@
 
 mod cli;
 mod commands;
-mod demo;
 mod error;
 mod input;
 mod mixture;
-mod model_file;
+mod model_io;
 mod output;
+mod prepare;
 mod progress;
 mod report;
 
+use cli::{Cli, Command};
+use error::{CliError, CliResult};
 use std::process::ExitCode;
+
+/// Sets the thread count, then runs the subcommand.
+fn run(cli: Cli) -> CliResult<()> {
+    if let Some(t) = cli.threads {
+        if t == 0 {
+            return Err(CliError::msg(
+                "invalid --threads 0: expected an integer >= 1",
+            ));
+        }
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(t)
+            .build_global()
+            .map_err(|e| CliError::msg(format!("cannot start {t} threads: {e}")))?;
+    }
+    let q = cli.quiet;
+    match cli.command {
+        Command::Kmeans(a) => commands::kmeans::run(&a, q),
+        Command::Soft(a) => commands::soft::run(&a, q),
+        Command::Gmm(a) => commands::gmm::run(&a, q),
+        Command::Select(a) => commands::select::run(&a, q),
+        Command::Fcm(a) => commands::fcm::run(&a, q),
+        Command::Consensus(a) => commands::consensus::run(&a, q),
+        Command::Predict(a) => commands::predict::run(&a, q),
+        Command::Demo => commands::demo::run(q),
+    }
+}
 
 fn main() -> ExitCode {
     let args = match cli::parse() {
@@ -30,7 +58,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match commands::run(args) {
+    match run(args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error::CliError::BrokenPipe) => ExitCode::SUCCESS,
         Err(error::CliError::Message(m)) => {

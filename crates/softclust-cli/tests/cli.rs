@@ -813,7 +813,7 @@ fn gmm_report_and_model_round_trip() {
     let m: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&model).unwrap()).unwrap();
     assert_eq!(m["format"], "softclust-model");
-    assert_eq!(m["schema_version"], 1);
+    assert_eq!(m["schema_version"], 2);
     assert_eq!(m["model"]["kind"], "gmm");
 }
 
@@ -1095,9 +1095,16 @@ fn predict_bad_models_and_inputs() {
     predict(
         &m(
             "newer.json",
-            &text.replace("\"schema_version\":1", "\"schema_version\":99"),
+            &text.replace("\"schema_version\":2", "\"schema_version\":99"),
         ),
         "schema version 99, newer than this softclust",
+    );
+    predict(
+        &m(
+            "older.json",
+            &text.replace("\"schema_version\":2", "\"schema_version\":1"),
+        ),
+        "schema version 1, which this softclust no longer reads",
     );
     let mut v: serde_json::Value = serde_json::from_str(&text).unwrap();
     v["feature_names"] = serde_json::json!(["u"]);
@@ -1106,8 +1113,8 @@ fn predict_bad_models_and_inputs() {
         "inconsistent: 1 feature names but the scaler has 2 columns",
     );
     let mut v: serde_json::Value = serde_json::from_str(&text).unwrap();
-    v["model"]["mixture"]["weights"]["data"] = serde_json::json!([0.5, 0.5]);
-    v["model"]["mixture"]["weights"]["dim"] = serde_json::json!([2]);
+    v["model"]["weights"]["data"] = serde_json::json!([0.5, 0.5]);
+    v["model"]["weights"]["dim"] = serde_json::json!([2]);
     predict(&m("shapes.json", &v.to_string()), "inconsistent");
     // Data with the wrong number of columns.
     let q = write(dir.path(), "three.csv", "a,b,c\n1,2,3\n");
@@ -1335,7 +1342,7 @@ fn anchored_scores_from_a_distance_matrix() {
         "d.csv",
         "1,2\n2,1\n",
         &["soft", "--method", "anchored", "--near", "close"],
-        "invalid --near 'close'",
+        "invalid value 'close' for '--near <A>': invalid anchor",
     );
     bad_file(
         "d.csv",
@@ -1419,7 +1426,7 @@ fn fcm_and_consensus_bad_inputs() {
         &["consensus", "-k", "3", "--resample", "jackknife"],
         Some(&p),
         None,
-        "invalid --resample 'jackknife'",
+        "invalid value 'jackknife' for '--resample <SCHEME>'",
     );
     fails(
         &["consensus", "-k", "3", "--resample", "subsample:1.5"],

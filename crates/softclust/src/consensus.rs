@@ -21,9 +21,10 @@ use crate::assignment::min_cost_assignment;
 use crate::data::check_matrix;
 use crate::error::{invalid, Error, Result};
 use crate::float::Float;
-use crate::kmeans::{KMeans, KMeansModel};
-use crate::membership::Membership;
+use crate::kmeans::{nearest_centers, KMeans, KMeansModel};
+use crate::membership::{ClusterModel, Membership};
 use crate::rng::{derive_seed, Rng};
+use crate::typicality::{Spread, Typicality};
 use ndarray::{s, Array1, Array2, Array3, ArrayView1, ArrayView2, ArrayView3, Axis, Zip};
 use rayon::prelude::*;
 
@@ -37,6 +38,42 @@ pub enum Resample {
     Subsample(f64),
     /// All points, with a new seed (measures sensitivity to initialisation only).
     Reseed,
+}
+
+impl Resample {
+    /// `bootstrap`, `subsample:F` or `reseed`.
+    pub fn name(&self) -> String {
+        match self {
+            Resample::Bootstrap => "bootstrap".into(),
+            Resample::Subsample(f) => format!("subsample:{f}"),
+            Resample::Reseed => "reseed".into(),
+        }
+    }
+}
+
+impl std::fmt::Display for Resample {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.name())
+    }
+}
+
+impl std::str::FromStr for Resample {
+    type Err = Error;
+    /// `bootstrap`, `subsample:F` with a fraction `F` in (0, 1], or `reseed`.
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "bootstrap" => Ok(Resample::Bootstrap),
+            "reseed" => Ok(Resample::Reseed),
+            _ => match s.strip_prefix("subsample:").map(|f| f.parse::<f64>()) {
+                Some(Ok(f)) => Ok(Resample::Subsample(f)),
+                _ => Err(invalid(
+                    "resample",
+                    format!("{s:?}"),
+                    "bootstrap, subsample:F with a fraction F in (0, 1], or reseed",
+                )),
+            },
+        }
+    }
 }
 
 /// The largest `n` for which the co-association matrix can be requested.
@@ -56,14 +93,39 @@ pub struct ConsensusKMeans {
     coassociation: bool,
 }
 
-/// A fitted consensus: aligned run centres, counts and stability.
+/// A fitted consensus: the reference k-means model, the aligned run centres, training counts
+/// and stability. With the `serde` feature it serialises (the training counts and the
+/// co-association matrix excepted: they describe the training rows, not the model).
 #[derive(Debug, Clone)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(
+    feature = "serde",
+    serde(bound(
+        serialize = "F: serde::Serialize",
+        deserialize = "F: serde::Deserialize<'de>"
+    ))
+)]
 pub struct ConsensusModel<F: Float> {
     reference: KMeansModel<F>,
     run_centers: Array3<F>,
+    #[cfg_attr(feature = "serde", serde(skip, default = "empty_counts"))]
     counts: Array2<u32>,
     stability: Array1<f64>,
+    #[cfg_attr(feature = "serde", serde(skip))]
     coassociation: Option<Array2<f32>>,
+}
+
+#[cfg(feature = "serde")]
+fn empty_counts() -> Array2<u32> {
+    Array2::zeros((0, 0))
+}
+
+/// Default settings of [`ConsensusKMeans`] (the CLI and Python take theirs from here).
+pub mod defaults {
+    /// Runs `B`.
+    pub const RUNS: usize = 100;
+    /// Restarts of the reference fit.
+    pub const REFERENCE_N_INIT: usize = 10;
 }
 
 impl ConsensusKMeans {
@@ -72,13 +134,13 @@ impl ConsensusKMeans {
     pub fn new(n_clusters: usize) -> Self {
         ConsensusKMeans {
             n_clusters,
-            runs: 100,
+            runs: defaults::RUNS,
             resample: Resample::Bootstrap,
             seed: 0,
-            reference_n_init: 10,
+            reference_n_init: defaults::REFERENCE_N_INIT,
             run_n_init: 1,
-            max_iter: 300,
-            tol: 1e-4,
+            max_iter: crate::kmeans::defaults::MAX_ITER,
+            tol: crate::kmeans::defaults::TOL,
             coassociation: false,
         }
     }
@@ -178,9 +240,10 @@ impl ConsensusKMeans {
                 });
             }
         }
+        // The data were validated above: the nested fits do not scan them again.
         let reference = self
             .kmeans::<F>(self.seed, self.reference_n_init)
-            .fit(x, None)?;
+            .fit_unchecked(x, None, &mut |_| {})?;
         let ref_labels = reference.labels().to_owned();
         let ref_sizes: Vec<usize> = (0..k)
             .map(|j| ref_labels.iter().filter(|&&l| l == j).count())
@@ -218,9 +281,11 @@ impl ConsensusKMeans {
                     Some(w)
                 }
             };
-            let fitted = self
-                .kmeans::<F>(seed, self.run_n_init)
-                .fit(x, weights.as_ref().map(|w| w.view()))?;
+            let fitted = self.kmeans::<F>(seed, self.run_n_init).fit_unchecked(
+                x,
+                weights.as_ref().map(|w| w.view()),
+                &mut |_| {},
+            )?;
             // Align: cost[i, j] = |ref_i - run_j|².
             let rc = reference.centers();
             let c = fitted.centers();
@@ -236,8 +301,7 @@ impl ConsensusKMeans {
             });
             let perm = min_cost_assignment(cost.view());
             let aligned = c.select(Axis(0), &perm);
-            let model = KMeansModel::from_centers(aligned.clone(), Some(mu.clone()))?;
-            let labels = model.predict(x)?;
+            let labels = nearest_centers(x, aligned.view(), mu.view());
             let mut inter = vec![0usize; k];
             let mut sizes = vec![0usize; k];
             for (&l, &r) in labels.iter().zip(ref_labels.iter()) {
@@ -384,12 +448,99 @@ impl<F: Float> ConsensusModel<F> {
     pub fn top_probability_intervals(&self) -> (Array1<f64>, Array1<f64>) {
         intervals(&self.counts.view(), self.n_runs())
     }
-    /// Memberships of new data: the share of runs whose nearest aligned centre is `j`.
+    /// How many runs put each row of `x` in each cluster (`n x k`): each run's nearest aligned
+    /// centre, with `x` validated once.
+    pub fn predict_counts(&self, x: ArrayView2<'_, F>) -> Result<Array2<u32>> {
+        check_matrix(x, "data")?;
+        let (b, k, d) = self.run_centers.dim();
+        if x.ncols() != d {
+            return Err(Error::ShapeMismatch {
+                what: "data",
+                expected: format!("{d} columns, as in training"),
+                found: format!("{} columns", x.ncols()),
+            });
+        }
+        let mu = self.reference.centering();
+        let mut counts = Array2::<u32>::zeros((x.nrows(), k));
+        for r in 0..b {
+            let labels = nearest_centers(x, self.run_centers.slice(s![r, .., ..]), mu);
+            for (i, &l) in labels.iter().enumerate() {
+                counts[(i, l)] += 1;
+            }
+        }
+        Ok(counts)
+    }
+
+    /// Memberships of new data (the share of runs whose nearest aligned centre is `j`) and the
+    /// counts behind them.
     pub fn predict_memberships(
         &self,
         x: ArrayView2<'_, F>,
     ) -> Result<(Membership<f64>, Array2<u32>)> {
-        consensus_predict(self.run_centers.view(), self.reference.centering(), x)
+        let counts = self.predict_counts(x)?;
+        let b = self.n_runs() as f64;
+        let m = Membership::from_probabilities(counts.mapv(|c| f64::from(c) / b));
+        Ok((m, counts))
+    }
+
+    /// Checks that the parameters fit together and are usable (for models read back): a valid
+    /// reference and at least one run of finite `k x d` centres.
+    pub fn validate(&self) -> Result<()> {
+        self.reference.validate()?;
+        let (b, k, d) = self.run_centers.dim();
+        if b == 0
+            || (k, d) != self.reference.centers().dim()
+            || self.run_centers.iter().any(|v| !v.is_finite())
+        {
+            return Err(Error::ShapeMismatch {
+                what: "consensus run centres",
+                expected: format!(
+                    "at least one run of finite {} x {} centres, as the reference",
+                    self.reference.n_clusters(),
+                    self.reference.n_features()
+                ),
+                found: format!("{b} runs of {k} x {d}"),
+            });
+        }
+        if self.stability.len() != k {
+            return Err(Error::ShapeMismatch {
+                what: "consensus stability",
+                expected: format!("{k} values"),
+                found: format!("{}", self.stability.len()),
+            });
+        }
+        Ok(())
+    }
+
+    /// The same model in another float type.
+    pub fn cast<G: Float>(&self) -> ConsensusModel<G> {
+        ConsensusModel {
+            reference: self.reference.cast(),
+            run_centers: self.run_centers.mapv(|v| G::of(v.as_f64())),
+            counts: self.counts.clone(),
+            stability: self.stability.clone(),
+            coassociation: self.coassociation.clone(),
+        }
+    }
+}
+
+impl<F: Float> ClusterModel<F> for ConsensusModel<F> {
+    fn n_clusters(&self) -> usize {
+        self.run_centers.len_of(Axis(1))
+    }
+    fn n_features(&self) -> usize {
+        self.run_centers.len_of(Axis(2))
+    }
+    fn memberships(&self, x: ArrayView2<'_, F>) -> Result<Membership<F>> {
+        let counts = self.predict_counts(x)?;
+        let b = self.n_runs() as f64;
+        Ok(Membership::from_probabilities(
+            counts.mapv(|c| F::of(f64::from(c) / b)),
+        ))
+    }
+    /// Typicality under the reference solution's cluster spreads.
+    fn typicality(&self, x: ArrayView2<'_, F>, spread: Spread) -> Result<Typicality> {
+        self.reference.typicality(x, spread)
     }
 }
 
@@ -407,36 +558,6 @@ fn intervals(counts: &ArrayView2<'_, u32>, runs: usize) -> (Array1<f64>, Array1<
             *h = b;
         });
     (lo, hi)
-}
-
-/// Consensus memberships of `x` from aligned run centres (`B x k x d`) and the centring vector:
-/// `(memberships, counts)`.
-pub fn consensus_predict<F: Float>(
-    run_centers: ArrayView3<'_, F>,
-    centering: ArrayView1<'_, F>,
-    x: ArrayView2<'_, F>,
-) -> Result<(Membership<f64>, Array2<u32>)> {
-    check_matrix(x, "data")?;
-    let (b, k, d) = run_centers.dim();
-    if x.ncols() != d {
-        return Err(Error::ShapeMismatch {
-            what: "data",
-            expected: format!("{d} columns, as in training"),
-            found: format!("{} columns", x.ncols()),
-        });
-    }
-    let mut counts = Array2::<u32>::zeros((x.nrows(), k));
-    for r in 0..b {
-        let model = KMeansModel::from_centers(
-            run_centers.slice(s![r, .., ..]).to_owned(),
-            Some(centering.to_owned()),
-        )?;
-        for (i, &l) in model.predict(x)?.iter().enumerate() {
-            counts[(i, l)] += 1;
-        }
-    }
-    let m = Membership::from_probabilities(counts.mapv(|c| f64::from(c) / b as f64));
-    Ok((m, counts))
 }
 
 /// 95% Wilson intervals for the top probability of each row of `counts` out of `runs`.

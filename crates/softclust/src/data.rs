@@ -7,8 +7,9 @@
 
 use crate::error::{Error, Result};
 use crate::float::Float;
+use crate::matmul::matmul;
 use crate::simd;
-use ndarray::{ArrayView1, ArrayView2};
+use ndarray::{s, Array1, Array2, ArrayView1, ArrayView2, Axis};
 use rayon::prelude::*;
 use std::ops::Range;
 
@@ -22,6 +23,7 @@ pub(crate) const BLOCK_ROWS: usize = 1024;
 ///
 /// Errors name the first offending row and column (0-based).
 pub fn check_matrix<F: Float>(x: ArrayView2<'_, F>, what: &'static str) -> Result<()> {
+    counters::count(&counters::MATRIX_CHECKS);
     if x.nrows() == 0 {
         return Err(Error::EmptyInput { what });
     }
@@ -257,4 +259,84 @@ pub(crate) fn par_sum(n: usize, f: impl Fn(usize) -> f64 + Sync) -> f64 {
     map_segments(n, |rows| rows.map(&f).sum::<f64>())
         .into_iter()
         .sum()
+}
+
+/// Copies rows `start..end` of `x` into `buf` as f64.
+pub(crate) fn load_block<F: Float>(
+    x: ArrayView2<'_, F>,
+    start: usize,
+    end: usize,
+    buf: &mut Array2<f64>,
+) {
+    let mut dst = buf.slice_mut(s![..end - start, ..]);
+    dst.zip_mut_with(&x.slice(s![start..end, ..]), |a, &b| *a = b.as_f64());
+}
+
+/// Membership-weighted sums `n_k = sum_i w_i r_ik` and `S_k = sum_i w_i r_ik x_i` (k x d) for
+/// any `n x k` weight matrix `r` (responsibilities, fuzzy memberships), as row-block GEMMs in a
+/// thread-count-independent order.
+pub(crate) fn weighted_sums<F: Float>(
+    x: ArrayView2<'_, F>,
+    resp: ArrayView2<'_, f64>,
+    w: &[f64],
+) -> (Array1<f64>, Array2<f64>) {
+    let (n, d) = x.dim();
+    let k = resp.ncols();
+    let parts = map_segments(n, |rows| {
+        let mut nk = Array1::<f64>::zeros(k);
+        let mut sums = Array2::<f64>::zeros((k, d));
+        let mut xb = Array2::<f64>::zeros((BLOCK_ROWS, d));
+        let mut start = rows.start;
+        while start < rows.end {
+            let end = (start + BLOCK_ROWS).min(rows.end);
+            load_block(x, start, end, &mut xb);
+            let b = end - start;
+            let mut rw = resp.slice(s![start..end, ..]).to_owned();
+            for (i, mut row) in rw.rows_mut().into_iter().enumerate() {
+                row *= w[start + i];
+            }
+            nk += &rw.sum_axis(Axis(0));
+            matmul(
+                1.0,
+                &rw.t(),
+                &xb.slice(s![..b, ..]),
+                1.0,
+                &mut sums.view_mut(),
+            );
+            start = end;
+        }
+        (nk, sums)
+    });
+    let mut nk = Array1::<f64>::zeros(k);
+    let mut sums = Array2::<f64>::zeros((k, d));
+    for (a, b) in parts {
+        nk += &a;
+        sums += &b;
+    }
+    (nk, sums)
+}
+
+/// Process-wide counts of the expensive passes, for tests that show a matrix is validated once
+/// and a model scored once (`tests/counts.rs`). Relaxed atomic increments: free next to a pass
+/// over the data.
+#[doc(hidden)]
+pub mod counters {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    pub(crate) static MATRIX_CHECKS: AtomicUsize = AtomicUsize::new(0);
+    pub(crate) static SCORING_PASSES: AtomicUsize = AtomicUsize::new(0);
+
+    pub(crate) fn count(c: &AtomicUsize) {
+        c.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Calls of [`super::check_matrix`] (each a scan of the matrix for non-finite values).
+    pub fn matrix_checks() -> usize {
+        MATRIX_CHECKS.load(Ordering::Relaxed)
+    }
+
+    /// Passes that score data under a fitted mixture (E-steps outside the EM loop).
+    pub fn scoring_passes() -> usize {
+        SCORING_PASSES.load(Ordering::Relaxed)
+    }
 }

@@ -86,6 +86,12 @@ pub enum Error {
         /// How to supply it.
         hint: &'static str,
     },
+    /// A model file (or model text) that cannot be used: not a softclust model, a newer schema,
+    /// malformed, or parameters that do not fit together.
+    InvalidModel {
+        /// What is wrong and what to do, in a sentence.
+        reason: String,
+    },
 }
 
 impl fmt::Display for Error {
@@ -161,6 +167,7 @@ impl fmt::Display for Error {
             Error::MissingParameter { name, hint } => {
                 write!(f, "cannot determine {name}: {hint}")
             }
+            Error::InvalidModel { reason } => f.write_str(reason),
         }
     }
 }
@@ -181,3 +188,30 @@ pub(crate) fn invalid(
         expected,
     }
 }
+
+/// `Display` and `FromStr` for an enum whose `name()` is its one spelling (the CLI's flag
+/// value, the Python keyword value and the model files' field value): every face parses and
+/// prints the core's names, and an unknown name is an [`Error::InvalidParameter`] that lists
+/// the valid ones.
+macro_rules! impl_names {
+    ($ty:ty, $param:literal, $expected:literal, [$($v:expr),+ $(,)?]) => {
+        $crate::error::impl_names!($ty, $param, $expected, [$($v),+].into_iter());
+    };
+    ($ty:ty, $param:literal, $expected:literal, $all:expr) => {
+        impl std::fmt::Display for $ty {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.name())
+            }
+        }
+        impl std::str::FromStr for $ty {
+            type Err = $crate::Error;
+            fn from_str(s: &str) -> $crate::Result<Self> {
+                $all
+                    .into_iter()
+                    .find(|v| v.name() == s)
+                    .ok_or_else(|| $crate::error::invalid($param, format!("{s:?}"), $expected))
+            }
+        }
+    };
+}
+pub(crate) use impl_names;

@@ -15,18 +15,30 @@
 //! epsilon, stop when the Frobenius norm of the membership change falls below `tol`), so runs
 //! from the same initial memberships agree with it; unlike scikit-fuzzy, data are rows.
 
-use crate::data::{check_matrix, check_weights, ScratchPool, BLOCK_ROWS, SEGMENT_ROWS};
+use crate::data::{
+    check_matrix, check_weights, weighted_sums, ScratchPool, BLOCK_ROWS, SEGMENT_ROWS,
+};
 use crate::distance::{column_means, DistanceKernel, Scratch};
 use crate::error::{invalid, Error, Result};
 use crate::float::Float;
-use crate::gmm::em::weighted_sums;
 use crate::kmeans::KMeans;
 use crate::matmul::{matmul, matmul_nt};
-use crate::membership::Membership;
+use crate::membership::{ClusterModel, Membership};
 use crate::simd;
 use crate::soft::{DistanceKind, FittedSoft};
+use crate::typicality::{ClusterSpread, Spread, Typicality};
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis, Zip};
 use rayon::prelude::*;
+
+/// Default settings of [`FuzzyCMeans`] (the CLI and Python take theirs from here).
+pub mod defaults {
+    /// Fuzzifier.
+    pub const M: f64 = 2.0;
+    /// Maximum iterations.
+    pub const MAX_ITER: usize = 300;
+    /// Tolerance on the membership change.
+    pub const TOL: f64 = 1e-5;
+}
 
 /// How fuzzy c-means starts.
 #[derive(Debug, Clone, PartialEq)]
@@ -53,6 +65,7 @@ pub struct FuzzyCMeans<F: Float> {
 
 /// What happened during a fit.
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[non_exhaustive]
 pub struct FcmDiagnostics {
     /// Iterations run.
@@ -69,18 +82,41 @@ pub struct FcmDiagnostics {
     pub partition_entropy: f64,
 }
 
-/// A fitted fuzzy c-means model.
-#[derive(Debug, Clone)]
-pub struct FuzzyCMeansModel<F: Float> {
-    centers: Array2<F>,
-    m: f64,
-    mu: Array1<F>,
-    memberships: Array2<f64>,
+/// Membership-weighted statistics of the training data, from the final memberships.
+#[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+struct FcmStats {
     /// `S_jt = sum_i w_i u_ij (x_it - c_jt)²`, k x d.
     deviations: Array2<f64>,
     /// `sum_i w_i u_ij`.
     cluster_weight: Array1<f64>,
+}
+
+/// A fitted fuzzy c-means model: centres, fuzzifier, training statistics. Immutable; with the
+/// `serde` feature it serialises (training memberships excepted).
+#[derive(Debug, Clone)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(
+    feature = "serde",
+    serde(bound(
+        serialize = "F: serde::Serialize",
+        deserialize = "F: serde::Deserialize<'de>"
+    ))
+)]
+pub struct FuzzyCMeansModel<F: Float> {
+    centers: Array2<F>,
+    m: f64,
+    #[cfg_attr(feature = "serde", serde(rename = "centering"))]
+    mu: Array1<F>,
+    #[cfg_attr(feature = "serde", serde(skip, default = "empty_memberships"))]
+    memberships: Array2<f64>,
+    stats: Option<FcmStats>,
     diagnostics: FcmDiagnostics,
+}
+
+#[cfg(feature = "serde")]
+fn empty_memberships() -> Array2<f64> {
+    Array2::zeros((0, 0))
 }
 
 impl<F: Float> FuzzyCMeans<F> {
@@ -89,9 +125,9 @@ impl<F: Float> FuzzyCMeans<F> {
     pub fn new(n_clusters: usize) -> Self {
         FuzzyCMeans {
             n_clusters,
-            m: 2.0,
-            max_iter: 300,
-            tol: 1e-5,
+            m: defaults::M,
+            max_iter: defaults::MAX_ITER,
+            tol: defaults::TOL,
             init: FcmInit::KMeansPlusPlus,
             seed: 0,
         }
@@ -123,6 +159,10 @@ impl<F: Float> FuzzyCMeans<F> {
     }
 
     fn validate(&self, x: ArrayView2<'_, F>, w: Option<ArrayView1<'_, F>>) -> Result<()> {
+        check_matrix(x, "data")?;
+        if let Some(w) = w {
+            check_weights(w, x.nrows())?;
+        }
         let k = self.n_clusters;
         if k == 0 {
             return Err(invalid("n_clusters", 0, "an integer >= 1"));
@@ -136,16 +176,12 @@ impl<F: Float> FuzzyCMeans<F> {
         if !(self.tol.is_finite() && self.tol >= 0.0) {
             return Err(invalid("tol", self.tol, "a finite number >= 0"));
         }
-        check_matrix(x, "data")?;
         let (n, d) = x.dim();
         if n < k {
             return Err(Error::TooFewPoints {
                 n_samples: n,
                 n_clusters: k,
             });
-        }
-        if let Some(w) = w {
-            check_weights(w, n)?;
         }
         match &self.init {
             FcmInit::Centers(c) => {
@@ -233,7 +269,7 @@ impl<F: Float> FuzzyCMeans<F> {
                 let wv: Array1<F> = w.iter().map(|&v| F::of(v)).collect();
                 let rows = KMeans::new(k)
                     .seed(self.seed)
-                    .seed_indices(x, Some(wv.view()))?;
+                    .seed_indices_unchecked(x, Some(wv.view()))?;
                 from_centers(x.select(Axis(0), &rows).view(), &mut ut)
             }
         };
@@ -268,8 +304,10 @@ impl<F: Float> FuzzyCMeans<F> {
             m: self.m,
             mu,
             memberships: u,
-            deviations: fin.deviations,
-            cluster_weight: fin.weight,
+            stats: Some(FcmStats {
+                deviations: fin.deviations,
+                cluster_weight: fin.weight,
+            }),
             diagnostics: FcmDiagnostics {
                 n_iter,
                 converged,
@@ -701,7 +739,6 @@ impl<F: Float> FuzzyCMeansModel<F> {
     /// A model from centres and a fuzzifier (for example read back from a file).
     pub fn from_centers(centers: Array2<F>, m: f64, centering: Option<Array1<F>>) -> Result<Self> {
         check_matrix(centers.view(), "centres")?;
-        let (k, d) = centers.dim();
         if !(m.is_finite() && m > 1.0) {
             return Err(invalid("m", m, "a finite fuzzifier > 1"));
         }
@@ -721,8 +758,7 @@ impl<F: Float> FuzzyCMeansModel<F> {
             m,
             mu,
             memberships: Array2::zeros((0, 0)),
-            deviations: Array2::from_elem((k, d), f64::NAN),
-            cluster_weight: Array1::from_elem(k, f64::NAN),
+            stats: None,
             diagnostics: FcmDiagnostics {
                 n_iter: 0,
                 converged: true,
@@ -750,15 +786,84 @@ impl<F: Float> FuzzyCMeansModel<F> {
         self.memberships.view()
     }
     /// Membership-weighted squared deviations from the centres per cluster and feature,
-    /// `S_jt = sum_i w_i u_ij (x_it - c_jt)²` (`k x d`), from the final memberships; NaN for a
-    /// model that only has centres.
-    pub fn cluster_deviations(&self) -> ArrayView2<'_, f64> {
-        self.deviations.view()
+    /// `S_jt = sum_i w_i u_ij (x_it - c_jt)²` (`k x d`), from the final memberships; `None` for
+    /// a model that only has centres.
+    pub fn cluster_deviations(&self) -> Option<ArrayView2<'_, f64>> {
+        self.stats.as_ref().map(|s| s.deviations.view())
     }
-    /// Membership weight of each cluster, `sum_i w_i u_ij`; NaN for a model that only has
+    /// Membership weight of each cluster, `sum_i w_i u_ij`; `None` for a model that only has
     /// centres.
-    pub fn cluster_weights(&self) -> ArrayView1<'_, f64> {
-        self.cluster_weight.view()
+    pub fn cluster_weights(&self) -> Option<ArrayView1<'_, f64>> {
+        self.stats.as_ref().map(|s| s.cluster_weight.view())
+    }
+    /// Number of features.
+    pub fn n_features(&self) -> usize {
+        self.centers.ncols()
+    }
+    /// Checks that the parameters fit together and are usable (for models read back).
+    pub fn validate(&self) -> Result<()> {
+        Self::from_centers(self.centers.clone(), self.m, Some(self.mu.clone()))?;
+        check_matrix(self.mu.view().insert_axis(Axis(0)), "centring vector")?;
+        if let Some(st) = &self.stats {
+            let (k, d) = self.centers.dim();
+            if st.deviations.dim() != (k, d) || st.cluster_weight.len() != k {
+                return Err(Error::ShapeMismatch {
+                    what: "fuzzy c-means training statistics",
+                    expected: format!("{k} x {d} deviations and {k} cluster weights"),
+                    found: format!(
+                        "{} x {} and {}",
+                        st.deviations.nrows(),
+                        st.deviations.ncols(),
+                        st.cluster_weight.len()
+                    ),
+                });
+            }
+            if !st
+                .deviations
+                .iter()
+                .chain(&st.cluster_weight)
+                .all(|&v| v.is_finite() && v >= 0.0)
+            {
+                return Err(invalid(
+                    "fuzzy c-means training statistics",
+                    "a negative or non-finite value",
+                    "finite, non-negative deviations and weights",
+                ));
+            }
+        }
+        Ok(())
+    }
+    /// The same model in another float type.
+    pub fn cast<G: Float>(&self) -> FuzzyCMeansModel<G> {
+        FuzzyCMeansModel {
+            centers: self.centers.mapv(|v| G::of(v.as_f64())),
+            m: self.m,
+            mu: self.mu.mapv(|v| G::of(v.as_f64())),
+            memberships: self.memberships.clone(),
+            stats: self.stats.clone(),
+            diagnostics: self.diagnostics.clone(),
+        }
+    }
+    /// Per-cluster spreads for typicality, weighted by the final memberships (the same values
+    /// as [`ClusterSpread::fit`] with the training memberships, without another pass).
+    pub fn spread(&self, kind: Spread) -> Result<ClusterSpread> {
+        let Some(st) = &self.stats else {
+            return Err(Error::MissingParameter {
+                name: "cluster spreads",
+                hint: "this fuzzy c-means model was not fitted on data (it only has centres): \
+                       fit the spreads on data with ClusterSpread::fit",
+            });
+        };
+        ClusterSpread::from_deviations(
+            self.centers.view(),
+            st.deviations.view(),
+            st.cluster_weight.view(),
+            kind,
+        )
+    }
+    /// Chi-square typicality of every row for every cluster under [`Self::spread`].
+    pub fn typicality(&self, x: ArrayView2<'_, F>, kind: Spread) -> Result<Typicality> {
+        self.spread(kind)?.typicality(x)
     }
     /// Diagnostics.
     pub fn diagnostics(&self) -> &FcmDiagnostics {
@@ -787,5 +892,20 @@ impl<F: Float> FuzzyCMeansModel<F> {
         let d = self.transform(x)?;
         FittedSoft::inverse_power(2.0 / (self.m - 1.0), self.n_clusters())
             .memberships(d.view(), DistanceKind::Euclidean)
+    }
+}
+
+impl<F: Float> ClusterModel<F> for FuzzyCMeansModel<F> {
+    fn n_clusters(&self) -> usize {
+        self.centers.nrows()
+    }
+    fn n_features(&self) -> usize {
+        self.centers.ncols()
+    }
+    fn memberships(&self, x: ArrayView2<'_, F>) -> Result<Membership<F>> {
+        FuzzyCMeansModel::memberships(self, x)
+    }
+    fn typicality(&self, x: ArrayView2<'_, F>, spread: Spread) -> Result<Typicality> {
+        FuzzyCMeansModel::typicality(self, x, spread)
     }
 }

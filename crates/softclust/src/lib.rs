@@ -60,8 +60,10 @@ pub mod kmeans;
 mod linalg;
 mod matmul;
 pub mod membership;
+pub mod model;
 pub mod rng;
 pub mod scale;
+pub mod selection;
 mod simd;
 pub mod soft;
 pub mod special;
@@ -69,16 +71,21 @@ pub mod typicality;
 
 pub use error::{Error, Result};
 pub use float::Float;
-pub use gmm::selection::{select_model, Criterion, Selection};
-pub use gmm::{CovMatrices, CovarianceType, GaussianMixture, GaussianMixtureModel, GmmInit};
-pub use kmeans::{Init, KMeans, KMeansDiagnostics, KMeansModel};
-pub use membership::Membership;
-pub use scale::{Scaler, Standardize};
-pub use soft::{
-    soft_assign, Anchor, Anchored, DistanceKind, FittedSoft, InversePower, SoftMethod, Softmax,
+pub use gmm::{
+    CovMatrices, CovarianceType, Criteria, GaussianMixture, GaussianMixtureModel, GmmInit,
 };
+pub use kmeans::{Init, KMeans, KMeansDiagnostics, KMeansModel};
+pub use membership::{ClusterModel, Membership};
+pub use model::{Model, ModelFile};
+pub use scale::{Scaler, Standardize};
+pub use selection::{select_model, Criterion, Selection};
+pub use soft::{
+    soft_assign, Anchor, Anchored, DistanceKind, FittedSoft, InversePower, SoftKind, SoftMethod,
+    SoftSpec, Softmax,
+};
+pub use typicality::Spread;
 
 /// The README's Rust example, compiled and run as a doctest.
 #[doc = include_str!("../../../README.md")]
-#[cfg(doctest)]
+#[cfg(all(doctest, feature = "serde"))]
 pub struct ReadmeDoctests;

@@ -13,8 +13,10 @@
 //! (0 for a certain assignment, `ln k` for a uniform one).
 
 use crate::data::{BLOCK_ROWS, SEGMENT_ROWS};
+use crate::error::Result;
 use crate::float::Float;
 use crate::simd;
+use crate::typicality::{Spread, Typicality};
 use ndarray::{Array1, Array2, ArrayView2, Axis, Zip};
 use rayon::prelude::*;
 
@@ -240,6 +242,33 @@ fn top_two_slice<F: Float>(p: &[F]) -> (usize, F, F) {
         }
     }
     (best, top, second)
+}
+
+/// What every fitted model offers, whatever the algorithm: the membership contract for new
+/// data, hard labels, and typicality. k-means ([`crate::KMeansModel`]), Gaussian mixtures
+/// ([`crate::GaussianMixtureModel`]), fuzzy c-means ([`crate::fcm::FuzzyCMeansModel`]) and
+/// consensus k-means ([`crate::consensus::ConsensusModel`]) implement it, and so does the
+/// serialisable [`crate::model::Model`] that holds any of them, so code written against this
+/// trait (the CLI's outputs, the Python bindings) is written once.
+///
+/// Every method validates `x` (finite, `n_features` columns) and is deterministic for any
+/// thread count.
+pub trait ClusterModel<F: Float>: Send + Sync {
+    /// Columns of the membership matrix: the clusters, plus a last noise column for a mixture
+    /// with a noise component.
+    fn n_clusters(&self) -> usize;
+    /// Number of features the model was fitted on.
+    fn n_features(&self) -> usize;
+    /// The membership contract of every row of `x`: probabilities (rows sum to 1), label =
+    /// argmax, max_p, margin, entropy.
+    fn memberships(&self, x: ArrayView2<'_, F>) -> Result<Membership<F>>;
+    /// The most probable cluster of every row (the label of [`Self::memberships`]).
+    fn predict(&self, x: ArrayView2<'_, F>) -> Result<Array1<usize>> {
+        Ok(self.memberships(x)?.label)
+    }
+    /// `t_ij = P(chi²_D >= D²_ij)` and the outlier score. Centroid models measure `D²` with
+    /// the `spread` of each cluster; a Gaussian mixture uses its covariances and ignores it.
+    fn typicality(&self, x: ArrayView2<'_, F>, spread: Spread) -> Result<Typicality>;
 }
 
 #[cfg(test)]

@@ -41,6 +41,9 @@ impl Standardize {
         }
     }
 
+    /// Every method.
+    pub const ALL: [Standardize; 3] = [Standardize::None, Standardize::ZScore, Standardize::Robust];
+
     /// Learns centres and scales from `x` (n x d).
     pub fn fit<F: Float>(self, x: ArrayView2<'_, F>) -> Result<Scaler<F>> {
         check_matrix(x, "data")?;
@@ -100,6 +103,13 @@ pub fn quantile_sorted(v: &[f64], q: f64) -> f64 {
     v[lo] + (v[hi] - v[lo]) * frac
 }
 
+crate::error::impl_names!(
+    Standardize,
+    "standardize",
+    "one of none, zscore, robust",
+    Standardize::ALL
+);
+
 /// A fitted standardisation: `z = (x - center) / scale`.
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
@@ -111,6 +121,25 @@ pub struct Scaler<F> {
 }
 
 impl<F: Float> Scaler<F> {
+    /// The scaler that leaves `d` columns as they are (`method` none).
+    pub fn identity(d: usize) -> Self {
+        Scaler {
+            method: Standardize::None,
+            center: Array1::zeros(d),
+            scale: Array1::ones(d),
+            unscaled: Vec::new(),
+        }
+    }
+    /// The same scaler in another float type.
+    pub fn cast<G: Float>(&self) -> Scaler<G> {
+        Scaler {
+            method: self.method,
+            center: self.center.mapv(|v| G::of(v.as_f64())),
+            scale: self.scale.mapv(|v| G::of(v.as_f64())),
+            unscaled: self.unscaled.clone(),
+        }
+    }
+
     /// The method this scaler was fitted with.
     pub fn method(&self) -> Standardize {
         self.method

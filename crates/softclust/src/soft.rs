@@ -38,7 +38,6 @@
 use crate::data::{check_matrix, check_weights};
 use crate::error::{invalid, Error, Result};
 use crate::float::Float;
-use crate::kmeans::KMeansModel;
 use crate::membership::Membership;
 use ndarray::{Array2, ArrayView1, ArrayView2, Zip};
 
@@ -157,7 +156,7 @@ impl Default for Anchored {
             near: Anchor::Quantile(0.0),
             half: Anchor::Quantile(1.0),
             far: Anchor::Quantile(1.0),
-            far_value: 0.01,
+            far_value: DEFAULT_FAR_VALUE,
         }
     }
 }
@@ -211,14 +210,19 @@ impl Default for SoftMethod {
 }
 
 impl SoftMethod {
-    /// Short name: `softmax`, `inverse-power` or `minmax`.
-    pub fn name(&self) -> &'static str {
+    /// Which method this is.
+    pub fn kind(&self) -> SoftKind {
         match self {
-            SoftMethod::Softmax(_) => "softmax",
-            SoftMethod::InversePower(_) => "inverse-power",
-            SoftMethod::MinMax => "minmax",
-            SoftMethod::Anchored(_) => "anchored",
+            SoftMethod::Softmax(_) => SoftKind::Softmax,
+            SoftMethod::InversePower(_) => SoftKind::InversePower,
+            SoftMethod::MinMax => SoftKind::MinMax,
+            SoftMethod::Anchored(_) => SoftKind::Anchored,
         }
+    }
+
+    /// Short name: `softmax`, `inverse-power`, `minmax` or `anchored`.
+    pub fn name(&self) -> &'static str {
+        self.kind().name()
     }
 
     /// Estimates the method's parameters from training distances.
@@ -237,6 +241,28 @@ impl SoftMethod {
         if let Some(w) = weights {
             check_weights(w, distances.nrows())?;
         }
+        self.fit_valid(distances, kind, n_features, weights)
+    }
+
+    /// Checks the method's options without any data (a fit would reject the same).
+    pub(crate) fn check(&self) -> Result<()> {
+        match self {
+            SoftMethod::Softmax(s) => softmax_dim(s, Some(1)).map(|_| ()),
+            SoftMethod::InversePower(ip) => ip.resolve_power(Some(1)).map(|_| ()),
+            SoftMethod::MinMax => Ok(()),
+            SoftMethod::Anchored(a) => check_anchored(a),
+        }
+    }
+
+    /// [`Self::fit`] on distances the caller computed or validated (finite, non-negative,
+    /// weights checked).
+    pub(crate) fn fit_valid<F: Float>(
+        &self,
+        distances: ArrayView2<'_, F>,
+        kind: DistanceKind,
+        n_features: Option<usize>,
+        weights: Option<ArrayView1<'_, F>>,
+    ) -> Result<FittedSoft> {
         if n_features == Some(0) {
             return Err(invalid("n_features", 0, "an integer >= 1"));
         }
@@ -265,26 +291,22 @@ impl SoftMethod {
 }
 
 impl SoftMethod {
-    /// Estimates the method's parameters from a fitted k-means model, without any distance
-    /// matrix: the nearest-centre sums the softmax needs are the model's per-cluster inertia
-    /// and weights (each training point counts for its label; [`SoftMethod::fit`] on training
-    /// distances instead shares exact ties between clusters). Softmax and inverse-power only:
-    /// minmax and anchored need the training distances, so use [`SoftMethod::fit`] for those.
-    pub fn fit_kmeans<F: Float>(&self, model: &KMeansModel<F>) -> Result<FittedSoft> {
-        let k = model.n_clusters();
-        let d = model.n_features();
+    /// Estimates the method's parameters from the nearest-centre sums of a hard partition in
+    /// `n_features` dimensions, without any distance matrix: per cluster the weighted sum of
+    /// squared distances of its points to its centre (`sum_k`) and its weight (`w_k`). This is
+    /// how a k-means fit estimates its own soft step (each training point counts for its label;
+    /// [`SoftMethod::fit`] on distances instead shares exact ties between clusters). Softmax and
+    /// inverse-power only: minmax and anchored need the distances themselves.
+    pub(crate) fn fit_nearest_sums(
+        &self,
+        sum_k: Vec<f64>,
+        w_k: Vec<f64>,
+        n_features: usize,
+    ) -> Result<FittedSoft> {
+        let k = sum_k.len();
         let fitted = match self {
             SoftMethod::Softmax(s) => {
-                let dim = softmax_dim(s, Some(d))?;
-                let w_k = model.cluster_weights().to_vec();
-                let sum_k = model.cluster_inertia().to_vec();
-                if model.labels().is_empty() || w_k.iter().any(|w| !w.is_finite()) {
-                    return Err(Error::MissingParameter {
-                        name: "sigma",
-                        hint: "this model was not fitted on data (it only has centres): give \
-                               sigma, or fit on training distances with SoftMethod::fit",
-                    });
-                }
+                let dim = softmax_dim(s, Some(n_features))?;
                 let t = NearestSums {
                     scale: 1.0,
                     sum_all: sum_k.iter().sum(),
@@ -295,18 +317,179 @@ impl SoftMethod {
                 softmax_from_sums(s, dim, &t)
             }
             SoftMethod::InversePower(ip) => Fitted::InversePower {
-                power: ip.resolve_power(Some(d))?,
+                power: ip.resolve_power(Some(n_features))?,
             },
             SoftMethod::MinMax | SoftMethod::Anchored(_) => {
                 return Err(invalid(
                     "method",
                     self.name(),
-                    "softmax or inverse-power (minmax and anchored are fitted on training \
-                     distances: use SoftMethod::fit)",
+                    "softmax or inverse-power (minmax and anchored are fitted on distances)",
                 ))
             }
         };
         Ok(FittedSoft { model: fitted, k })
+    }
+
+    /// Whether the method is estimated from nearest-centre sums alone (softmax, inverse-power)
+    /// rather than from the whole distance matrix (minmax, anchored).
+    pub fn from_sums(&self) -> bool {
+        matches!(self, SoftMethod::Softmax(_) | SoftMethod::InversePower(_))
+    }
+}
+
+/// The name of a soft-assignment method, as the CLI, the Python package and model files spell
+/// it: `softmax`, `inverse-power`, `minmax`, `anchored`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum SoftKind {
+    /// [`Softmax`].
+    #[default]
+    Softmax,
+    /// [`InversePower`].
+    InversePower,
+    /// [`SoftMethod::MinMax`].
+    MinMax,
+    /// [`Anchored`].
+    Anchored,
+}
+
+impl SoftKind {
+    /// Every kind, in documentation order.
+    pub const ALL: [SoftKind; 4] = [
+        SoftKind::Softmax,
+        SoftKind::InversePower,
+        SoftKind::MinMax,
+        SoftKind::Anchored,
+    ];
+    /// The canonical name.
+    pub fn name(self) -> &'static str {
+        match self {
+            SoftKind::Softmax => "softmax",
+            SoftKind::InversePower => "inverse-power",
+            SoftKind::MinMax => "minmax",
+            SoftKind::Anchored => "anchored",
+        }
+    }
+}
+
+crate::error::impl_names!(
+    SoftKind,
+    "soft",
+    "one of softmax, inverse-power, minmax, anchored",
+    SoftKind::ALL
+);
+
+impl std::str::FromStr for Anchor {
+    type Err = Error;
+    /// `q:Q` is the quantile `Q`, a plain number a distance (`q:0.9`, `2.5`).
+    fn from_str(s: &str) -> Result<Self> {
+        let bad = || {
+            invalid(
+                "anchor",
+                format!("{s:?}"),
+                "a distance such as 2.5, or q:Q with a quantile Q in [0, 1]",
+            )
+        };
+        match s.trim().strip_prefix("q:") {
+            Some(q) => q.trim().parse().map(Anchor::Quantile).map_err(|_| bad()),
+            None => s.trim().parse().map(Anchor::Distance).map_err(|_| bad()),
+        }
+    }
+}
+
+impl std::fmt::Display for Anchor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Anchor::Quantile(q) => write!(f, "q:{q}"),
+            Anchor::Distance(d) => write!(f, "{d}"),
+        }
+    }
+}
+
+/// The default score at the far anchor of [`Anchored`].
+pub const DEFAULT_FAR_VALUE: f64 = 0.01;
+
+/// Every soft-assignment option as plain fields (the flags of the CLI, the keyword arguments of
+/// the Python package): [`SoftSpec::method`] turns them into a [`SoftMethod`], so that every
+/// face builds the method in one place. Options that do not apply to the chosen method are
+/// ignored. `Default` is the softmax with everything estimated.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SoftSpec {
+    /// Which method.
+    pub kind: SoftKind,
+    /// Softmax: a fixed standard deviation instead of the estimate.
+    pub sigma: Option<f64>,
+    /// Inverse-power: the exponent (default `D - 1`).
+    pub power: Option<f64>,
+    /// Softmax: one variance per cluster.
+    pub per_cluster_variance: bool,
+    /// Softmax: mixing weights from cluster sizes.
+    pub size_weights: bool,
+    /// Softmax: divide the log-scores by this.
+    pub temperature: f64,
+    /// Anchored: where the score is 1.
+    pub near: Option<Anchor>,
+    /// Anchored: where the score is 0.5.
+    pub half: Option<Anchor>,
+    /// Anchored: where the score is `far_value`.
+    pub far: Option<Anchor>,
+    /// Anchored: the score at the far anchor.
+    pub far_value: f64,
+}
+
+impl Default for SoftSpec {
+    fn default() -> Self {
+        SoftSpec {
+            kind: SoftKind::Softmax,
+            sigma: None,
+            power: None,
+            per_cluster_variance: false,
+            size_weights: false,
+            temperature: 1.0,
+            near: None,
+            half: None,
+            far: None,
+            far_value: DEFAULT_FAR_VALUE,
+        }
+    }
+}
+
+impl SoftSpec {
+    /// The method these options describe.
+    pub fn method(&self) -> SoftMethod {
+        match self.kind {
+            SoftKind::Softmax => {
+                let mut s = Softmax::new()
+                    .per_cluster_variance(self.per_cluster_variance)
+                    .size_weights(self.size_weights)
+                    .temperature(self.temperature);
+                if let Some(v) = self.sigma {
+                    s = s.sigma(v);
+                }
+                SoftMethod::Softmax(s)
+            }
+            SoftKind::InversePower => {
+                let mut p = InversePower::new();
+                if let Some(v) = self.power {
+                    p = p.power(v);
+                }
+                SoftMethod::InversePower(p)
+            }
+            SoftKind::MinMax => SoftMethod::MinMax,
+            SoftKind::Anchored => {
+                let mut a = Anchored::new().far_value(self.far_value);
+                if let Some(x) = self.near {
+                    a = a.near(x);
+                }
+                if let Some(x) = self.half {
+                    a = a.half(x);
+                }
+                if let Some(x) = self.far {
+                    a = a.far(x);
+                }
+                SoftMethod::Anchored(a)
+            }
+        }
     }
 }
 
@@ -495,11 +678,8 @@ fn fit_softmax<F: Float>(
     Ok(softmax_from_sums(s, dim, &t))
 }
 
-fn fit_anchored<F: Float>(
-    a: &Anchored,
-    distances: ArrayView2<'_, F>,
-    kind: DistanceKind,
-) -> Result<Fitted> {
+/// The anchored options: far value in (0, 0.5), quantiles in [0, 1], distances finite.
+fn check_anchored(a: &Anchored) -> Result<()> {
     if !(a.far_value > 0.0 && a.far_value < 0.5) {
         return Err(invalid("far_value", a.far_value, "a score in (0, 0.5)"));
     }
@@ -518,6 +698,15 @@ fn fit_anchored<F: Float>(
             _ => {}
         }
     }
+    Ok(())
+}
+
+fn fit_anchored<F: Float>(
+    a: &Anchored,
+    distances: ArrayView2<'_, F>,
+    kind: DistanceKind,
+) -> Result<Fitted> {
+    check_anchored(a)?;
     let k = distances.ncols();
     // A point belongs to every cluster at its minimum distance (ties shared, so that the fit
     // does not depend on the order of the clusters).
@@ -631,14 +820,19 @@ impl FittedSoft {
         }
     }
 
+    /// Which method was fitted.
+    pub fn kind(&self) -> SoftKind {
+        match self.model {
+            Fitted::Softmax { .. } => SoftKind::Softmax,
+            Fitted::InversePower { .. } => SoftKind::InversePower,
+            Fitted::MinMax { .. } => SoftKind::MinMax,
+            Fitted::Anchored { .. } => SoftKind::Anchored,
+        }
+    }
+
     /// Short name of the method.
     pub fn method_name(&self) -> &'static str {
-        match self.model {
-            Fitted::Softmax { .. } => "softmax",
-            Fitted::InversePower { .. } => "inverse-power",
-            Fitted::MinMax { .. } => "minmax",
-            Fitted::Anchored { .. } => "anchored",
-        }
+        self.kind().name()
     }
 
     /// Anchored score: per cluster `(near, half, far)` distances used and whether they were

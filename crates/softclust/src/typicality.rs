@@ -9,17 +9,15 @@
 //! ```
 //!
 //! For a Gaussian component `D²_ij = (x_i - mu_j)^T S_j^{-1} (x_i - mu_j)` is exactly
-//! chi-square with `D` degrees of freedom ([`crate::GaussianMixtureModel::typicality`]). For
+//! chi-square with `D` degrees of freedom (`GaussianMixtureModel::typicality`). For
 //! centroid methods (k-means, fuzzy c-means) each cluster gets its own spread
 //! ([`ClusterSpread`]): one variance (isotropic, `D²_ij = |x_i - c_j|² / sigma_j²`) or one per
 //! feature (diagonal). The survival function is evaluated in log space ([`crate::special`]), so
 //! values far below `1e-100` are accurate rather than `1 - 1`.
 
 use crate::data::{check_matrix, check_weights, map_segments};
-use crate::error::{Error, Result};
-use crate::fcm::FuzzyCMeansModel;
+use crate::error::{invalid, Error, Result};
 use crate::float::Float;
-use crate::kmeans::KMeansModel;
 use crate::special::chi2_log_sf;
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Zip};
 
@@ -66,6 +64,20 @@ pub enum Spread {
     /// One variance per cluster and feature: `sigma_jl² = sum_i w_ij (x_il - c_jl)² / sum_i w_ij`.
     Diagonal,
 }
+
+impl Spread {
+    /// Both kinds.
+    pub const ALL: [Spread; 2] = [Spread::Isotropic, Spread::Diagonal];
+    /// `isotropic` or `diagonal`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Spread::Isotropic => "isotropic",
+            Spread::Diagonal => "diagonal",
+        }
+    }
+}
+
+crate::error::impl_names!(Spread, "spread", "isotropic or diagonal", Spread::ALL);
 
 /// Fitted per-cluster spreads around fixed centres, for typicality of centroid methods.
 #[derive(Debug, Clone, PartialEq)]
@@ -178,47 +190,21 @@ impl ClusterSpread {
         Self::from_sums(parts, kind, centers, d)
     }
 
-    /// Spreads of a fitted k-means model's clusters from the per-cluster deviations its fit
-    /// accumulated ([`KMeansModel::cluster_deviations`]): the same values as
-    /// [`Self::fit_labels`] on the training data, without another pass over it.
-    pub fn from_kmeans<F: Float>(model: &KMeansModel<F>, kind: Spread) -> Result<Self> {
-        Self::from_deviations(
-            model.centers(),
-            model.cluster_deviations(),
-            model.cluster_weights(),
-            kind,
-            "this k-means model was not fitted on data (it only has centres): fit the \
-             spreads on data with ClusterSpread::fit_labels",
-        )
-    }
-
-    /// Spreads of a fitted fuzzy c-means model's clusters, weighted by its final memberships
-    /// ([`FuzzyCMeansModel::cluster_deviations`]): the same values as [`Self::fit`] with the
-    /// training memberships, without another pass over the data.
-    pub fn from_fcm<F: Float>(model: &FuzzyCMeansModel<F>, kind: Spread) -> Result<Self> {
-        Self::from_deviations(
-            model.centers(),
-            model.cluster_deviations(),
-            model.cluster_weights(),
-            kind,
-            "this fuzzy c-means model was not fitted on data (it only has centres): fit the \
-             spreads on data with ClusterSpread::fit",
-        )
-    }
-
-    /// Spreads from per-cluster, per-feature weighted squared deviations and cluster weights.
-    fn from_deviations<F: Float>(
+    /// Spreads from per-cluster, per-feature weighted squared deviations `S_jt` and cluster
+    /// weights `W_j`, as a fit accumulates them (k-means with one-hot weights, fuzzy c-means
+    /// with memberships): the same values as [`Self::fit`] on the training data.
+    pub(crate) fn from_deviations<F: Float>(
         centers: ArrayView2<'_, F>,
         s: ArrayView2<'_, f64>,
         w: ArrayView1<'_, f64>,
         kind: Spread,
-        hint: &'static str,
     ) -> Result<Self> {
         if s.iter().chain(w.iter()).any(|v| !v.is_finite()) {
-            return Err(Error::MissingParameter {
-                name: "cluster spreads",
-                hint,
-            });
+            return Err(invalid(
+                "cluster spreads",
+                "non-finite deviations",
+                "finite per-cluster deviations and weights",
+            ));
         }
         let num = match kind {
             Spread::Diagonal => s.to_owned(),

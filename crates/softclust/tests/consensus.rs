@@ -147,11 +147,21 @@ fn coassociation_matrix() {
 
 #[test]
 fn wilson_interval_by_hand() {
-    // p = 0.5 of 100 trials: center 0.5, half-width z/(1+z²/n) * sqrt(0.0025 + z²/40000).
-    let (lo, hi) = wilson_interval(0.5, 100.0, Z95);
-    let z = Z95;
-    let half = z / (1.0 + z * z / 100.0) * (0.0025 + z * z / 40_000.0f64).sqrt();
-    assert!((lo - (0.5 - half)).abs() < 1e-15 && (hi - (0.5 + half)).abs() < 1e-15);
+    // Published 95% Wilson score intervals (Newcombe 1998, Statistics in Medicine 17:857,
+    // Table II, method 3), to the four decimals printed there: successes / trials -> interval.
+    for (r, n, lo_ref, hi_ref) in [
+        (81.0, 263.0, 0.2553, 0.3662),
+        (15.0, 148.0, 0.0624, 0.1605),
+        (0.0, 20.0, 0.0, 0.1611),
+        (1.0, 29.0, 0.0061, 0.1718),
+    ] {
+        let (lo, hi) = wilson_interval(r / n, n, Z95);
+        assert!(
+            (lo - lo_ref).abs() < 5e-5 && (hi - hi_ref).abs() < 5e-5,
+            "{r}/{n}: ({lo}, {hi}) vs ({lo_ref}, {hi_ref})"
+        );
+    }
+    // All successes: the upper end is exactly 1.
     let (lo, hi) = wilson_interval(1.0, 50.0, Z95);
     assert!(lo > 0.92 && lo < 0.94 && hi == 1.0, "{lo} {hi}");
 }

@@ -286,7 +286,7 @@ fn fcm_spreads_from_the_fit_equal_the_spreads_from_data() {
         .fit(x.view(), Some(w.view()))
         .unwrap();
     for kind in [Spread::Isotropic, Spread::Diagonal] {
-        let a = ClusterSpread::from_fcm(&f, kind).unwrap();
+        let a = f.spread(kind).unwrap();
         let b = ClusterSpread::fit(
             x.view(),
             f.centers(),
@@ -313,5 +313,5 @@ fn fcm_spreads_from_the_fit_equal_the_spreads_from_data() {
     let only_centres =
         softclust::fcm::FuzzyCMeansModel::from_centers(bare.centers().to_owned(), 2.0, None)
             .unwrap();
-    assert!(ClusterSpread::from_fcm(&only_centres, Spread::Isotropic).is_err());
+    assert!(only_centres.spread(Spread::Isotropic).is_err());
 }

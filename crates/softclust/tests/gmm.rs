@@ -5,8 +5,8 @@ mod common;
 
 use common::{blobs, normal, with_threads};
 use ndarray::{array, s, Array1, Array2, Array3, Axis};
-use softclust::gmm::selection::{select_model, Criterion};
 use softclust::rng::Rng;
+use softclust::selection::{select_model, Criterion};
 use softclust::{
     CovMatrices, CovarianceType, Error, GaussianMixture, GaussianMixtureModel, GmmInit,
 };

@@ -24,7 +24,7 @@ fn four_weighted_points_by_hand() {
     assert!((m.inertia() - 0.375).abs() < 1e-15);
     assert_eq!(m.diagnostics().n_iter, 2);
     assert!(m.diagnostics().converged);
-    assert_eq!(m.cluster_weights().to_vec(), vec![4.0, 4.0]);
+    assert_eq!(m.cluster_weights().unwrap().to_vec(), vec![4.0, 4.0]);
     // sigma² = inertia / (W d) = 0.375 / (8 * 2).
     assert!((m.sigma2() - 0.375 / 16.0).abs() < 1e-15);
 }
@@ -522,7 +522,14 @@ fn model_statistics_equal_the_estimates_from_data() {
         Softmax::new().per_cluster_variance(true).size_weights(true),
     ] {
         let method = SoftMethod::Softmax(sm);
-        let from_model = method.fit_kmeans(&m).unwrap();
+        // The soft step the model fits for itself, from its per-cluster sums.
+        let mk = KMeans::new(4)
+            .seed(2)
+            .soft(method.clone())
+            .fit(x.view(), Some(w.view()))
+            .unwrap();
+        assert_eq!(mk.centers(), m.centers());
+        let from_model = mk.soft().unwrap().clone();
         let from_d = method
             .fit(d2.view(), DistanceKind::Squared, Some(3), Some(w.view()))
             .unwrap();
@@ -546,13 +553,14 @@ fn model_statistics_equal_the_estimates_from_data() {
             .zip(pb.proba.iter())
             .all(|(a, b)| (a - b).abs() < 1e-9));
     }
-    let ip = SoftMethod::InversePower(InversePower::new())
-        .fit_kmeans(&m)
+    let ip = KMeans::new(4)
+        .seed(2)
+        .soft(SoftMethod::InversePower(InversePower::new()))
+        .fit(x.view(), Some(w.view()))
         .unwrap();
-    assert_eq!(ip.power(), Some(2.0));
-    assert!(SoftMethod::MinMax.fit_kmeans(&m).is_err());
+    assert_eq!(ip.soft().unwrap().power(), Some(2.0));
     for kind in [Spread::Isotropic, Spread::Diagonal] {
-        let a = ClusterSpread::from_kmeans(&m, kind).unwrap();
+        let a = m.spread(kind).unwrap();
         let b = ClusterSpread::fit_labels(x.view(), m.centers(), m.labels(), Some(w.view()), kind)
             .unwrap();
         for (u, v) in a.variances().iter().zip(b.variances()) {
@@ -561,10 +569,11 @@ fn model_statistics_equal_the_estimates_from_data() {
     }
     // A model that only has centres cannot estimate anything from data it never saw.
     let bare = KMeansModel::from_centers(m.centers().to_owned(), None).unwrap();
-    assert!(SoftMethod::Softmax(Softmax::new())
-        .fit_kmeans(&bare)
-        .is_err());
-    assert!(ClusterSpread::from_kmeans(&bare, Spread::Isotropic).is_err());
+    assert!(matches!(
+        bare.memberships(x.view()),
+        Err(Error::MissingParameter { .. })
+    ));
+    assert!(bare.spread(Spread::Isotropic).is_err());
 }
 
 /// The fused memberships of a k-means model equal the soft method applied to the distance
@@ -584,7 +593,12 @@ fn fused_memberships_equal_the_distance_matrix_path() {
         let fitted = method
             .fit(d2.view(), DistanceKind::Squared, Some(4), None)
             .unwrap();
-        let a = m.memberships(x.view(), &fitted).unwrap();
+        let a = m
+            .clone()
+            .with_soft(fitted.clone())
+            .unwrap()
+            .memberships(x.view())
+            .unwrap();
         let b = fitted
             .memberships(d2.view(), DistanceKind::Squared)
             .unwrap();
@@ -605,7 +619,7 @@ fn fused_memberships_equal_the_distance_matrix_path() {
         )
         .unwrap();
     assert!(matches!(
-        m.memberships(x.view(), &other),
+        m.clone().with_soft(other),
         Err(Error::ShapeMismatch { .. })
     ));
 }

@@ -150,5 +150,5 @@ fn empty_cluster_case_relocates() {
         .fit(x.view(), None)
         .unwrap();
     assert!(model.diagnostics().empty_relocations >= 1);
-    assert!(model.cluster_weights().iter().all(|&w| w > 0.0));
+    assert!(model.cluster_weights().unwrap().iter().all(|&w| w > 0.0));
 }

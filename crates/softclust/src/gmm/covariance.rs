@@ -51,7 +51,7 @@ impl CovarianceType {
 
     /// Parses a name as printed by [`CovarianceType::name`].
     pub fn parse(s: &str) -> Option<Self> {
-        CovarianceType::ALL.into_iter().find(|t| t.name() == s)
+        s.parse().ok()
     }
 
     /// Free parameters of a `k`-component mixture in `d` dimensions: covariance parameters,
@@ -66,6 +66,13 @@ impl CovarianceType {
         cov + k * d + k - 1
     }
 }
+
+crate::error::impl_names!(
+    CovarianceType,
+    "covariance_type",
+    "one of full, tied, diag, spherical",
+    CovarianceType::ALL
+);
 
 /// Covariance-shaped parameters (covariances, precisions, or precision factors), in the shapes
 /// scikit-learn uses for each type.

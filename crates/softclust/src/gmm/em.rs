@@ -3,23 +3,10 @@
 //! themselves run the fused kernel of [`super::kernel`], which never stores responsibilities.
 
 use super::covariance::{CovMatrices, CovarianceType};
-use crate::data::{map_segments, BLOCK_ROWS};
+use crate::data::{load_block, map_segments, weighted_sums, BLOCK_ROWS};
 use crate::float::Float;
 use crate::matmul::matmul;
-use ndarray::{s, Array1, Array2, Array3, ArrayView1, ArrayView2, Axis};
-
-/// Copies rows `start..end` of `x` into `buf` as f64.
-fn load_block<F: Float>(x: ArrayView2<'_, F>, start: usize, end: usize, buf: &mut Array2<f64>) {
-    let mut dst = buf.slice_mut(s![..end - start, ..]);
-    dst.zip_mut_with(&x.slice(s![start..end, ..]), |a, &b| *a = b.as_f64());
-}
-
-/// Weighted mean of `v` (weights `w`), reduced in a thread-count-independent order.
-pub(crate) fn weighted_mean(v: ArrayView1<'_, f64>, w: &[f64]) -> f64 {
-    let num = crate::data::par_sum(v.len(), |i| w[i] * v[i]);
-    let den = crate::data::par_sum(v.len(), |i| w[i]);
-    num / den
-}
+use ndarray::{s, Array1, Array2, Array3, ArrayView2, Axis};
 
 /// M-step: weights, means and covariances from responsibilities `resp` (n x k, probabilities).
 /// Returns `(n_k, means, covariances)`; `n_k` includes the `10 eps` guard.
@@ -44,48 +31,6 @@ pub(crate) fn weighted_means<F: Float>(
     nk += 10.0 * f64::EPSILON;
     let means = &sums / &nk.view().insert_axis(Axis(1));
     (nk, means)
-}
-
-/// `sum_i w_i r_ik` and `sum_i w_i r_ik x_i` (k x d), in a thread-count-independent order.
-pub(crate) fn weighted_sums<F: Float>(
-    x: ArrayView2<'_, F>,
-    resp: ArrayView2<'_, f64>,
-    w: &[f64],
-) -> (Array1<f64>, Array2<f64>) {
-    let (n, d) = x.dim();
-    let k = resp.ncols();
-    let parts = map_segments(n, |rows| {
-        let mut nk = Array1::<f64>::zeros(k);
-        let mut sums = Array2::<f64>::zeros((k, d));
-        let mut xb = Array2::<f64>::zeros((BLOCK_ROWS, d));
-        let mut start = rows.start;
-        while start < rows.end {
-            let end = (start + BLOCK_ROWS).min(rows.end);
-            load_block(x, start, end, &mut xb);
-            let b = end - start;
-            let mut rw = resp.slice(s![start..end, ..]).to_owned();
-            for (i, mut row) in rw.rows_mut().into_iter().enumerate() {
-                row *= w[start + i];
-            }
-            nk += &rw.sum_axis(Axis(0));
-            matmul(
-                1.0,
-                &rw.t(),
-                &xb.slice(s![..b, ..]),
-                1.0,
-                &mut sums.view_mut(),
-            );
-            start = end;
-        }
-        (nk, sums)
-    });
-    let mut nk = Array1::<f64>::zeros(k);
-    let mut sums = Array2::<f64>::zeros((k, d));
-    for (a, b) in parts {
-        nk += &a;
-        sums += &b;
-    }
-    (nk, sums)
 }
 
 /// Second pass of the M-step: scatter around the means, then covariances by type.

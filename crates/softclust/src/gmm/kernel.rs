@@ -27,7 +27,7 @@
 //! larger `reg_covar` can be tried without another pass.
 
 use super::covariance::{log_det_cholesky, CovMatrices, CovarianceType};
-use crate::data::SEGMENT_ROWS;
+use crate::data::{counters, SEGMENT_ROWS};
 use crate::float::Float;
 use crate::matmul::{matmul, matmul_nt, matmul_nt_strided};
 use crate::simd;
@@ -39,17 +39,9 @@ const LN_2PI: f64 = 1.837_877_066_409_345_5;
 /// Rows per block: the block's scratch (data, products, log-densities) stays in L2.
 const EM_BLOCK: usize = 256;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Form {
-    Full,
-    Tied,
-    Diag,
-    Spherical,
-}
-
 /// A mixture's parameters prepared for block evaluations (see the module documentation).
 pub(crate) struct Evaluator {
-    form: Form,
+    form: CovarianceType,
     k: usize,
     d: usize,
     /// Columns of a loaded block row: `[x∘x, x]` (2d) for diag and spherical, `x` otherwise.
@@ -99,11 +91,10 @@ impl Evaluator {
         let offset = (0..k)
             .map(|c| log_weights[c] + log_det[c] - 0.5 * d as f64 * LN_2PI)
             .collect();
-        let (form, width) = match prec_chol {
-            CovMatrices::Full(_) => (Form::Full, d),
-            CovMatrices::Tied(_) => (Form::Tied, d),
-            CovMatrices::Diag(_) => (Form::Diag, 2 * d),
-            CovMatrices::Spherical(_) => (Form::Spherical, 2 * d),
+        let form = prec_chol.covariance_type();
+        let width = match form {
+            CovarianceType::Full | CovarianceType::Tied => d,
+            CovarianceType::Diag | CovarianceType::Spherical => 2 * d,
         };
         let mut ev = Evaluator {
             form,
@@ -134,7 +125,7 @@ impl Evaluator {
                     }
                 }
                 for c in 0..k {
-                    let u = mats[if form == Form::Full { c } else { 0 }];
+                    let u = mats[if form == CovarianceType::Full { c } else { 0 }];
                     let m = &ev.mc[c * d..(c + 1) * d];
                     for s in 0..d {
                         ev.mu_u
@@ -170,8 +161,8 @@ impl Evaluator {
 
     fn scratch(&self) -> Scratch {
         let nm = match self.form {
-            Form::Full => self.k,
-            Form::Tied => 1,
+            CovarianceType::Full => self.k,
+            CovarianceType::Tied => 1,
             _ => 0,
         };
         Scratch {
@@ -217,12 +208,16 @@ impl Evaluator {
     fn block(&self, b: usize, z: &[f64], y: &mut [f64], lp: &mut [f64]) {
         let (k, d) = (self.k, self.d);
         match self.form {
-            Form::Full | Form::Tied => {
-                let nm = if self.form == Form::Full { k } else { 1 };
+            CovarianceType::Full | CovarianceType::Tied => {
+                let nm = if self.form == CovarianceType::Full {
+                    k
+                } else {
+                    1
+                };
                 matmul_nt(b, nm * d, d, 1.0, z, &self.ut, false, y);
             }
-            Form::Diag => matmul_nt(b, k, 2 * d, 1.0, z, &self.coef, false, y),
-            Form::Spherical => {
+            CovarianceType::Diag => matmul_nt(b, k, 2 * d, 1.0, z, &self.coef, false, y),
+            CovarianceType::Spherical => {
                 matmul_nt_strided(b, k, d, 1.0, &z[d..], 2 * d, &self.coef, false, y)
             }
         }
@@ -238,6 +233,7 @@ impl Evaluator {
     /// The `n x cols` matrix of log-densities `ln pi_c N(x_i | c)` (or distances), with the
     /// noise column last.
     pub(crate) fn evaluate<F: Float>(&self, x: ArrayView2<'_, F>) -> Array2<f64> {
+        counters::count(&counters::SCORING_PASSES);
         self.rows_out(x, None).1
     }
 
@@ -248,6 +244,7 @@ impl Evaluator {
         x: ArrayView2<'_, F>,
         log: bool,
     ) -> (Array1<f64>, Array2<f64>) {
+        counters::count(&counters::SCORING_PASSES);
         let (ln_p, out) = self.rows_out(x, Some(log));
         (Array1::from(ln_p), out)
     }
@@ -357,22 +354,30 @@ impl simd::Kernel for Epilogue<'_> {
         for i in 0..self.b {
             let out = &mut self.lp[i * cols..(i + 1) * cols];
             match ev.form {
-                Form::Full | Form::Tied => {
-                    let nm = if ev.form == Form::Full { k } else { 1 };
+                CovarianceType::Full | CovarianceType::Tied => {
+                    let nm = if ev.form == CovarianceType::Full {
+                        k
+                    } else {
+                        1
+                    };
                     let y = &self.y[i * nm * d..(i + 1) * nm * d];
                     for (c, (o, mu)) in out.iter_mut().zip(ev.mu_u.chunks_exact(d)).enumerate() {
-                        let mat = if ev.form == Form::Full { c } else { 0 };
+                        let mat = if ev.form == CovarianceType::Full {
+                            c
+                        } else {
+                            0
+                        };
                         *o = fin(simd::dist_sq_f64(&y[mat * d..(mat + 1) * d], mu), c);
                     }
                 }
-                Form::Diag => {
+                CovarianceType::Diag => {
                     let g = &self.y[i * k..(i + 1) * k];
                     for (c, ((o, &gc), &cst)) in out.iter_mut().zip(g).zip(&ev.cst).enumerate() {
                         let q = gc + cst;
                         *o = fin(if q > 0.0 { q } else { 0.0 }, c);
                     }
                 }
-                Form::Spherical => {
+                CovarianceType::Spherical => {
                     let g = &self.y[i * k..(i + 1) * k];
                     let xn = simd::sum_sq(&self.z[i * 2 * d + d..(i + 1) * 2 * d]);
                     for (c, (o, &gc)) in out.iter_mut().zip(g).enumerate() {
@@ -451,7 +456,7 @@ pub(crate) struct Sums {
 
 impl Sums {
     fn zeros(ev: &Evaluator) -> Self {
-        let full = matches!(ev.form, Form::Full | Form::Tied);
+        let full = matches!(ev.form, CovarianceType::Full | CovarianceType::Tied);
         Sums {
             log_lik: 0.0,
             nk: vec![0.0; ev.cols()],
@@ -598,7 +603,7 @@ fn em_block<F: Float>(
     let zv = ArrayView2::from_shape((b, width), z).expect("block shape");
     let mut a = ArrayViewMut2::from_shape((k, width), &mut sums.a[..]).expect("sums shape");
     matmul(1.0, &r.t(), &zv, 1.0, &mut a);
-    if matches!(ev.form, Form::Full | Form::Tied) {
+    if matches!(ev.form, CovarianceType::Full | CovarianceType::Tied) {
         for c in 0..k {
             simd::dispatch(WeightedDiff {
                 z,

@@ -29,10 +29,21 @@ use crate::data::{check_matrix, check_weights};
 use crate::distance::{column_means, DistanceKernel};
 use crate::error::{invalid, Error, Result};
 use crate::float::Float;
-use crate::membership::Membership;
+use crate::membership::{ClusterModel, Membership};
 use crate::rng::{derive_seed, Rng};
-use crate::soft::{DistanceKind, FittedSoft};
+use crate::soft::{DistanceKind, FittedSoft, SoftMethod};
+use crate::typicality::{ClusterSpread, Spread, Typicality};
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2};
+
+/// Default settings of [`KMeans`] (the CLI and Python take theirs from here).
+pub mod defaults {
+    /// Maximum Lloyd iterations per run.
+    pub const MAX_ITER: usize = 300;
+    /// Relative tolerance on the centre shift.
+    pub const TOL: f64 = 1e-4;
+    /// Restarts when starting from random points.
+    pub const RANDOM_N_INIT: usize = 10;
+}
 
 /// How the initial centres are chosen.
 #[derive(Debug, Clone, PartialEq)]
@@ -44,6 +55,29 @@ pub enum Init<F> {
     Random,
     /// The given `k x d` centres; restarts are pointless and only one run is made.
     Centers(Array2<F>),
+}
+
+impl<F> Init<F> {
+    /// `k-means++`, `random` or `centers`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Init::KMeansPlusPlus => "k-means++",
+            Init::Random => "random",
+            Init::Centers(_) => "centers",
+        }
+    }
+}
+
+impl<F> std::str::FromStr for Init<F> {
+    type Err = Error;
+    /// `k-means++` or `random` (given centres are data, not a name).
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "k-means++" => Ok(Init::KMeansPlusPlus),
+            "random" => Ok(Init::Random),
+            _ => Err(invalid("init", format!("{s:?}"), "k-means++ or random")),
+        }
+    }
 }
 
 /// Progress of a fit, passed to the observer of [`KMeans::fit_with_progress`].
@@ -76,10 +110,12 @@ pub struct KMeans<F: Float> {
     tol: f64,
     seed: u64,
     n_local_trials: Option<usize>,
+    soft: SoftMethod,
 }
 
 /// What happened during a fit: iterations, convergence, restarts.
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[non_exhaustive]
 pub struct KMeansDiagnostics {
     /// Iterations of the chosen run.
@@ -104,18 +140,46 @@ pub struct KMeansDiagnostics {
     pub empty_relocations: usize,
 }
 
-/// A fitted k-means model: centres, training labels, inertia and diagnostics. Immutable.
-#[derive(Debug, Clone)]
-pub struct KMeansModel<F: Float> {
-    centers: Array2<F>,
-    labels: Array1<usize>,
+/// What the final pass of a fit measured on the training data.
+#[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+struct TrainingStats {
+    /// `sum_i w_i |x_i - c_{l_i}|²`.
     inertia: f64,
     /// `S_jt = sum_{l_i = j} w_i (x_it - c_jt)²`, k x d.
     deviations: Array2<f64>,
+    /// `W_j = sum_{l_i = j} w_i`.
     cluster_weight: Array1<f64>,
+    /// `W = sum_i w_i`.
     total_weight: f64,
-    mu: Array1<F>,
+}
+
+/// A fitted k-means model: centres, its soft step (how distances become memberships, fitted
+/// once with the centres), training statistics and diagnostics. Immutable, and a value: with
+/// the `serde` feature it serialises (training labels excepted) and reads back bit for bit.
+#[derive(Debug, Clone)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(
+    feature = "serde",
+    serde(bound(
+        serialize = "F: serde::Serialize",
+        deserialize = "F: serde::Deserialize<'de>"
+    ))
+)]
+pub struct KMeansModel<F: Float> {
+    centers: Array2<F>,
+    /// The vector the distance kernel centres data on (the training data's column means).
+    centering: Array1<F>,
+    #[cfg_attr(feature = "serde", serde(skip, default = "empty_labels"))]
+    labels: Array1<usize>,
+    stats: Option<TrainingStats>,
+    soft: Option<FittedSoft>,
     diagnostics: KMeansDiagnostics,
+}
+
+#[cfg(feature = "serde")]
+fn empty_labels() -> Array1<usize> {
+    Array1::zeros(0)
 }
 
 impl<F: Float> KMeans<F> {
@@ -125,11 +189,20 @@ impl<F: Float> KMeans<F> {
             n_clusters,
             init: Init::KMeansPlusPlus,
             n_init: None,
-            max_iter: 300,
-            tol: 1e-4,
+            max_iter: defaults::MAX_ITER,
+            tol: defaults::TOL,
             seed: 0,
             n_local_trials: None,
+            soft: SoftMethod::default(),
         }
+    }
+
+    /// How the fitted model turns distances into memberships (default: the softmax with sigma
+    /// estimated). Softmax and inverse-power are estimated from the fit's per-cluster sums;
+    /// minmax and anchored from the training distances, in one extra pass.
+    pub fn soft(mut self, method: SoftMethod) -> Self {
+        self.soft = method;
+        self
     }
 
     /// Initialisation method.
@@ -184,12 +257,22 @@ impl<F: Float> KMeans<F> {
         match (&self.init, self.n_init) {
             (Init::Centers(_), _) => 1,
             (_, Some(n)) => n,
-            (Init::Random, None) => 10,
+            (Init::Random, None) => defaults::RANDOM_N_INIT,
             (_, None) => 1,
         }
     }
 
+    /// Validates the data (one scan for non-finite values) and the settings.
     fn validate(&self, x: ArrayView2<'_, F>, w: Option<ArrayView1<'_, F>>) -> Result<()> {
+        check_matrix(x, "data")?;
+        if let Some(w) = w {
+            check_weights(w, x.nrows())?;
+        }
+        self.check_settings(x.nrows(), x.ncols())
+    }
+
+    /// The settings, against data of `n` rows and `d` columns (no pass over the data).
+    fn check_settings(&self, n: usize, d: usize) -> Result<()> {
         if self.n_clusters == 0 {
             return Err(invalid("n_clusters", 0, "an integer >= 1"));
         }
@@ -205,21 +288,18 @@ impl<F: Float> KMeans<F> {
         if self.n_local_trials == Some(0) {
             return Err(invalid("n_local_trials", 0, "an integer >= 1"));
         }
-        check_matrix(x, "data")?;
-        if x.nrows() < self.n_clusters {
+        self.soft.check()?;
+        if n < self.n_clusters {
             return Err(Error::TooFewPoints {
-                n_samples: x.nrows(),
+                n_samples: n,
                 n_clusters: self.n_clusters,
             });
         }
-        if let Some(w) = w {
-            check_weights(w, x.nrows())?;
-        }
         if let Init::Centers(c) = &self.init {
-            if c.dim() != (self.n_clusters, x.ncols()) {
+            if c.dim() != (self.n_clusters, d) {
                 return Err(Error::ShapeMismatch {
                     what: "initial centres",
-                    expected: format!("{} x {} (k x features)", self.n_clusters, x.ncols()),
+                    expected: format!("{} x {} (k x features)", self.n_clusters, d),
                     found: format!("{} x {}", c.nrows(), c.ncols()),
                 });
             }
@@ -236,6 +316,16 @@ impl<F: Float> KMeans<F> {
         sample_weight: Option<ArrayView1<'_, F>>,
     ) -> Result<Vec<usize>> {
         self.validate(x, sample_weight)?;
+        self.seed_indices_unchecked(x, sample_weight)
+    }
+
+    /// [`Self::seed_indices`] on data the caller has validated.
+    pub(crate) fn seed_indices_unchecked(
+        &self,
+        x: ArrayView2<'_, F>,
+        sample_weight: Option<ArrayView1<'_, F>>,
+    ) -> Result<Vec<usize>> {
+        self.check_settings(x.nrows(), x.ncols())?;
         let w = crate::data::weights_or_ones(sample_weight, x.nrows());
         let mu = column_means(x);
         let k = self.n_clusters;
@@ -261,6 +351,19 @@ impl<F: Float> KMeans<F> {
         progress: &mut dyn FnMut(Progress),
     ) -> Result<KMeansModel<F>> {
         self.validate(x, sample_weight)?;
+        self.fit_unchecked(x, sample_weight, progress)
+    }
+
+    /// The fit on data that the caller has validated (finite, weights checked): what nested
+    /// fits (mixture and fuzzy c-means starts, consensus runs) call, so that the data are
+    /// scanned once, by the public entry point. The settings are still checked (no data pass).
+    pub(crate) fn fit_unchecked(
+        &self,
+        x: ArrayView2<'_, F>,
+        sample_weight: Option<ArrayView1<'_, F>>,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<KMeansModel<F>> {
+        self.check_settings(x.nrows(), x.ncols())?;
         let n = x.nrows();
         let w = crate::data::weights_or_ones(sample_weight, n);
         let mu = column_means(x);
@@ -322,29 +425,35 @@ impl<F: Float> KMeans<F> {
             run_converged,
             empty_relocations: r.relocations,
         };
-        Ok(KMeansModel {
-            centers: r.centers,
-            labels: Array1::from(r.labels),
+        let stats = TrainingStats {
             inertia: r.inertia,
-            deviations: r.deviations,
             cluster_weight: Array1::from(r.cluster_weight),
             total_weight: w.iter().sum(),
-            mu,
+            deviations: r.deviations,
+        };
+        let mut model = KMeansModel {
+            centers: r.centers,
+            centering: mu,
+            labels: Array1::from(r.labels),
+            stats: Some(stats),
+            soft: None,
             diagnostics,
-        })
+        };
+        model.soft = Some(model.fit_soft(&self.soft, x, sample_weight)?);
+        Ok(model)
     }
 }
 
 impl<F: Float> KMeansModel<F> {
-    /// A model that only knows its centres (for example read back from a file): `predict`,
-    /// `transform` and distances work; training labels are empty, inertia is NaN.
+    /// A model that only knows its centres (for example centres computed elsewhere):
+    /// `predict`, `transform` and distances work; training labels are empty, inertia is NaN,
+    /// and there is no soft step until [`Self::with_soft`] gives one.
     /// `centering` is the vector the distance kernel centres data on (see
     /// [`KMeansModel::centering`]); give the fitted model's to reproduce its distances bit for
     /// bit, or `None` to use the mean of the centres.
     pub fn from_centers(centers: Array2<F>, centering: Option<Array1<F>>) -> Result<Self> {
         check_matrix(centers.view(), "centres")?;
-        let (k, d) = centers.dim();
-        let mu = match centering {
+        let centering = match centering {
             Some(mu) => {
                 if mu.len() != centers.ncols() {
                     return Err(Error::ShapeMismatch {
@@ -360,17 +469,15 @@ impl<F: Float> KMeansModel<F> {
         };
         Ok(KMeansModel {
             centers,
+            centering,
             labels: Array1::zeros(0),
-            inertia: f64::NAN,
-            deviations: Array2::from_elem((k, d), f64::NAN),
-            cluster_weight: Array1::from_elem(k, f64::NAN),
-            total_weight: f64::NAN,
-            mu,
+            stats: None,
+            soft: None,
             diagnostics: KMeansDiagnostics {
                 n_iter: 0,
                 converged: true,
                 inertia_history: Vec::new(),
-                tol_abs: f64::NAN,
+                tol_abs: 0.0,
                 best_run: 0,
                 run_inertia: Vec::new(),
                 run_n_iter: Vec::new(),
@@ -380,10 +487,124 @@ impl<F: Float> KMeansModel<F> {
         })
     }
 
+    /// This model with `soft` as its soft step (fitted elsewhere, for example with
+    /// [`SoftMethod::fit`] on distances); its number of clusters must match.
+    pub fn with_soft(mut self, soft: FittedSoft) -> Result<Self> {
+        soft.validate()?;
+        if soft.n_clusters() != self.n_clusters() {
+            return Err(Error::ShapeMismatch {
+                what: "soft parameters",
+                expected: format!("{} clusters, as the model", self.n_clusters()),
+                found: format!("{} clusters", soft.n_clusters()),
+            });
+        }
+        self.soft = Some(soft);
+        Ok(self)
+    }
+
+    /// Checks that the parameters fit together and are usable (for models read back): finite
+    /// centres and centring vector of matching width, training statistics of matching shapes,
+    /// finite and non-negative, and a soft step for the same clusters.
+    pub fn validate(&self) -> Result<()> {
+        let (k, d) = self.centers.dim();
+        if k == 0 || d == 0 {
+            return Err(Error::EmptyInput { what: "centres" });
+        }
+        check_matrix(self.centers.view(), "centres")?;
+        if self.centering.len() != d {
+            return Err(Error::ShapeMismatch {
+                what: "centring vector",
+                expected: format!("{d} values, one per feature"),
+                found: format!("{}", self.centering.len()),
+            });
+        }
+        check_matrix(
+            self.centering.view().insert_axis(ndarray::Axis(0)),
+            "centring vector",
+        )?;
+        if let Some(st) = &self.stats {
+            if st.deviations.dim() != (k, d) || st.cluster_weight.len() != k {
+                return Err(Error::ShapeMismatch {
+                    what: "k-means training statistics",
+                    expected: format!("{k} x {d} deviations and {k} cluster weights"),
+                    found: format!(
+                        "{} x {} and {}",
+                        st.deviations.nrows(),
+                        st.deviations.ncols(),
+                        st.cluster_weight.len()
+                    ),
+                });
+            }
+            let ok = |v: f64| v.is_finite() && v >= 0.0;
+            if !(st
+                .deviations
+                .iter()
+                .chain(&st.cluster_weight)
+                .all(|&v| ok(v))
+                && ok(st.inertia)
+                && ok(st.total_weight))
+            {
+                return Err(invalid(
+                    "k-means training statistics",
+                    "a negative or non-finite value",
+                    "finite, non-negative deviations, weights and inertia",
+                ));
+            }
+        }
+        if let Some(soft) = &self.soft {
+            soft.validate()?;
+            if soft.n_clusters() != k {
+                return Err(Error::ShapeMismatch {
+                    what: "soft parameters",
+                    expected: format!("{k} clusters, as the model"),
+                    found: format!("{} clusters", soft.n_clusters()),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// The same model in another float type (centres and centring vector converted; every
+    /// statistic is kept in f64).
+    pub fn cast<G: Float>(&self) -> KMeansModel<G> {
+        KMeansModel {
+            centers: self.centers.mapv(|v| G::of(v.as_f64())),
+            centering: self.centering.mapv(|v| G::of(v.as_f64())),
+            labels: self.labels.clone(),
+            stats: self.stats.clone(),
+            soft: self.soft.clone(),
+            diagnostics: self.diagnostics.clone(),
+        }
+    }
+
+    /// The soft step of `method` for this model's clusters: softmax and inverse-power from the
+    /// per-cluster sums of the fit, minmax and anchored from the distances of `x` (validated
+    /// training data).
+    fn fit_soft(
+        &self,
+        method: &SoftMethod,
+        x: ArrayView2<'_, F>,
+        sample_weight: Option<ArrayView1<'_, F>>,
+    ) -> Result<FittedSoft> {
+        let d = self.n_features();
+        match (&self.stats, method.from_sums()) {
+            (Some(st), true) => method.fit_nearest_sums(
+                st.deviations.sum_axis(ndarray::Axis(1)).to_vec(),
+                st.cluster_weight.to_vec(),
+                d,
+            ),
+            _ => {
+                let mut dist = self.kernel().squared_distances(x);
+                dist.mapv_inplace(F::sqrt);
+                method.fit_valid(dist.view(), DistanceKind::Euclidean, Some(d), sample_weight)
+            }
+        }
+    }
+
     /// The vector the distance kernel subtracts from data and centres before the GEMM-form
     /// distances (the training data's column means).
     pub fn centering(&self) -> ArrayView1<'_, F> {
-        self.mu.view()
+        self.centering.view()
     }
 
     /// Cluster centres, `k x d`.
@@ -391,33 +612,44 @@ impl<F: Float> KMeansModel<F> {
         self.centers.view()
     }
 
-    /// Training labels (equal to `predict` on the training data).
+    /// Training labels (equal to `predict` on the training data); empty for a model read back
+    /// from a file or built from centres.
     pub fn labels(&self) -> ArrayView1<'_, usize> {
         self.labels.view()
     }
 
-    /// Weighted inertia `sum_i w_i |x_i - c_{l_i}|²` of the training data.
+    /// The fitted soft step (`None` for a model built from centres without one).
+    pub fn soft(&self) -> Option<&FittedSoft> {
+        self.soft.as_ref()
+    }
+
+    /// Weighted inertia `sum_i w_i |x_i - c_{l_i}|²` of the training data (NaN for a model
+    /// that only has centres).
     pub fn inertia(&self) -> f64 {
-        self.inertia
+        self.stats.as_ref().map_or(f64::NAN, |s| s.inertia)
     }
 
     /// Inertia of each cluster, `I_j = sum_{l_i = j} w_i |x_i - c_j|²` (they sum to the
     /// inertia). NaN for a model that only has centres.
     pub fn cluster_inertia(&self) -> Array1<f64> {
-        self.deviations.sum_axis(ndarray::Axis(1))
+        match &self.stats {
+            Some(s) => s.deviations.sum_axis(ndarray::Axis(1)),
+            None => Array1::from_elem(self.n_clusters(), f64::NAN),
+        }
     }
 
     /// Weighted squared deviations from the centres per cluster and feature,
     /// `S_jt = sum_{l_i = j} w_i (x_it - c_jt)²` (`k x d`), accumulated in the final pass of the
-    /// fit; `S_jt / W_j` is cluster j's variance along feature t. NaN for a model that only has
-    /// centres.
-    pub fn cluster_deviations(&self) -> ArrayView2<'_, f64> {
-        self.deviations.view()
+    /// fit; `S_jt / W_j` is cluster j's variance along feature t. `None` for a model that only
+    /// has centres.
+    pub fn cluster_deviations(&self) -> Option<ArrayView2<'_, f64>> {
+        self.stats.as_ref().map(|s| s.deviations.view())
     }
 
-    /// Total sample weight of each cluster in the training data.
-    pub fn cluster_weights(&self) -> ArrayView1<'_, f64> {
-        self.cluster_weight.view()
+    /// Total sample weight of each cluster in the training data (`None` for a model that only
+    /// has centres).
+    pub fn cluster_weights(&self) -> Option<ArrayView1<'_, f64>> {
+        self.stats.as_ref().map(|s| s.cluster_weight.view())
     }
 
     /// Number of clusters `k`.
@@ -433,7 +665,9 @@ impl<F: Float> KMeansModel<F> {
     /// The maximum-likelihood shared isotropic variance of the fixed-variance Gaussian mixture
     /// that k-means fits: `sigma² = inertia / (W d)`, `W` the total sample weight.
     pub fn sigma2(&self) -> f64 {
-        self.inertia / (self.total_weight * self.n_features() as f64)
+        self.stats.as_ref().map_or(f64::NAN, |s| {
+            s.inertia / (s.total_weight * self.n_features() as f64)
+        })
     }
 
     /// Fit diagnostics.
@@ -454,7 +688,7 @@ impl<F: Float> KMeansModel<F> {
     }
 
     fn kernel(&self) -> DistanceKernel<F> {
-        DistanceKernel::new(self.centers.view(), self.mu.view())
+        DistanceKernel::new(self.centers.view(), self.centering.view())
     }
 
     /// Nearest centre of each row (lowest index on ties).
@@ -463,19 +697,21 @@ impl<F: Float> KMeansModel<F> {
         Ok(lloyd::nearest(x, &self.kernel()))
     }
 
-    /// Soft memberships of `x` by a fitted soft method (the full contract), computed block by
-    /// block from squared distances: no `n x k` distance or score matrix is stored, and the
-    /// result equals [`FittedSoft::memberships`] on [`Self::squared_distances`].
-    pub fn memberships(&self, x: ArrayView2<'_, F>, soft: &FittedSoft) -> Result<Membership<F>> {
+    fn fitted_soft(&self) -> Result<&FittedSoft> {
+        self.soft.as_ref().ok_or(Error::MissingParameter {
+            name: "a soft step",
+            hint: "this k-means model was built from centres only: attach one with \
+                   KMeansModel::with_soft, or fit the model on data",
+        })
+    }
+
+    /// Soft memberships of `x` by the model's own soft step (the full contract), computed
+    /// block by block from squared distances: no `n x k` distance or score matrix is stored,
+    /// and the result equals [`FittedSoft::memberships`] on [`Self::squared_distances`].
+    pub fn memberships(&self, x: ArrayView2<'_, F>) -> Result<Membership<F>> {
+        let soft = self.fitted_soft()?;
         self.check_new(x)?;
         let k = self.n_clusters();
-        if soft.n_clusters() != k {
-            return Err(Error::ShapeMismatch {
-                what: "soft parameters",
-                expected: format!("{k} clusters, as the model"),
-                found: format!("{} clusters", soft.n_clusters()),
-            });
-        }
         let kernel = self.kernel();
         let d = x.ncols();
         Ok(Membership::from_score_blocks(
@@ -496,10 +732,50 @@ impl<F: Float> KMeansModel<F> {
         ))
     }
 
+    /// The anchored soft step's raw per-cluster scores in [0, 1] (`n x k`, not normalised);
+    /// `None` for every other soft method.
+    pub fn anchored_scores(&self, x: ArrayView2<'_, F>) -> Result<Option<Array2<f64>>> {
+        let soft = self.fitted_soft()?;
+        if soft.kind() != crate::soft::SoftKind::Anchored {
+            return Ok(None);
+        }
+        let d2 = self.squared_distances(x)?;
+        soft.anchored_scores(d2.view(), DistanceKind::Squared)
+    }
+
+    /// Per-cluster spreads for typicality, from the per-cluster deviations the fit accumulated
+    /// (the same values as [`ClusterSpread::fit_labels`] on the training data, without another
+    /// pass over it).
+    pub fn spread(&self, kind: Spread) -> Result<ClusterSpread> {
+        let Some(st) = &self.stats else {
+            return Err(Error::MissingParameter {
+                name: "cluster spreads",
+                hint: "this k-means model was not fitted on data (it only has centres): fit \
+                       the spreads on data with ClusterSpread::fit_labels",
+            });
+        };
+        ClusterSpread::from_deviations(
+            self.centers.view(),
+            st.deviations.view(),
+            st.cluster_weight.view(),
+            kind,
+        )
+    }
+
+    /// Chi-square typicality of every row for every cluster under [`Self::spread`].
+    pub fn typicality(&self, x: ArrayView2<'_, F>, kind: Spread) -> Result<Typicality> {
+        self.spread(kind)?.typicality(x)
+    }
+
     /// Squared Euclidean distances to the centres, `n x k`.
     pub fn squared_distances(&self, x: ArrayView2<'_, F>) -> Result<Array2<F>> {
         self.check_new(x)?;
-        Ok(self.kernel().squared_distances(x))
+        Ok(self.squared_distances_valid(x))
+    }
+
+    /// [`Self::squared_distances`] of data the caller validated.
+    pub(crate) fn squared_distances_valid(&self, x: ArrayView2<'_, F>) -> Array2<F> {
+        self.kernel().squared_distances(x)
     }
 
     /// Euclidean distances to the centres, `n x k` (scikit-learn's `transform`).
@@ -508,4 +784,32 @@ impl<F: Float> KMeansModel<F> {
         d.mapv_inplace(F::sqrt);
         Ok(d)
     }
+}
+
+impl<F: Float> ClusterModel<F> for KMeansModel<F> {
+    fn n_clusters(&self) -> usize {
+        self.centers.nrows()
+    }
+    fn n_features(&self) -> usize {
+        self.centers.ncols()
+    }
+    fn memberships(&self, x: ArrayView2<'_, F>) -> Result<Membership<F>> {
+        KMeansModel::memberships(self, x)
+    }
+    fn predict(&self, x: ArrayView2<'_, F>) -> Result<Array1<usize>> {
+        KMeansModel::predict(self, x)
+    }
+    fn typicality(&self, x: ArrayView2<'_, F>, spread: Spread) -> Result<Typicality> {
+        KMeansModel::typicality(self, x, spread)
+    }
+}
+
+/// Nearest of `centers` (`k x d`) for every row of validated `x`, with the distance kernel
+/// centred on `centering`: what consensus k-means runs once per aligned run.
+pub(crate) fn nearest_centers<F: Float>(
+    x: ArrayView2<'_, F>,
+    centers: ArrayView2<'_, F>,
+    centering: ArrayView1<'_, F>,
+) -> Array1<usize> {
+    lloyd::nearest(x, &DistanceKernel::new(centers, centering))
 }

@@ -9,9 +9,10 @@
 //! * ICL `= BIC - 2 sum_i ln max_k r_ik`: BIC plus a penalty for overlapping components, so it
 //!   prefers well-separated clusters.
 
-use super::{CovarianceType, GaussianMixture, GaussianMixtureModel};
+use crate::data::{check_matrix, check_weights};
 use crate::error::{invalid, Error, Result};
 use crate::float::Float;
+use crate::gmm::{CovarianceType, GaussianMixture, GaussianMixtureModel};
 use ndarray::{ArrayView1, ArrayView2};
 
 /// An information criterion (lower is better).
@@ -26,6 +27,8 @@ pub enum Criterion {
 }
 
 impl Criterion {
+    /// The three criteria.
+    pub const ALL: [Criterion; 3] = [Criterion::Bic, Criterion::Aic, Criterion::Icl];
     /// `bic`, `aic` or `icl`.
     pub fn name(self) -> &'static str {
         match self {
@@ -35,6 +38,13 @@ impl Criterion {
         }
     }
 }
+
+crate::error::impl_names!(
+    Criterion,
+    "criterion",
+    "one of bic, aic, icl",
+    Criterion::ALL
+);
 
 /// One fitted (or failed) candidate.
 #[derive(Debug, Clone, PartialEq)]
@@ -98,35 +108,36 @@ pub fn select_model<F: Float>(
             "at least one covariance type",
         ));
     }
+    // The data are validated once here; every candidate fits and is scored without another
+    // scan, and its criteria come from one E-step.
+    check_matrix(x, "data")?;
+    if let Some(w) = sample_weight {
+        check_weights(w, x.nrows())?;
+    }
     let mut table = Vec::new();
     let mut best: Option<(f64, GaussianMixtureModel)> = None;
     for &k in ks {
         for &t in types {
-            let cfg = GaussianMixture {
-                n_components: k,
-                covariance_type: t,
-                ..base.clone()
-            };
+            let mut cfg = base.clone().covariance_type(t);
+            cfg.n_components = k;
             let n_parameters = t.n_parameters(k, x.ncols());
-            match cfg.fit(x, sample_weight) {
+            match cfg.fit_unchecked(x, sample_weight, &mut |_, _, _| {}) {
                 Ok(model) => {
-                    let bic = model.bic(x, sample_weight)?;
-                    let aic = model.aic(x, sample_weight)?;
-                    let icl = model.icl(x, sample_weight)?;
+                    let c = model.criteria_valid(x, sample_weight);
                     let value = match criterion {
-                        Criterion::Bic => bic,
-                        Criterion::Aic => aic,
-                        Criterion::Icl => icl,
+                        Criterion::Bic => c.bic,
+                        Criterion::Aic => c.aic,
+                        Criterion::Icl => c.icl,
                     };
                     table.push(Candidate {
                         k,
                         covariance_type: t,
                         criterion: value,
-                        bic,
-                        aic,
-                        icl,
-                        mean_log_likelihood: model.score(x, sample_weight)?,
-                        n_parameters,
+                        bic: c.bic,
+                        aic: c.aic,
+                        icl: c.icl,
+                        mean_log_likelihood: c.mean_log_likelihood,
+                        n_parameters: c.n_parameters,
                         converged: model.converged(),
                         failed: None,
                     });

@@ -1,16 +1,14 @@
 //! `softclust demo`: the whole path on Fisher's Iris data, with the soft methods side by side.
 
-use crate::cli::InitKind;
-use crate::commands::{describe_soft, fit_kmeans, lib_error, KmeansSettings, Prepared};
+use crate::cli::InitName;
 use crate::error::{CliError, CliResult};
 use crate::input::Table;
+use crate::prepare::{describe_soft, fit_kmeans, lib_error, KmeansSettings, Prepared};
 use ndarray::Array2;
-use softclust::{
-    DistanceKind, GaussianMixture, InversePower, Membership, SoftMethod, Softmax, Standardize,
-};
+use softclust::{DistanceKind, GaussianMixture, InversePower, Membership, SoftMethod, Standardize};
 use std::io::{self, Write};
 
-const IRIS: &str = include_str!("../../../data/iris.csv");
+const IRIS: &str = include_str!("../../../../data/iris.csv");
 
 fn iris() -> CliResult<(Table, Vec<String>)> {
     let mut lines = IRIS.lines();
@@ -61,20 +59,18 @@ pub fn run(quiet: bool) -> CliResult<()> {
     let k = 3;
     let settings = KmeansSettings {
         k,
-        init: InitKind::KMeansPlusPlus,
+        init: InitName("k-means++"),
         n_init: Some(10),
-        max_iter: 300,
-        tol: 1e-4,
+        max_iter: softclust::kmeans::defaults::MAX_ITER,
+        tol: softclust::kmeans::defaults::TOL,
         seed: 0,
-        soft: SoftMethod::Softmax(Softmax::new()),
+        soft: SoftMethod::default(),
     };
-    let run = fit_kmeans(&p, &settings, quiet)?;
+    let model = fit_kmeans(&p, &settings, quiet)?;
     let z = &p.z;
-    let d = run.model.transform(z.view()).map_err(lib_error)?;
-    let membership = run
-        .soft
-        .memberships(d.view(), DistanceKind::Euclidean)
-        .map_err(lib_error)?;
+    let membership = model.memberships(z.view()).map_err(lib_error)?;
+    // The other methods, side by side, on the same distances.
+    let d = model.transform(z.view()).map_err(lib_error)?;
     let d_feat = Some(n_features);
     let inv = SoftMethod::InversePower(InversePower::new())
         .fit(d.view(), DistanceKind::Euclidean, d_feat, None)
@@ -97,7 +93,7 @@ pub fn run(quiet: bool) -> CliResult<()> {
     let out = io::stdout();
     let mut w = out.lock();
     let mut go = || -> io::Result<()> {
-        let dg = run.model.diagnostics();
+        let dg = model.diagnostics();
         writeln!(
             w,
             "softclust demo: Fisher's Iris data, {} flowers x {} measurements (cm)",
@@ -110,7 +106,7 @@ pub fn run(quiet: bool) -> CliResult<()> {
             dg.run_inertia.len(),
             if dg.converged { "converged" } else { "not converged" },
             dg.n_iter,
-            run.model.inertia()
+            model.inertia()
         )?;
         writeln!(w)?;
         let names = ["setosa", "versicolor", "virginica"];
@@ -139,7 +135,10 @@ pub fn run(quiet: bool) -> CliResult<()> {
             "                                      (max_p>0.9)               (max_p<0.6)"
         )?;
         for (label, m) in [
-            (describe_soft(&run.soft), &membership),
+            (
+                model.soft().map(describe_soft).unwrap_or_default(),
+                &membership,
+            ),
             (describe_soft(&inv), &m_inv),
             ("minmax (linear baseline)".to_string(), &m_mm),
             ("Gaussian mixture, full covariances".to_string(), &m_gmm),

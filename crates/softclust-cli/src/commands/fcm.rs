@@ -1,0 +1,71 @@
+//! `softclust fcm`: fuzzy c-means memberships (and typicality).
+
+use crate::cli::FcmArgs;
+use crate::error::CliResult;
+use crate::prepare::{finish, lib_error, Prepared};
+use crate::report::{num, Timer};
+use serde_json::json;
+use softclust::fcm::FuzzyCMeans;
+use softclust::Model;
+
+pub fn run(a: &FcmArgs, quiet: bool) -> CliResult<()> {
+    let mut timer = Timer::new();
+    let p = Prepared::read(
+        a.input.as_deref(),
+        &a.input_opts,
+        a.weights.as_deref(),
+        a.standardize,
+        quiet,
+    )?;
+    timer.lap("read");
+    let model = FuzzyCMeans::new(a.k)
+        .m(a.m)
+        .max_iter(a.max_iter)
+        .tol(a.tol)
+        .seed(a.seed)
+        .fit(p.z.view(), p.w())
+        .map_err(lib_error)?;
+    timer.lap("fit");
+    let dg = model.diagnostics().clone();
+    let file = p.model_file(Model::Fcm(model), a.typ.typicality.then_some(a.typ.spread));
+    finish(&p, &file, a.output.as_deref(), &a.save, &mut timer, |_| {
+        Ok(json!({
+            "method": "fcm",
+            "parameters": {
+                "k": a.k, "m": a.m, "max_iter": a.max_iter, "tol": a.tol, "seed": a.seed,
+                "standardize": a.standardize.name(), "weights_column": a.weights,
+                "typicality": a.typ.typicality,
+            },
+            "k": a.k,
+            "converged": dg.converged,
+            "n_iter": dg.n_iter,
+            "objective": dg.objective.last().copied().map(num),
+            "objective_history": dg.objective.iter().map(|&v| num(v)).collect::<Vec<_>>(),
+            "partition_coefficient": num(dg.partition_coefficient),
+            "partition_entropy": num(dg.partition_entropy),
+            "lower_bound": null,
+            "mean_log_likelihood": null,
+            "bic": null,
+            "aic": null,
+        }))
+    })?;
+    if !quiet {
+        eprintln!(
+            "softclust: fuzzy c-means k={} m={} on {} x {}: {} after {} iterations; partition \
+             coefficient {:.4}, partition entropy {:.4}",
+            a.k,
+            a.m,
+            p.z.nrows(),
+            p.z.ncols(),
+            if dg.converged {
+                "converged"
+            } else {
+                "NOT converged (raise --max-iter or --tol)"
+            },
+            dg.n_iter,
+            dg.partition_coefficient,
+            dg.partition_entropy
+        );
+    }
+    Ok(())
+}

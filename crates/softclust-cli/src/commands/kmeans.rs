@@ -1,0 +1,103 @@
+//! `softclust kmeans`: k-means with its soft step, then memberships (and typicality).
+
+use crate::cli::KmeansArgs;
+use crate::error::{CliError, CliResult};
+use crate::output::{write_matrix, write_to};
+use crate::prepare::{describe_soft, finish, fit_kmeans, lib_error, KmeansSettings, Prepared};
+use crate::report::{num, Timer};
+use serde_json::json;
+use softclust::Model;
+
+pub fn run(a: &KmeansArgs, quiet: bool) -> CliResult<()> {
+    let mut timer = Timer::new();
+    let soft = a.soft_opts.spec(a.soft).method();
+    let p = Prepared::read(
+        a.input.as_deref(),
+        &a.input_opts,
+        a.weights.as_deref(),
+        a.standardize,
+        quiet,
+    )?;
+    timer.lap("read");
+    let settings = KmeansSettings {
+        k: a.k,
+        init: a.init,
+        n_init: a.n_init,
+        max_iter: a.max_iter,
+        tol: a.tol,
+        seed: a.seed,
+        soft,
+    };
+    let model = fit_kmeans(&p, &settings, quiet)?;
+    timer.lap("fit");
+    // Everything is computed before anything is written: an error leaves no output behind.
+    let centers = p
+        .scaler
+        .inverse_transform(model.centers())
+        .map_err(lib_error)?;
+    let soft = model
+        .soft()
+        .cloned()
+        .ok_or_else(|| CliError::msg("the k-means fit returned no soft step"))?;
+    let dg = model.diagnostics().clone();
+    let inertia = model.inertia();
+    let typicality = a.typ.typicality.then_some(a.typ.spread);
+    let file = p.model_file(Model::Kmeans(model), typicality);
+    if let Some(path) = &a.centers_out {
+        write_to(Some(path), |w| {
+            write_matrix(w, &p.table.columns, centers.view())
+        })?;
+    }
+    finish(&p, &file, a.output.as_deref(), &a.save, &mut timer, |_| {
+        Ok(json!({
+            "method": "kmeans",
+            "parameters": {
+                "k": a.k,
+                "init": a.init.0,
+                "n_init": dg.run_inertia.len(),
+                "max_iter": a.max_iter,
+                "tol": a.tol,
+                "seed": a.seed,
+                "standardize": a.standardize.name(),
+                "weights_column": a.weights,
+                "soft": soft.method_name(),
+                "sigma": soft.sigma(),
+                "sigma_estimated": soft.sigma_estimated(),
+                "power": soft.power(),
+                "temperature": a.soft_opts.temperature,
+                "typicality": a.typ.typicality,
+            },
+            "k": a.k,
+            "converged": dg.converged,
+            "n_iter": dg.n_iter,
+            "inertia": num(inertia),
+            "inertia_history": dg.inertia_history.iter().map(|&v| num(v)).collect::<Vec<_>>(),
+            "run_inertia": dg.run_inertia.iter().map(|&v| num(v)).collect::<Vec<_>>(),
+            "lower_bound": null,
+            "mean_log_likelihood": null,
+            "bic": null,
+            "aic": null,
+            "note": "k-means has no likelihood of its own: lower_bound, mean_log_likelihood, bic and aic are not defined (use softclust gmm)",
+        }))
+    })?;
+    if !quiet {
+        eprintln!(
+            "softclust: k-means k={} on {} x {} ({}): {} after {} iterations (best of {} runs), \
+             inertia {:.6}; {}",
+            a.k,
+            p.z.nrows(),
+            p.z.ncols(),
+            a.standardize.name(),
+            if dg.converged {
+                "converged"
+            } else {
+                "NOT converged (raise --max-iter)"
+            },
+            dg.n_iter,
+            dg.run_inertia.len(),
+            inertia,
+            describe_soft(&soft)
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,33 @@
+//! `softclust predict`: memberships of new data from a model file (written by `--model-out`
+//! or by the Python package's `model.save`).
+
+use crate::cli::PredictArgs;
+use crate::error::{CliError, CliResult};
+use crate::input::read_table;
+use crate::model_io;
+use crate::prepare::lib_error;
+
+pub fn run(a: &PredictArgs, quiet: bool) -> CliResult<()> {
+    let file = model_io::load(&a.model)?;
+    let table = read_table(a.input.as_deref(), &a.input_opts)?;
+    let d = file.scaler.n_features();
+    if table.data.ncols() != d {
+        return Err(CliError::msg(format!(
+            "{} has {} columns but the model was fitted on {d} ({}); give the same features in the same order",
+            table.source,
+            table.data.ncols(),
+            file.feature_names.join(", ")
+        )));
+    }
+    let out = file.outputs(table.data.view()).map_err(lib_error)?;
+    model_io::write_outputs(a.output.as_deref(), &out, file.model.has_noise())?;
+    if !quiet {
+        eprintln!(
+            "softclust: {} rows scored with the {} model '{}'",
+            out.memberships.n_samples(),
+            file.model.kind_name(),
+            a.model.display()
+        );
+    }
+    Ok(())
+}

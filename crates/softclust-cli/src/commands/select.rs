@@ -1,0 +1,187 @@
+//! `softclust select`: mixtures over a range of k and covariance types, ranked by BIC, AIC or
+//! ICL (each candidate scored by one E-step), and the winner's memberships.
+
+use crate::cli::SelectArgs;
+use crate::error::{CliError, CliResult};
+use crate::mixture::{config, em_params, model_json, prepare};
+use crate::model_io;
+use crate::output::Num;
+use crate::prepare::{lib_error, outputs};
+use crate::report::{num, write_report, Timer};
+use serde_json::json;
+use softclust::selection::{select_model, Selection};
+use softclust::{CovarianceType, Model};
+use std::io::Write;
+
+/// Parses `1..10` (inclusive), `4` or `2,3,5`.
+pub fn parse_k_range(s: &str) -> CliResult<Vec<usize>> {
+    let bad = || {
+        CliError::msg(format!(
+            "invalid -k '{s}': expected a range like 1..10 or a list like 2,3,5 of integers >= 1"
+        ))
+    };
+    let ks: Vec<usize> = if let Some((a, b)) = s.split_once("..") {
+        let a: usize = a.trim().parse().map_err(|_| bad())?;
+        let b: usize = b
+            .trim()
+            .trim_start_matches('=')
+            .parse()
+            .map_err(|_| bad())?;
+        if a > b {
+            return Err(bad());
+        }
+        (a..=b).collect()
+    } else {
+        s.split(',')
+            .map(|p| p.trim().parse::<usize>().map_err(|_| bad()))
+            .collect::<CliResult<_>>()?
+    };
+    if ks.is_empty() || ks.contains(&0) {
+        return Err(bad());
+    }
+    Ok(ks)
+}
+
+/// Parses `all` or a comma-separated list of covariance types.
+pub fn parse_types(s: &str) -> CliResult<Vec<CovarianceType>> {
+    if s.trim() == "all" {
+        return Ok(CovarianceType::ALL.to_vec());
+    }
+    s.split(',')
+        .map(|p| {
+            p.trim().parse::<CovarianceType>().map_err(|_| {
+                CliError::msg(format!(
+                    "invalid --covariance '{}': expected all, or a list of {}",
+                    p.trim(),
+                    CovarianceType::ALL.map(CovarianceType::name).join(", ")
+                ))
+            })
+        })
+        .collect()
+}
+
+fn table_json(sel: &Selection) -> serde_json::Value {
+    let rows: Vec<_> = sel
+        .table
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            json!({
+                "rank": if c.failed.is_none() { json!(i + 1) } else { serde_json::Value::Null },
+                "k": c.k,
+                "covariance_type": c.covariance_type.name(),
+                "criterion": num(c.criterion),
+                "bic": num(c.bic),
+                "aic": num(c.aic),
+                "icl": num(c.icl),
+                "mean_log_likelihood": num(c.mean_log_likelihood),
+                "n_parameters": c.n_parameters,
+                "converged": c.converged,
+                "failed": c.failed,
+            })
+        })
+        .collect();
+    json!({
+        "criterion": sel.criterion.name(),
+        "lower_is_better": true,
+        "table": rows,
+        "chosen": {"k": sel.best.n_components(), "covariance_type": sel.best.covariance_type().name()},
+    })
+}
+
+fn print_table(w: &mut dyn Write, sel: &Selection) -> std::io::Result<()> {
+    let crit = sel.criterion.name().to_uppercase();
+    writeln!(
+        w,
+        "Model selection by {crit} (lower is better, as in scikit-learn)"
+    )?;
+    writeln!(
+        w,
+        "{:>4} {:>4}  {:<10} {:>14} {:>14} {:>14} {:>14} {:>8}  converged",
+        "rank", "k", "covariance", "BIC", "AIC", "ICL", "mean loglik", "params"
+    )?;
+    for (i, c) in sel.table.iter().enumerate() {
+        if let Some(why) = &c.failed {
+            writeln!(
+                w,
+                "{:>4} {:>4}  {:<10} failed: {why}",
+                "-",
+                c.k,
+                c.covariance_type.name()
+            )?;
+            continue;
+        }
+        writeln!(
+            w,
+            "{:>4} {:>4}  {:<10} {:>14.4} {:>14.4} {:>14.4} {:>14.6} {:>8}  {}",
+            i + 1,
+            c.k,
+            c.covariance_type.name(),
+            c.bic,
+            c.aic,
+            c.icl,
+            c.mean_log_likelihood,
+            c.n_parameters,
+            if c.converged { "yes" } else { "no" }
+        )?;
+    }
+    writeln!(
+        w,
+        "chosen: k = {}, covariance = {} (lowest {crit} = {})",
+        sel.best.n_components(),
+        sel.best.covariance_type().name(),
+        Num(sel.table[0].criterion)
+    )
+}
+
+pub fn run(a: &SelectArgs, quiet: bool) -> CliResult<()> {
+    let mut timer = Timer::new();
+    let ks = parse_k_range(&a.k)?;
+    let types = parse_types(&a.covariance)?;
+    let p = prepare(a.input.as_deref(), &a.input_opts, &a.em, quiet)?;
+    timer.lap("read");
+    let criterion = a.criterion;
+    let base = config(&a.em, 1, CovarianceType::Full);
+    let sel = select_model(
+        p.z.view(),
+        p.weights.as_ref().map(|w| w.view()),
+        &ks,
+        &types,
+        criterion,
+        &base,
+    )
+    .map_err(lib_error)?;
+    timer.lap("fit");
+    let file = p.model_file(Model::Gmm(sel.best.clone()), None);
+    let out = outputs(&p, &file)?;
+    timer.lap("memberships");
+    if let Some(path) = &a.output {
+        model_io::write_outputs(Some(path), &out, file.model.has_noise())?;
+    }
+    if let Some(path) = &a.save.model_out {
+        model_io::save(&file, path)?;
+    }
+    let out = std::io::stdout();
+    let mut w = out.lock();
+    let printed = if a.json {
+        serde_json::to_writer_pretty(&mut w, &table_json(&sel))
+            .map_err(std::io::Error::other)
+            .and_then(|_| writeln!(w))
+    } else {
+        print_table(&mut w, &sel)
+    };
+    printed
+        .and_then(|_| w.flush())
+        .map_err(|e| CliError::io("writing standard output", e))?;
+    timer.lap("write");
+    if let Some(path) = &a.save.report {
+        let mut r = model_json(&sel.best, &p)?;
+        r["method"] = json!("select");
+        r["parameters"] = em_params(&a.em);
+        r["n"] = json!(p.z.nrows());
+        r["d"] = json!(p.z.ncols());
+        r["selection"] = table_json(&sel);
+        write_report(path, r, &timer)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,56 @@
+//! `softclust soft`: memberships from a distance matrix you bring.
+
+use crate::cli::SoftArgs;
+use crate::error::{CliError, CliResult};
+use crate::input::read_table;
+use crate::output::{write_membership, write_to, Columns};
+use crate::prepare::{describe_soft, lib_error};
+use softclust::{DistanceKind, SoftKind};
+
+pub fn run(a: &SoftArgs, quiet: bool) -> CliResult<()> {
+    let method = a.soft_opts.spec(a.method).method();
+    let table = read_table(a.distances.as_deref(), &a.input_opts)?;
+    let needs_dim = match a.method {
+        SoftKind::Softmax => a.soft_opts.sigma.is_none(),
+        SoftKind::InversePower => a.soft_opts.power.is_none(),
+        _ => false,
+    };
+    if needs_dim && a.dim.is_none() {
+        let what = if a.method == SoftKind::Softmax {
+            "softmax needs --sigma S, or --dim D so that sigma can be estimated"
+        } else {
+            "inverse-power needs --power P, or --dim D for the gravity default P = D - 1"
+        };
+        return Err(CliError::msg(format!(
+            "{what} (D = the number of features of the data the distances were measured in)"
+        )));
+    }
+    let kind = if a.squared {
+        DistanceKind::Squared
+    } else {
+        DistanceKind::Euclidean
+    };
+    let fitted = method
+        .fit(table.data.view(), kind, a.dim, None)
+        .map_err(lib_error)?;
+    let m = fitted
+        .memberships(table.data.view(), kind)
+        .map_err(lib_error)?;
+    let mut extra = Columns::default();
+    if let Some(s) = fitted
+        .anchored_scores(table.data.view(), kind)
+        .map_err(lib_error)?
+    {
+        extra.push_matrix("s", s.view());
+    }
+    write_to(a.output.as_deref(), |w| write_membership(w, &m, &extra))?;
+    if !quiet {
+        eprintln!(
+            "softclust: {} rows x {} clusters; {}",
+            table.data.nrows(),
+            table.data.ncols(),
+            describe_soft(&fitted)
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,206 @@
+//! Glue shared by the subcommands: library errors in terms of flags, reading and
+//! standardising the input, fitting k-means with its soft step, and writing a fit's outputs
+//! through the model file (so that `predict` writes the same file).
+
+use crate::cli::{InitName, InputArgs, SaveArgs};
+use crate::error::{CliError, CliResult};
+use crate::input::{read_table, Table};
+use crate::model_io;
+use crate::progress::FitProgress;
+use crate::report::{write_report, Timer};
+use ndarray::{Array1, Array2};
+use serde_json::json;
+use softclust::model::Outputs;
+use softclust::{
+    FittedSoft, KMeans, KMeansModel, Membership, Model, ModelFile, Scaler, SoftKind, SoftMethod,
+    Spread, Standardize,
+};
+
+/// The command-line flag that sets a library parameter, for error messages.
+fn flag(name: &str) -> String {
+    match name {
+        "n_clusters" | "n_components" => "-k".into(),
+        "n_features" => "--dim".into(),
+        "subsample fraction" => "--resample subsample:F".into(),
+        "near anchor" | "half anchor" | "far anchor" => {
+            format!("--{}", name.trim_end_matches(" anchor"))
+        }
+        "coassociation" => "--coassociation-out".into(),
+        other => format!("--{}", other.replace('_', "-")),
+    }
+}
+
+/// A library error, with parameter names replaced by the flags that set them.
+pub fn lib_error(e: softclust::Error) -> CliError {
+    match e {
+        softclust::Error::InvalidParameter {
+            name,
+            value,
+            expected,
+        } => CliError::msg(format!(
+            "invalid {} {value}: expected {expected}",
+            flag(name)
+        )),
+        other => CliError::from(other),
+    }
+}
+
+/// Input read, weights column taken out, scaler fitted and applied.
+pub struct Prepared {
+    pub table: Table,
+    pub weights: Option<Array1<f64>>,
+    pub scaler: Scaler<f64>,
+    pub z: Array2<f64>,
+}
+
+impl Prepared {
+    /// Reads `input`, takes the weights column, standardises.
+    pub fn read(
+        input: Option<&str>,
+        opts: &InputArgs,
+        weights: Option<&str>,
+        kind: Standardize,
+        quiet: bool,
+    ) -> CliResult<Self> {
+        let mut table = read_table(input, opts)?;
+        let weights = match weights {
+            Some(spec) => Some(Array1::from(table.take_column(spec)?)),
+            None => None,
+        };
+        Self::from_table(table, weights, kind, quiet)
+    }
+
+    pub fn from_table(
+        table: Table,
+        weights: Option<Array1<f64>>,
+        kind: Standardize,
+        quiet: bool,
+    ) -> CliResult<Self> {
+        let scaler = kind.fit(table.data.view()).map_err(lib_error)?;
+        if !quiet {
+            for &j in scaler.unscaled_columns() {
+                eprintln!(
+                    "softclust: note: column '{}' has zero spread; it is centred but left unscaled",
+                    table.columns[j]
+                );
+            }
+        }
+        let z = scaler.transform(table.data.view()).map_err(lib_error)?;
+        Ok(Prepared {
+            table,
+            weights,
+            scaler,
+            z,
+        })
+    }
+
+    pub fn w(&self) -> Option<ndarray::ArrayView1<'_, f64>> {
+        self.weights.as_ref().map(|w| w.view())
+    }
+
+    /// A model file for this input's features and scaler.
+    pub fn model_file(&self, model: Model<f64>, typicality: Option<Spread>) -> ModelFile {
+        ModelFile::new(
+            self.table.columns.clone(),
+            self.scaler.clone(),
+            typicality,
+            model,
+        )
+    }
+}
+
+/// The outputs of a fitted model on the training data (already standardised): the same
+/// core path as `softclust predict`, which scales raw data first.
+pub fn outputs(p: &Prepared, file: &ModelFile) -> CliResult<Outputs> {
+    file.outputs_scaled(p.z.view()).map_err(lib_error)
+}
+
+/// Writes memberships (through the model file's output path, so `predict` gives the same
+/// file), the model and the report.
+pub fn finish(
+    p: &Prepared,
+    file: &ModelFile,
+    output: Option<&std::path::Path>,
+    save: &SaveArgs,
+    timer: &mut Timer,
+    report: impl FnOnce(&Membership<f64>) -> CliResult<serde_json::Value>,
+) -> CliResult<Membership<f64>> {
+    let out = outputs(p, file)?;
+    timer.lap("memberships");
+    model_io::write_outputs(output, &out, file.model.has_noise())?;
+    if let Some(path) = &save.model_out {
+        model_io::save(file, path)?;
+    }
+    timer.lap("write");
+    if let Some(path) = &save.report {
+        let mut r = report(&out.memberships)?;
+        r["n"] = json!(p.z.nrows());
+        r["d"] = json!(p.z.ncols());
+        write_report(path, r, timer)?;
+    }
+    Ok(out.memberships)
+}
+
+/// The k-means settings of the CLI, without I/O.
+pub struct KmeansSettings {
+    pub k: usize,
+    pub init: InitName,
+    pub n_init: Option<usize>,
+    pub max_iter: usize,
+    pub tol: f64,
+    pub seed: u64,
+    pub soft: SoftMethod,
+}
+
+/// Fits k-means with its soft step on the standardised data.
+pub fn fit_kmeans(p: &Prepared, s: &KmeansSettings, quiet: bool) -> CliResult<KMeansModel<f64>> {
+    let init: softclust::Init<f64> = s.init.0.parse().map_err(lib_error)?;
+    let mut km = KMeans::new(s.k)
+        .max_iter(s.max_iter)
+        .tol(s.tol)
+        .seed(s.seed)
+        .init(init)
+        .soft(s.soft.clone());
+    if let Some(n) = s.n_init {
+        km = km.n_init(n);
+    }
+    let n_runs = s.n_init.unwrap_or(if s.init.0 == "random" {
+        softclust::kmeans::defaults::RANDOM_N_INIT
+    } else {
+        1
+    });
+    let progress = FitProgress::new(quiet, "k-means", "inertia", n_runs, s.max_iter);
+    let fitted = km.fit_with_progress(p.z.view(), p.w(), &mut |q| {
+        progress.tick(q.run, q.iteration, q.inertia)
+    });
+    progress.finish();
+    fitted.map_err(lib_error)
+}
+
+/// One line describing the fitted soft method.
+pub fn describe_soft(soft: &FittedSoft) -> String {
+    match soft.kind() {
+        SoftKind::Softmax => {
+            let sig = soft.sigma().unwrap_or(&[]);
+            let how = if soft.sigma_estimated() == Some(true) {
+                "estimated"
+            } else {
+                "given"
+            };
+            let same = sig.windows(2).all(|w| w[0] == w[1]);
+            if same {
+                format!(
+                    "softmax, sigma = {:.4} ({how})",
+                    sig.first().copied().unwrap_or(f64::NAN)
+                )
+            } else {
+                let s: Vec<String> = sig.iter().map(|v| format!("{v:.4}")).collect();
+                format!("softmax, sigma per cluster = [{}] ({how})", s.join(", "))
+            }
+        }
+        SoftKind::InversePower => {
+            format!("inverse-power, p = {}", soft.power().unwrap_or(f64::NAN))
+        }
+        other => other.to_string(),
+    }
+}

@@ -1,0 +1,59 @@
+//! Fuzzy c-means: the fit returns the model as a `Model` value.
+
+use crate::model::PyModel;
+use crate::{err, owned1, pooled, weights_as, with_data, Data};
+use numpy::{PyReadonlyArray1, PyReadonlyArray2};
+use pyo3::prelude::*;
+use softclust::fcm::{FcmInit, FuzzyCMeans};
+use softclust::{Float, Model};
+
+/// Everything that configures a fuzzy c-means fit, as Python passes it (a dict).
+#[derive(FromPyObject)]
+#[pyo3(from_item_all)]
+pub struct FcmConfig<'py> {
+    n_clusters: usize,
+    m: f64,
+    max_iter: usize,
+    tol: f64,
+    seed: u64,
+    init_centers: Option<PyReadonlyArray2<'py, f64>>,
+}
+
+/// Fits fuzzy c-means.
+#[pyfunction]
+#[pyo3(signature = (x, sample_weight, config, n_threads=None))]
+pub fn fcm_fit<'py>(
+    py: Python<'py>,
+    x: Data<'py>,
+    sample_weight: Option<PyReadonlyArray1<'py, f64>>,
+    config: FcmConfig<'py>,
+    n_threads: Option<usize>,
+) -> PyResult<PyModel> {
+    let w = owned1(sample_weight);
+    let c0 = config.init_centers.map(|c| c.as_array().to_owned());
+    let (k, m, max_iter, tol, seed) = (
+        config.n_clusters,
+        config.m,
+        config.max_iter,
+        config.tol,
+        config.seed,
+    );
+    with_data!(x, xv, {
+        py.detach(|| {
+            pooled(n_threads, || {
+                let mut f = FuzzyCMeans::new(k)
+                    .m(m)
+                    .max_iter(max_iter)
+                    .tol(tol)
+                    .seed(seed);
+                if let Some(c) = &c0 {
+                    f = f.init(FcmInit::Centers(c.mapv(Float::of)));
+                }
+                let wf = weights_as(&w);
+                f.fit(xv, wf.as_ref().map(|w| w.view()))
+                    .map(|model| PyModel::fitted(Model::Fcm(model), xv.ncols()))
+            })
+        })
+    })?
+    .map_err(err)
+}

@@ -1,0 +1,77 @@
+//! k-means: the fit returns the model (with its soft step, chosen here once from the options)
+//! as a `Model` value.
+
+use crate::model::PyModel;
+use crate::soft::SoftOptions;
+use crate::{err, owned1, pooled, weights_as, with_data, Data};
+use numpy::{PyReadonlyArray1, PyReadonlyArray2};
+use pyo3::prelude::*;
+use softclust::{Float, Init, KMeans, Model};
+
+/// Everything that configures a k-means fit, as Python passes it (a dict).
+#[derive(FromPyObject)]
+#[pyo3(from_item_all)]
+pub struct KmeansConfig<'py> {
+    n_clusters: usize,
+    init: String,
+    init_centers: Option<PyReadonlyArray2<'py, f64>>,
+    n_init: Option<usize>,
+    max_iter: usize,
+    tol: f64,
+    seed: u64,
+    soft: SoftOptions,
+}
+
+/// Fits k-means with its soft step.
+#[pyfunction]
+#[pyo3(signature = (x, sample_weight, config, n_threads=None))]
+pub fn kmeans_fit<'py>(
+    py: Python<'py>,
+    x: Data<'py>,
+    sample_weight: Option<PyReadonlyArray1<'py, f64>>,
+    config: KmeansConfig<'py>,
+    n_threads: Option<usize>,
+) -> PyResult<PyModel> {
+    let w = owned1(sample_weight);
+    let centers0 = config.init_centers.map(|c| c.as_array().to_owned());
+    let named: Option<Init<f64>> = match centers0 {
+        Some(_) => None,
+        None => Some(crate::parse(&config.init)?),
+    };
+    let soft = config.soft.spec()?.method();
+    let (n_clusters, n_init, max_iter, tol, seed) = (
+        config.n_clusters,
+        config.n_init,
+        config.max_iter,
+        config.tol,
+        config.seed,
+    );
+    let d = match &x {
+        Data::F64(a) => a.as_array().ncols(),
+        Data::F32(a) => a.as_array().ncols(),
+    };
+    with_data!(x, xv, {
+        py.detach(|| {
+            pooled(n_threads, || {
+                let init = match (&centers0, &named) {
+                    (Some(c), _) => Init::Centers(c.mapv(Float::of)),
+                    (None, Some(Init::Random)) => Init::Random,
+                    _ => Init::KMeansPlusPlus,
+                };
+                let mut km = KMeans::new(n_clusters)
+                    .init(init)
+                    .max_iter(max_iter)
+                    .tol(tol)
+                    .seed(seed)
+                    .soft(soft.clone());
+                if let Some(n) = n_init {
+                    km = km.n_init(n);
+                }
+                let wf = weights_as(&w);
+                km.fit(xv, wf.as_ref().map(|w| w.view()))
+                    .map(|m| PyModel::fitted(Model::Kmeans(m), d))
+            })
+        })
+    })?
+    .map_err(err)
+}

@@ -1,0 +1,524 @@
+//! `Model`: a fitted model as a Python value. It holds the core's `ModelFile` (the model, the
+//! scaler its inputs go through, feature names), so that the estimators score data without
+//! rebuilding or re-validating anything, pickle as the model file's JSON, and save and load
+//! the same files as the CLI.
+
+use crate::{
+    err, labels_out, membership_dict, membership_f64, pooled, typicality_dict, with_data, Data,
+};
+use ndarray::{Array1, ArrayView2, CowArray, Ix2};
+use numpy::{IntoPyArray, PyArrayDyn, PyReadonlyArray1};
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyTuple};
+use softclust::gmm::CovMatrices;
+use softclust::{
+    ClusterModel, Float, GaussianMixtureModel, Membership, Model, ModelFile, Scaler, Spread,
+};
+use std::any::Any;
+use std::sync::OnceLock;
+
+/// A fitted softclust model (k-means with its soft step, Gaussian mixture, fuzzy c-means or
+/// consensus k-means) with its scaler and feature names.
+#[pyclass(name = "Model", module = "softclust._softclust", frozen)]
+pub struct PyModel {
+    file: ModelFile,
+    /// The float32 twin of the model, made on first float32 input (or kept from a float32
+    /// fit, so that its predictions are exactly the fit's).
+    m32: OnceLock<Model<f32>>,
+}
+
+impl PyModel {
+    /// A model fitted in the estimator on raw (unscaled) data of `d` features.
+    pub(crate) fn fitted<F: Float>(model: Model<F>, d: usize) -> Self {
+        let m64 = model.cast::<f64>();
+        let m32 = OnceLock::new();
+        if let Ok(m) = (Box::new(model) as Box<dyn Any>).downcast::<Model<f32>>() {
+            let _ = m32.set(*m);
+        }
+        let names = (0..d).map(|j| format!("x{j}")).collect();
+        PyModel {
+            file: ModelFile::new(names, Scaler::identity(d), None, m64),
+            m32,
+        }
+    }
+
+    /// The model in the data's float type.
+    fn model<F: Float>(&self) -> &Model<F> {
+        let any: &dyn Any = if std::any::TypeId::of::<F>() == std::any::TypeId::of::<f64>() {
+            &self.file.model
+        } else {
+            self.m32.get_or_init(|| self.file.model.cast())
+        };
+        #[allow(clippy::expect_used)]
+        any.downcast_ref::<Model<F>>()
+            .expect("Float is implemented for f32 and f64 only")
+    }
+
+    /// `x` in the model's units: as given when there is no scaler (no copy).
+    fn scaled<'a, F: Float>(
+        &self,
+        x: ArrayView2<'a, F>,
+    ) -> softclust::Result<CowArray<'a, F, Ix2>> {
+        if self.file.scaler.method() == softclust::Standardize::None {
+            return Ok(CowArray::from(x));
+        }
+        Ok(CowArray::from(self.file.scaler.cast::<F>().transform(x)?))
+    }
+
+    pub(crate) fn gmm(&self) -> PyResult<&GaussianMixtureModel> {
+        match &self.file.model {
+            Model::Gmm(m) => Ok(m),
+            other => Err(crate::bad(format!(
+                "this is a {} model, not a Gaussian mixture",
+                other.kind_name()
+            ))),
+        }
+    }
+
+    fn memberships_of<F: Float>(
+        &self,
+        x: ArrayView2<'_, F>,
+    ) -> softclust::Result<(Membership<f64>, Option<ndarray::Array2<f64>>)> {
+        let z = self.scaled(x)?;
+        let model = self.model::<F>();
+        let m = membership_f64(model.memberships(z.view())?);
+        let scores = match model {
+            Model::Kmeans(k) => k.anchored_scores(z.view())?,
+            _ => None,
+        };
+        Ok((m, scores))
+    }
+
+    fn transform_of<F: Float>(
+        &self,
+        x: ArrayView2<'_, F>,
+    ) -> softclust::Result<ndarray::Array2<f64>> {
+        let z = self.scaled(x)?;
+        let d = match self.model::<F>() {
+            Model::Kmeans(m) => m.transform(z.view())?,
+            Model::Fcm(m) => m.transform(z.view())?,
+            Model::Consensus(m) => m.reference().transform(z.view())?,
+            Model::Gmm(_) => {
+                return Err(softclust::Error::InvalidModel {
+                    reason: "a Gaussian mixture has no centre distances (use mahalanobis)".into(),
+                })
+            }
+            _ => {
+                return Err(softclust::Error::InvalidModel {
+                    reason: "unknown model kind".into(),
+                })
+            }
+        };
+        Ok(d.mapv(|v| v.as_f64()))
+    }
+}
+
+fn cov_to_py<'py>(py: Python<'py>, c: CovMatrices) -> Bound<'py, PyArrayDyn<f64>> {
+    match c {
+        CovMatrices::Full(a) => a.into_dyn().into_pyarray(py),
+        CovMatrices::Tied(a) | CovMatrices::Diag(a) => a.into_dyn().into_pyarray(py),
+        CovMatrices::Spherical(a) => a.into_dyn().into_pyarray(py),
+    }
+}
+
+/// A mixture's fitted attributes (scikit-learn's names without the trailing underscore).
+pub(crate) fn gmm_params<'py>(
+    py: Python<'py>,
+    m: &GaussianMixtureModel,
+) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    let dg = m.diagnostics();
+    d.set_item("n_components", m.n_components())?;
+    d.set_item("covariance_type", m.covariance_type().name())?;
+    d.set_item("weights", m.weights().to_owned().into_pyarray(py))?;
+    d.set_item("means", m.means().to_owned().into_pyarray(py))?;
+    d.set_item(
+        "precisions_cholesky",
+        cov_to_py(py, m.precisions_cholesky().clone()),
+    )?;
+    d.set_item("covariances", cov_to_py(py, m.covariances()))?;
+    d.set_item("precisions", cov_to_py(py, m.precisions()))?;
+    d.set_item("converged", dg.converged)?;
+    d.set_item("n_iter", dg.n_iter)?;
+    d.set_item("lower_bound", dg.lower_bound)?;
+    d.set_item("lower_bounds", dg.lower_bounds.clone())?;
+    d.set_item("reg_covar", dg.reg_covar)?;
+    d.set_item("regularization_increases", dg.regularization_increases)?;
+    d.set_item("n_parameters", m.n_parameters())?;
+    d.set_item("noise_weight", m.noise().map(|n| n.log_weight.exp()))?;
+    Ok(d)
+}
+
+/// Isotropic and diagonal spread variances (`None` without training statistics).
+fn spreads(
+    s: impl Fn(Spread) -> softclust::Result<softclust::typicality::ClusterSpread>,
+) -> Option<(Array1<f64>, ndarray::Array2<f64>)> {
+    let iso = s(Spread::Isotropic).ok()?;
+    let diag = s(Spread::Diagonal).ok()?;
+    Some((
+        iso.variances().column(0).to_owned(),
+        diag.variances().to_owned(),
+    ))
+}
+
+#[pymethods]
+impl PyModel {
+    /// `kmeans`, `gmm`, `fcm` or `consensus`.
+    #[getter]
+    fn kind(&self) -> &'static str {
+        self.file.model.kind()
+    }
+
+    /// Membership columns (clusters, plus a noise column for a mixture with noise).
+    #[getter]
+    fn n_clusters(&self) -> usize {
+        ClusterModel::<f64>::n_clusters(&self.file.model)
+    }
+
+    /// Features the model takes.
+    #[getter]
+    fn n_features(&self) -> usize {
+        self.file.scaler.n_features()
+    }
+
+    /// Feature names stored with the model.
+    #[getter]
+    fn feature_names(&self) -> Vec<String> {
+        self.file.feature_names.clone()
+    }
+
+    /// The scaler inputs go through: `(method, center, scale)`.
+    fn scaler<'py>(
+        &self,
+        py: Python<'py>,
+    ) -> (
+        &'static str,
+        Bound<'py, numpy::PyArray1<f64>>,
+        Bound<'py, numpy::PyArray1<f64>>,
+    ) {
+        let s = &self.file.scaler;
+        (
+            s.method().name(),
+            s.center().to_owned().into_pyarray(py),
+            s.scale().to_owned().into_pyarray(py),
+        )
+    }
+
+    /// The membership contract of `x` (plus the anchored soft step's raw `scores`).
+    #[pyo3(signature = (x, n_threads=None))]
+    fn memberships<'py>(
+        &self,
+        py: Python<'py>,
+        x: Data<'py>,
+        n_threads: Option<usize>,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let (m, scores) = with_data!(x, xv, {
+            py.detach(|| pooled(n_threads, || self.memberships_of(xv)))
+        })?
+        .map_err(err)?;
+        let d = membership_dict(py, m)?;
+        if let Some(s) = scores {
+            d.set_item("scores", s.into_pyarray(py))?;
+        }
+        Ok(d)
+    }
+
+    /// The most probable cluster of every row.
+    #[pyo3(signature = (x, n_threads=None))]
+    fn predict<'py>(
+        &self,
+        py: Python<'py>,
+        x: Data<'py>,
+        n_threads: Option<usize>,
+    ) -> PyResult<Bound<'py, numpy::PyArray1<i64>>> {
+        let l = with_data!(x, xv, {
+            py.detach(|| {
+                pooled(n_threads, || {
+                    let z = self.scaled(xv)?;
+                    self.model().predict(z.view())
+                })
+            })
+        })?
+        .map_err(err)?;
+        Ok(labels_out(l.view()).into_pyarray(py))
+    }
+
+    /// Probabilities only (a Gaussian mixture normalises them in the pass that computes the
+    /// densities).
+    #[pyo3(signature = (x, n_threads=None))]
+    fn predict_proba<'py>(
+        &self,
+        py: Python<'py>,
+        x: Data<'py>,
+        n_threads: Option<usize>,
+    ) -> PyResult<Bound<'py, numpy::PyArray2<f64>>> {
+        let p = with_data!(x, xv, {
+            py.detach(|| {
+                pooled(n_threads, || match &self.file.model {
+                    Model::Gmm(g) => {
+                        let z = self.scaled(xv)?;
+                        g.predict_proba(z.view())
+                    }
+                    _ => self.memberships_of(xv).map(|(m, _)| m.proba),
+                })
+            })
+        })?
+        .map_err(err)?;
+        Ok(p.into_pyarray(py))
+    }
+
+    /// Euclidean distances to the centres (k-means, fuzzy c-means, consensus reference).
+    #[pyo3(signature = (x, n_threads=None))]
+    fn transform<'py>(
+        &self,
+        py: Python<'py>,
+        x: Data<'py>,
+        n_threads: Option<usize>,
+    ) -> PyResult<Bound<'py, numpy::PyArray2<f64>>> {
+        let d = with_data!(x, xv, {
+            py.detach(|| pooled(n_threads, || self.transform_of(xv)))
+        })?
+        .map_err(err)?;
+        Ok(d.into_pyarray(py))
+    }
+
+    /// Chi-square typicality and the outlier score (`spread`: isotropic or diagonal, for the
+    /// centroid models).
+    #[pyo3(signature = (x, spread="isotropic", n_threads=None))]
+    fn typicality<'py>(
+        &self,
+        py: Python<'py>,
+        x: Data<'py>,
+        spread: &str,
+        n_threads: Option<usize>,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let spread: Spread = crate::parse(spread)?;
+        let t = with_data!(x, xv, {
+            py.detach(|| {
+                pooled(n_threads, || {
+                    let z = self.scaled(xv)?;
+                    self.model().typicality(z.view(), spread)
+                })
+            })
+        })?
+        .map_err(err)?;
+        typicality_dict(py, t)
+    }
+
+    /// Consensus: how many runs put each row in each cluster.
+    #[pyo3(signature = (x, n_threads=None))]
+    fn predict_counts<'py>(
+        &self,
+        py: Python<'py>,
+        x: Data<'py>,
+        n_threads: Option<usize>,
+    ) -> PyResult<Bound<'py, numpy::PyArray2<i64>>> {
+        let c = with_data!(x, xv, {
+            py.detach(|| {
+                pooled(n_threads, || match self.model() {
+                    Model::Consensus(m) => {
+                        let z = self.scaled(xv)?;
+                        m.predict_counts(z.view())
+                    }
+                    other => Err(softclust::Error::InvalidModel {
+                        reason: format!("a {} model has no run counts", other.kind_name()),
+                    }),
+                })
+            })
+        })?
+        .map_err(err)?;
+        Ok(c.mapv(i64::from).into_pyarray(py))
+    }
+
+    /// Gaussian mixture: `(log_resp, log_prob)` from one E-step.
+    #[pyo3(signature = (x, n_threads=None))]
+    #[allow(clippy::type_complexity)]
+    fn score_samples_and_log_proba<'py>(
+        &self,
+        py: Python<'py>,
+        x: Data<'py>,
+        n_threads: Option<usize>,
+    ) -> PyResult<(
+        Bound<'py, numpy::PyArray2<f64>>,
+        Bound<'py, numpy::PyArray1<f64>>,
+    )> {
+        let g = self.gmm()?;
+        let (ln, lr) = with_data!(x, xv, {
+            py.detach(|| {
+                pooled(n_threads, || {
+                    let z = self.scaled(xv)?;
+                    g.score_samples_and_log_proba(z.view())
+                })
+            })
+        })?
+        .map_err(err)?;
+        Ok((lr.into_pyarray(py), ln.into_pyarray(py)))
+    }
+
+    /// Gaussian mixture: log-likelihood, mean log-likelihood, BIC, AIC, ICL (one E-step, with
+    /// optional sample weights).
+    #[pyo3(signature = (x, sample_weight=None, n_threads=None))]
+    fn criteria<'py>(
+        &self,
+        py: Python<'py>,
+        x: Data<'py>,
+        sample_weight: Option<PyReadonlyArray1<'py, f64>>,
+        n_threads: Option<usize>,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let g = self.gmm()?;
+        let w = crate::owned1(sample_weight);
+        let c = with_data!(x, xv, {
+            py.detach(|| {
+                pooled(n_threads, || {
+                    let z = self.scaled(xv)?;
+                    let wf = crate::weights_as(&w);
+                    g.criteria(z.view(), wf.as_ref().map(|w| w.view()))
+                })
+            })
+        })?
+        .map_err(err)?;
+        let d = PyDict::new(py);
+        d.set_item("log_likelihood", c.log_likelihood)?;
+        d.set_item("mean_log_likelihood", c.mean_log_likelihood)?;
+        d.set_item("total_weight", c.total_weight)?;
+        d.set_item("n_parameters", c.n_parameters)?;
+        d.set_item("bic", c.bic)?;
+        d.set_item("aic", c.aic)?;
+        d.set_item("icl", c.icl)?;
+        Ok(d)
+    }
+
+    /// Gaussian mixture: draws `n` points, `(X, component)`, in the model's units.
+    #[allow(clippy::type_complexity)]
+    fn sample<'py>(
+        &self,
+        py: Python<'py>,
+        n: usize,
+        seed: u64,
+    ) -> PyResult<(
+        Bound<'py, numpy::PyArray2<f64>>,
+        Bound<'py, numpy::PyArray1<i64>>,
+    )> {
+        let g = self.gmm()?;
+        let (xs, ys) = py.detach(|| g.sample(n, seed));
+        Ok((xs.into_pyarray(py), labels_out(ys.view()).into_pyarray(py)))
+    }
+
+    /// The fitted attributes, by kind (centres, weights, diagnostics, ...).
+    fn params<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let d = match &self.file.model {
+            Model::Kmeans(m) => {
+                let d = PyDict::new(py);
+                let dg = m.diagnostics();
+                d.set_item("cluster_centers", m.centers().to_owned().into_pyarray(py))?;
+                d.set_item("inertia", m.inertia())?;
+                d.set_item("n_iter", dg.n_iter)?;
+                d.set_item("converged", dg.converged)?;
+                d.set_item("inertia_history", dg.inertia_history.clone())?;
+                d.set_item("run_inertia", dg.run_inertia.clone())?;
+                if !m.labels().is_empty() {
+                    d.set_item("labels", labels_out(m.labels()).into_pyarray(py))?;
+                }
+                if let Some(s) = m.soft() {
+                    d.set_item("soft", crate::soft::describe(py, s)?)?;
+                }
+                if let Some((iso, diag)) = spreads(|k| m.spread(k)) {
+                    d.set_item("cluster_variances", iso.into_pyarray(py))?;
+                    d.set_item("cluster_feature_variances", diag.into_pyarray(py))?;
+                }
+                d
+            }
+            Model::Gmm(m) => gmm_params(py, m)?,
+            Model::Fcm(m) => {
+                let d = PyDict::new(py);
+                let dg = m.diagnostics();
+                d.set_item("cluster_centers", m.centers().to_owned().into_pyarray(py))?;
+                d.set_item("m", m.m())?;
+                d.set_item("n_iter", dg.n_iter)?;
+                d.set_item("converged", dg.converged)?;
+                d.set_item("objective", dg.objective.clone())?;
+                d.set_item("partition_coefficient", dg.partition_coefficient)?;
+                d.set_item("partition_entropy", dg.partition_entropy)?;
+                if m.training_memberships().nrows() > 0 {
+                    d.set_item(
+                        "memberships",
+                        m.training_memberships().to_owned().into_pyarray(py),
+                    )?;
+                }
+                if let Some((iso, diag)) = spreads(|k| m.spread(k)) {
+                    d.set_item("cluster_variances", iso.into_pyarray(py))?;
+                    d.set_item("cluster_feature_variances", diag.into_pyarray(py))?;
+                }
+                d
+            }
+            Model::Consensus(m) => {
+                let d = PyDict::new(py);
+                d.set_item(
+                    "reference_centers",
+                    m.reference().centers().to_owned().into_pyarray(py),
+                )?;
+                d.set_item("run_centers", m.run_centers().to_owned().into_pyarray(py))?;
+                d.set_item("stability", m.stability().to_owned().into_pyarray(py))?;
+                d.set_item("n_iter", m.reference().diagnostics().n_iter)?;
+                if m.counts().nrows() > 0 {
+                    let (lo, hi) = m.top_probability_intervals();
+                    d.set_item("counts", m.counts().mapv(i64::from).into_pyarray(py))?;
+                    d.set_item("training", membership_dict(py, m.memberships())?)?;
+                    d.set_item("max_p_low", lo.into_pyarray(py))?;
+                    d.set_item("max_p_high", hi.into_pyarray(py))?;
+                }
+                d
+            }
+            _ => PyDict::new(py),
+        };
+        Ok(d)
+    }
+
+    /// The model file's text (the CLI's `--model-out` format), with these feature names if
+    /// given.
+    #[pyo3(signature = (feature_names=None))]
+    fn to_json(&self, feature_names: Option<Vec<String>>) -> PyResult<String> {
+        match feature_names {
+            None => self.file.to_json().map_err(err),
+            Some(names) => {
+                if names.len() != self.file.feature_names.len() {
+                    return Err(crate::bad(format!(
+                        "{} feature names for a model of {} features",
+                        names.len(),
+                        self.file.feature_names.len()
+                    )));
+                }
+                let mut f = self.file.clone();
+                f.feature_names = names;
+                f.to_json().map_err(err)
+            }
+        }
+    }
+
+    /// Pickles as the model file's text.
+    fn __reduce__<'py>(
+        &self,
+        py: Python<'py>,
+    ) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyTuple>)> {
+        let f = py
+            .import("softclust._softclust")?
+            .getattr("model_from_json")?;
+        let args = PyTuple::new(
+            py,
+            [self.file.to_json().map_err(err)?, "pickle".to_string()],
+        )?;
+        Ok((f, args))
+    }
+}
+
+/// Reads a model file's text (written by the CLI's `--model-out` or by `model.save`); `name`
+/// goes into error messages.
+#[pyfunction]
+#[pyo3(signature = (text, name="model"))]
+pub fn model_from_json(text: &str, name: &str) -> PyResult<PyModel> {
+    let file = ModelFile::from_json(text, name).map_err(err)?;
+    Ok(PyModel {
+        file,
+        m32: OnceLock::new(),
+    })
+}
