@@ -21,6 +21,32 @@ ESTIMATORS = [
 ]
 
 
+def oracle_proba(est, X):
+    """Memberships from the fitted attributes by the textbook formulas."""
+    if isinstance(est, KMeans):  # softmax of -d²/(2 sigma²), sigma estimated at fit time
+        d2 = ((X[:, None, :] - est.cluster_centers_[None, :, :]) ** 2).sum(axis=2)
+        s = -d2 / (2 * est.sigma_[0] ** 2)
+    elif isinstance(est, FuzzyCMeans):  # u ∝ d^(-2/(m-1))
+        d = np.sqrt(((X[:, None, :] - est.cluster_centers_[None, :, :]) ** 2).sum(axis=2))
+        s = -2.0 / (est.m - 1.0) * np.log(d)
+    elif isinstance(est, GaussianMixture):  # pi_k N(x | mu_k, S_k)
+        from scipy.stats import multivariate_normal
+
+        s = np.column_stack([
+            np.log(w) + multivariate_normal(mu, cov).logpdf(X)
+            for w, mu, cov in zip(est.weights_, est.means_, est.covariances_)
+        ])
+    else:  # consensus: the share of runs whose nearest aligned centre is j
+        counts = np.zeros((len(X), est.n_clusters))
+        for c in est.run_centers_:
+            nearest = ((X[:, None, :] - c[None, :, :]) ** 2).sum(axis=2).argmin(axis=1)
+            counts[np.arange(len(X)), nearest] += 1
+        return counts / len(est.run_centers_)
+    s = s - s.max(axis=1, keepdims=True)
+    e = np.exp(s)
+    return e / e.sum(axis=1, keepdims=True)
+
+
 @pytest.fixture(scope="module")
 def X():
     rng = np.random.default_rng(0)
@@ -34,9 +60,19 @@ def test_contract_and_round_trips(make, X):
     assert p.shape == (len(X), 3)
     np.testing.assert_allclose(p.sum(axis=1), 1.0, atol=1e-12)
     np.testing.assert_array_equal(est.predict(X), p.argmax(axis=1))
+    # The contract against an oracle computed here from the fitted attributes, not from the
+    # estimator's own probabilities.
     m = est.memberships(X)
-    np.testing.assert_allclose(m.max_p, p.max(axis=1))
-    assert np.all(m.margin >= 0) and np.all(m.entropy >= 0)
+    q = oracle_proba(est, X)
+    np.testing.assert_allclose(p, q, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(m.proba, q, rtol=1e-9, atol=1e-12)
+    np.testing.assert_array_equal(m.label, q.argmax(axis=1))
+    np.testing.assert_allclose(m.max_p, q.max(axis=1), rtol=1e-9)
+    top2 = np.sort(q, axis=1)[:, -2:]
+    np.testing.assert_allclose(m.margin, top2[:, 1] - top2[:, 0], atol=1e-9)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ent = -np.nansum(np.where(q > 0, q * np.log(q), 0.0), axis=1)
+    np.testing.assert_allclose(m.entropy, ent, atol=1e-9)
     # Pickle and clone.
     again = pickle.loads(pickle.dumps(est))
     np.testing.assert_array_equal(again.predict_proba(X), p)

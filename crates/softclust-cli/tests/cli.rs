@@ -1448,3 +1448,110 @@ fn fcm_and_consensus_bad_inputs() {
         "at most 20,000 points",
     );
 }
+
+// ---- predictions against an oracle computed from the model file ---------------------------
+
+/// The `data` array of an ndarray serialised by serde (`{"v": 1, "dim": [..], "data": [..]}`).
+fn arr(v: &serde_json::Value) -> Vec<f64> {
+    v["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap())
+        .collect()
+}
+
+/// Normalises rows of log-scores into probabilities.
+fn softmax_rows(scores: Vec<Vec<f64>>) -> Vec<Vec<f64>> {
+    scores
+        .into_iter()
+        .map(|s| {
+            let m = s.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            let e: Vec<f64> = s.iter().map(|v| (v - m).exp()).collect();
+            let z: f64 = e.iter().sum();
+            e.into_iter().map(|v| v / z).collect()
+        })
+        .collect()
+}
+
+/// `softclust predict` on data the model never saw, against memberships computed here from the
+/// saved parameters by the textbook formulas (not by the code path that wrote the fit's file):
+/// z-scores from the scaler, then the k-means softmax `exp(-|z - c_j|² / (2 sigma²))`, and the
+/// spherical mixture's `pi_j N(z | mu_j, s_j² I)`.
+#[test]
+fn predict_agrees_with_the_saved_parameters_by_hand() {
+    let dir = tempfile::tempdir().unwrap();
+    let train = iris_numeric(dir.path());
+    let new = write(
+        dir.path(),
+        "new.csv",
+        "a,b,c,d\n5.0,3.4,1.5,0.2\n6.3,2.8,5.1,1.5\n5.9,3.0,4.2,1.5\n7.9,3.8,6.4,2.0\n4.3,2.0,1.0,0.1\n",
+    );
+    let rows: Vec<Vec<f64>> = std::fs::read_to_string(&new)
+        .unwrap()
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').map(|v| v.parse().unwrap()).collect())
+        .collect();
+    for args in [
+        vec!["kmeans", "-k", "3"],
+        vec!["gmm", "-k", "3", "--covariance", "spherical"],
+    ] {
+        let model = dir.path().join("m.json");
+        bin()
+            .args(&args)
+            .arg("-q")
+            .arg(&train)
+            .arg("--model-out")
+            .arg(&model)
+            .arg("-o")
+            .arg(dir.path().join("fit.csv"))
+            .assert()
+            .success();
+        let m: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&model).unwrap()).unwrap();
+        let (center, scale) = (arr(&m["scaler"]["center"]), arr(&m["scaler"]["scale"]));
+        let z: Vec<Vec<f64>> = rows
+            .iter()
+            .map(|r| (0..4).map(|j| (r[j] - center[j]) / scale[j]).collect())
+            .collect();
+        let md = &m["model"];
+        let sq = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum::<f64>();
+        let expected = if args[0] == "kmeans" {
+            let c = arr(&md["centers"]);
+            let sigma = md["soft"]["model"]["sigma"][0].as_f64().unwrap();
+            softmax_rows(
+                z.iter()
+                    .map(|zi| {
+                        (0..3)
+                            .map(|j| -sq(zi, &c[4 * j..4 * j + 4]) / (2.0 * sigma * sigma))
+                            .collect()
+                    })
+                    .collect(),
+            )
+        } else {
+            let (w, mu) = (arr(&md["weights"]), arr(&md["means"]));
+            // Spherical precision factors are 1 / s_j.
+            let u = arr(&md["precisions_cholesky"]["values"]);
+            softmax_rows(
+                z.iter()
+                    .map(|zi| {
+                        (0..3)
+                            .map(|j| {
+                                w[j].ln() + 4.0 * u[j].ln()
+                                    - 0.5 * u[j] * u[j] * sq(zi, &mu[4 * j..4 * j + 4])
+                            })
+                            .collect()
+                    })
+                    .collect(),
+            )
+        };
+        let out = stdout_of(bin().args(["predict", "-q", "--model"]).arg(&model).arg(&new));
+        let got = check_membership(&out, 3);
+        for (g, e) in got.iter().zip(&expected) {
+            for j in 0..3 {
+                assert!((g[j] - e[j]).abs() < 1e-9, "{args:?}: {g:?} vs {e:?}");
+            }
+        }
+    }
+}

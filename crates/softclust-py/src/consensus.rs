@@ -1,8 +1,8 @@
 //! Consensus k-means: the fit returns the model as a `Model` value (training counts included
 //! until it is saved or pickled).
 
+use crate::common::{err, pooled, with_data, Data};
 use crate::model::PyModel;
-use crate::{err, pooled, with_data, Data};
 use pyo3::prelude::*;
 use softclust::consensus::{ConsensusKMeans, Resample};
 use softclust::Model;
@@ -30,7 +30,7 @@ pub fn consensus_fit<'py>(
     config: ConsensusConfig,
     n_threads: Option<usize>,
 ) -> PyResult<PyModel> {
-    let scheme: Resample = crate::parse(&config.resample)?;
+    let scheme: Resample = crate::common::parse(&config.resample)?;
     let cfg = ConsensusKMeans::new(config.n_clusters)
         .runs(config.runs)
         .resample(scheme)

@@ -1,7 +1,7 @@
 //! Fuzzy c-means: the fit returns the model as a `Model` value.
 
+use crate::common::{err, owned1, pooled, weights_as, with_data, Data};
 use crate::model::PyModel;
-use crate::{err, owned1, pooled, weights_as, with_data, Data};
 use numpy::{PyReadonlyArray1, PyReadonlyArray2};
 use pyo3::prelude::*;
 use softclust::fcm::{FcmInit, FuzzyCMeans};

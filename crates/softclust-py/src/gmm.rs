@@ -1,7 +1,7 @@
 //! Gaussian mixtures: the fit and the model selection sweep return `Model` values.
 
+use crate::common::{bad, err, owned1, parse, pooled, weights_as, with_data, Data};
 use crate::model::PyModel;
-use crate::{bad, err, owned1, parse, pooled, weights_as, with_data, Data};
 use ndarray::{ArrayD, Ix1, Ix2, Ix3};
 use numpy::{PyReadonlyArray1, PyReadonlyArray2, PyReadonlyArrayDyn};
 use pyo3::prelude::*;

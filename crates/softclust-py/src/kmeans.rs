@@ -1,9 +1,9 @@
 //! k-means: the fit returns the model (with its soft step, chosen here once from the options)
 //! as a `Model` value.
 
+use crate::common::{err, owned1, pooled, weights_as, with_data, Data};
 use crate::model::PyModel;
 use crate::soft::SoftOptions;
-use crate::{err, owned1, pooled, weights_as, with_data, Data};
 use numpy::{PyReadonlyArray1, PyReadonlyArray2};
 use pyo3::prelude::*;
 use softclust::{Float, Init, KMeans, Model};
@@ -36,7 +36,7 @@ pub fn kmeans_fit<'py>(
     let centers0 = config.init_centers.map(|c| c.as_array().to_owned());
     let named: Option<Init<f64>> = match centers0 {
         Some(_) => None,
-        None => Some(crate::parse(&config.init)?),
+        None => Some(crate::common::parse(&config.init)?),
     };
     let soft = config.soft.spec()?.method();
     let (n_clusters, n_init, max_iter, tol, seed) = (

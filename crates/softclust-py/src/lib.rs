@@ -6,6 +6,7 @@
 //! per call; configurations come in as dicts read item by item. Core errors become
 //! `SoftclustError`, a `ValueError` subclass, with the core's message.
 
+mod common;
 mod consensus;
 mod fcm;
 mod gmm;
@@ -13,166 +14,15 @@ mod kmeans;
 mod model;
 mod soft;
 
-use ndarray::{Array1, ArrayView1};
-use numpy::{IntoPyArray, PyReadonlyArray1, PyReadonlyArray2};
-use pyo3::exceptions::PyValueError;
+use common::SoftclustError;
 use pyo3::prelude::*;
-use pyo3::types::PyDict;
-use softclust::typicality::Typicality;
-use softclust::{Float, Membership};
-
-pyo3::create_exception!(
-    _softclust,
-    SoftclustError,
-    PyValueError,
-    "An error from the softclust core; the message says what to do."
-);
-
-pub(crate) fn err(e: softclust::Error) -> PyErr {
-    SoftclustError::new_err(e.to_string())
-}
-
-pub(crate) fn bad(msg: impl Into<String>) -> PyErr {
-    SoftclustError::new_err(msg.into())
-}
-
-/// A name parsed by the core's `FromStr` (covariance types, init methods, criteria, ...).
-pub(crate) fn parse<T: std::str::FromStr<Err = softclust::Error>>(s: &str) -> PyResult<T> {
-    s.parse().map_err(err)
-}
-
-/// Runs `f` in a rayon pool of `n_threads` threads (all cores when `None`).
-pub(crate) fn pooled<T: Send>(
-    n_threads: Option<usize>,
-    f: impl FnOnce() -> T + Send,
-) -> PyResult<T> {
-    match n_threads {
-        None => Ok(f()),
-        Some(0) => Err(bad(
-            "n_jobs must be a positive number of threads, -1 or None",
-        )),
-        Some(t) => Ok(pool_of(t)?.install(f)),
-    }
-}
-
-/// One thread pool per requested size, kept for the life of the process: starting threads on
-/// every call would cost more than a small fit (fresh threads also start with fresh allocator
-/// arenas, so their buffers page-fault again).
-fn pool_of(t: usize) -> PyResult<std::sync::Arc<rayon::ThreadPool>> {
-    use std::collections::HashMap;
-    use std::sync::{Arc, Mutex, OnceLock};
-    static POOLS: OnceLock<Mutex<HashMap<usize, Arc<rayon::ThreadPool>>>> = OnceLock::new();
-    let mut pools = POOLS
-        .get_or_init(|| Mutex::new(HashMap::new()))
-        .lock()
-        .unwrap_or_else(|e| e.into_inner());
-    if let Some(p) = pools.get(&t) {
-        return Ok(Arc::clone(p));
-    }
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(t)
-        .build()
-        .map_err(|e| bad(format!("cannot start {t} threads: {e}")))?;
-    let pool = Arc::new(pool);
-    pools.insert(t, Arc::clone(&pool));
-    Ok(pool)
-}
-
-/// float64 or float32 data.
-#[derive(FromPyObject)]
-pub(crate) enum Data<'py> {
-    F64(PyReadonlyArray2<'py, f64>),
-    F32(PyReadonlyArray2<'py, f32>),
-}
-
-/// Calls `$body` with `$x` bound to an `ArrayView2<F>` of the data, for F = f64 or f32.
-macro_rules! with_data {
-    ($data:expr, $x:ident, $body:expr) => {
-        match &$data {
-            $crate::Data::F64(a) => {
-                let $x = a.as_array();
-                $body
-            }
-            $crate::Data::F32(a) => {
-                let $x = a.as_array();
-                $body
-            }
-        }
-    };
-}
-pub(crate) use with_data;
-
-/// Sample weights in the data's float type.
-pub(crate) fn weights_as<F: Float>(w: &Option<Array1<f64>>) -> Option<Array1<F>> {
-    w.as_ref().map(|w| w.mapv(F::of))
-}
-
-pub(crate) fn owned1(w: Option<PyReadonlyArray1<'_, f64>>) -> Option<Array1<f64>> {
-    w.map(|w| w.as_array().to_owned())
-}
-
-pub(crate) fn labels_out(l: ArrayView1<'_, usize>) -> Array1<i64> {
-    l.mapv(|v| v as i64)
-}
-
-/// A membership contract in f64 (a no-op for f64 data; float32 probabilities are widened, and
-/// were normalised in f64).
-pub(crate) fn membership_f64<F: Float>(m: Membership<F>) -> Membership<f64> {
-    Membership {
-        proba: m.proba.mapv(|v| v.as_f64()),
-        label: m.label,
-        max_p: m.max_p.mapv(|v| v.as_f64()),
-        margin: m.margin.mapv(|v| v.as_f64()),
-        entropy: m.entropy.mapv(|v| v.as_f64()),
-    }
-}
-
-pub(crate) fn membership_dict<'py>(
-    py: Python<'py>,
-    m: Membership<f64>,
-) -> PyResult<Bound<'py, PyDict>> {
-    let d = PyDict::new(py);
-    d.set_item("proba", m.proba.into_pyarray(py))?;
-    d.set_item("label", labels_out(m.label.view()).into_pyarray(py))?;
-    d.set_item("max_p", m.max_p.into_pyarray(py))?;
-    d.set_item("margin", m.margin.into_pyarray(py))?;
-    d.set_item("entropy", m.entropy.into_pyarray(py))?;
-    Ok(d)
-}
-
-pub(crate) fn typicality_dict<'py>(py: Python<'py>, t: Typicality) -> PyResult<Bound<'py, PyDict>> {
-    let d = PyDict::new(py);
-    d.set_item("typicality", t.typicality.into_pyarray(py))?;
-    d.set_item("log_typicality", t.log_typicality.into_pyarray(py))?;
-    d.set_item("outlier", t.outlier.into_pyarray(py))?;
-    Ok(d)
-}
-
-/// The core's defaults, so that the Python signatures and the CLI flags agree.
-fn defaults<'py>(py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-    use softclust::{consensus, fcm, gmm, kmeans, soft};
-    let d = PyDict::new(py);
-    d.set_item("kmeans_max_iter", kmeans::defaults::MAX_ITER)?;
-    d.set_item("kmeans_tol", kmeans::defaults::TOL)?;
-    d.set_item("gmm_tol", gmm::defaults::TOL)?;
-    d.set_item("gmm_reg_covar", gmm::defaults::REG_COVAR)?;
-    d.set_item("gmm_max_iter", gmm::defaults::MAX_ITER)?;
-    d.set_item("gmm_n_init", gmm::defaults::N_INIT)?;
-    d.set_item("fcm_m", fcm::defaults::M)?;
-    d.set_item("fcm_max_iter", fcm::defaults::MAX_ITER)?;
-    d.set_item("fcm_tol", fcm::defaults::TOL)?;
-    d.set_item("consensus_runs", consensus::defaults::RUNS)?;
-    d.set_item("consensus_n_init", consensus::defaults::REFERENCE_N_INIT)?;
-    d.set_item("far_value", soft::DEFAULT_FAR_VALUE)?;
-    Ok(d)
-}
 
 #[pymodule]
 fn _softclust(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
     m.add("SoftclustError", py.get_type::<SoftclustError>())?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
-    m.add("DEFAULTS", defaults(py)?)?;
+    m.add("DEFAULTS", common::defaults(py)?)?;
     m.add_class::<model::PyModel>()?;
     m.add_function(wrap_pyfunction!(model::model_from_json, m)?)?;
     m.add_function(wrap_pyfunction!(kmeans::kmeans_fit, m)?)?;

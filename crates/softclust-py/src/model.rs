@@ -3,7 +3,7 @@
 //! rebuilding or re-validating anything, pickle as the model file's JSON, and save and load
 //! the same files as the CLI.
 
-use crate::{
+use crate::common::{
     err, labels_out, membership_dict, membership_f64, pooled, typicality_dict, with_data, Data,
 };
 use ndarray::{Array1, ArrayView2, CowArray, Ix2};
@@ -68,7 +68,7 @@ impl PyModel {
     pub(crate) fn gmm(&self) -> PyResult<&GaussianMixtureModel> {
         match &self.file.model {
             Model::Gmm(m) => Ok(m),
-            other => Err(crate::bad(format!(
+            other => Err(crate::common::bad(format!(
                 "this is a {} model, not a Gaussian mixture",
                 other.kind_name()
             ))),
@@ -292,7 +292,7 @@ impl PyModel {
         spread: &str,
         n_threads: Option<usize>,
     ) -> PyResult<Bound<'py, PyDict>> {
-        let spread: Spread = crate::parse(spread)?;
+        let spread: Spread = crate::common::parse(spread)?;
         let t = with_data!(x, xv, {
             py.detach(|| {
                 pooled(n_threads, || {
@@ -366,12 +366,12 @@ impl PyModel {
         n_threads: Option<usize>,
     ) -> PyResult<Bound<'py, PyDict>> {
         let g = self.gmm()?;
-        let w = crate::owned1(sample_weight);
+        let w = crate::common::owned1(sample_weight);
         let c = with_data!(x, xv, {
             py.detach(|| {
                 pooled(n_threads, || {
                     let z = self.scaled(xv)?;
-                    let wf = crate::weights_as(&w);
+                    let wf = crate::common::weights_as(&w);
                     g.criteria(z.view(), wf.as_ref().map(|w| w.view()))
                 })
             })
@@ -482,7 +482,7 @@ impl PyModel {
             None => self.file.to_json().map_err(err),
             Some(names) => {
                 if names.len() != self.file.feature_names.len() {
-                    return Err(crate::bad(format!(
+                    return Err(crate::common::bad(format!(
                         "{} feature names for a model of {} features",
                         names.len(),
                         self.file.feature_names.len()

@@ -2,7 +2,7 @@
 //! core's `SoftSpec` (so anchors and method names are parsed by the core, once), and
 //! memberships from distances the user brings.
 
-use crate::{bad, err, membership_dict, parse};
+use crate::common::{bad, err, membership_dict, parse};
 use numpy::{IntoPyArray, PyReadonlyArray1, PyReadonlyArray2};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
