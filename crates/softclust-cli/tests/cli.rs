@@ -1516,7 +1516,8 @@ fn predict_agrees_with_the_saved_parameters_by_hand() {
             .map(|r| (0..4).map(|j| (r[j] - center[j]) / scale[j]).collect())
             .collect();
         let md = &m["model"];
-        let sq = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum::<f64>();
+        let sq =
+            |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum::<f64>();
         let expected = if args[0] == "kmeans" {
             let c = arr(&md["centers"]);
             let sigma = md["soft"]["model"]["sigma"][0].as_f64().unwrap();
@@ -1546,7 +1547,12 @@ fn predict_agrees_with_the_saved_parameters_by_hand() {
                     .collect(),
             )
         };
-        let out = stdout_of(bin().args(["predict", "-q", "--model"]).arg(&model).arg(&new));
+        let out = stdout_of(
+            bin()
+                .args(["predict", "-q", "--model"])
+                .arg(&model)
+                .arg(&new),
+        );
         let got = check_membership(&out, 3);
         for (g, e) in got.iter().zip(&expected) {
             for j in 0..3 {

@@ -18,7 +18,7 @@
 //! combined in run order, so results are identical on any number of threads.
 
 use crate::assignment::min_cost_assignment;
-use crate::data::check_matrix;
+use crate::data::{check_matrix, check_new_data};
 use crate::error::{invalid, Error, Result};
 use crate::float::Float;
 use crate::kmeans::{nearest_centers, KMeans, KMeansModel};
@@ -451,15 +451,8 @@ impl<F: Float> ConsensusModel<F> {
     /// How many runs put each row of `x` in each cluster (`n x k`): each run's nearest aligned
     /// centre, with `x` validated once.
     pub fn predict_counts(&self, x: ArrayView2<'_, F>) -> Result<Array2<u32>> {
-        check_matrix(x, "data")?;
         let (b, k, d) = self.run_centers.dim();
-        if x.ncols() != d {
-            return Err(Error::ShapeMismatch {
-                what: "data",
-                expected: format!("{d} columns, as in training"),
-                found: format!("{} columns", x.ncols()),
-            });
-        }
+        check_new_data(x, d)?;
         let mu = self.reference.centering();
         let mut counts = Array2::<u32>::zeros((x.nrows(), k));
         for r in 0..b {

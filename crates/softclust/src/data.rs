@@ -63,6 +63,19 @@ pub fn check_matrix<F: Float>(x: ArrayView2<'_, F>, what: &'static str) -> Resul
     }
 }
 
+/// Checks new data for a fitted model: finite values (one scan) and `n_features` columns.
+pub fn check_new_data<F: Float>(x: ArrayView2<'_, F>, n_features: usize) -> Result<()> {
+    check_matrix(x, "data")?;
+    if x.ncols() != n_features {
+        return Err(Error::ShapeMismatch {
+            what: "data",
+            expected: format!("{n_features} columns, as in training"),
+            found: format!("{} columns", x.ncols()),
+        });
+    }
+    Ok(())
+}
+
 /// Per-thread scratch buffers kept across the passes of one fit: a worker leases one (or makes
 /// one) and the lease returns it when dropped. Buffers of a few hundred kilobytes would otherwise
 /// be mapped, page-faulted and unmapped again on every pass.

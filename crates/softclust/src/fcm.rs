@@ -16,7 +16,8 @@
 //! from the same initial memberships agree with it; unlike scikit-fuzzy, data are rows.
 
 use crate::data::{
-    check_matrix, check_weights, weighted_sums, ScratchPool, BLOCK_ROWS, SEGMENT_ROWS,
+    check_matrix, check_new_data, check_weights, weighted_sums, ScratchPool, BLOCK_ROWS,
+    SEGMENT_ROWS,
 };
 use crate::distance::{column_means, DistanceKernel, Scratch};
 use crate::error::{invalid, Error, Result};
@@ -26,7 +27,7 @@ use crate::matmul::{matmul, matmul_nt};
 use crate::membership::{ClusterModel, Membership};
 use crate::simd;
 use crate::soft::{DistanceKind, FittedSoft};
-use crate::typicality::{ClusterSpread, Spread, Typicality};
+use crate::typicality::{ClusterSpread, ClusterStats, Spread, Typicality};
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis, Zip};
 use rayon::prelude::*;
 
@@ -82,16 +83,6 @@ pub struct FcmDiagnostics {
     pub partition_entropy: f64,
 }
 
-/// Membership-weighted statistics of the training data, from the final memberships.
-#[derive(Debug, Clone, PartialEq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-struct FcmStats {
-    /// `S_jt = sum_i w_i u_ij (x_it - c_jt)²`, k x d.
-    deviations: Array2<f64>,
-    /// `sum_i w_i u_ij`.
-    cluster_weight: Array1<f64>,
-}
-
 /// A fitted fuzzy c-means model: centres, fuzzifier, training statistics. Immutable; with the
 /// `serde` feature it serialises (training memberships excepted).
 #[derive(Debug, Clone)]
@@ -110,7 +101,8 @@ pub struct FuzzyCMeansModel<F: Float> {
     mu: Array1<F>,
     #[cfg_attr(feature = "serde", serde(skip, default = "empty_memberships"))]
     memberships: Array2<f64>,
-    stats: Option<FcmStats>,
+    /// Membership-weighted statistics of the training data, from the final memberships.
+    stats: Option<ClusterStats>,
     diagnostics: FcmDiagnostics,
 }
 
@@ -304,7 +296,7 @@ impl<F: Float> FuzzyCMeans<F> {
             m: self.m,
             mu,
             memberships: u,
-            stats: Some(FcmStats {
+            stats: Some(ClusterStats {
                 deviations: fin.deviations,
                 cluster_weight: fin.weight,
             }),
@@ -806,30 +798,7 @@ impl<F: Float> FuzzyCMeansModel<F> {
         check_matrix(self.mu.view().insert_axis(Axis(0)), "centring vector")?;
         if let Some(st) = &self.stats {
             let (k, d) = self.centers.dim();
-            if st.deviations.dim() != (k, d) || st.cluster_weight.len() != k {
-                return Err(Error::ShapeMismatch {
-                    what: "fuzzy c-means training statistics",
-                    expected: format!("{k} x {d} deviations and {k} cluster weights"),
-                    found: format!(
-                        "{} x {} and {}",
-                        st.deviations.nrows(),
-                        st.deviations.ncols(),
-                        st.cluster_weight.len()
-                    ),
-                });
-            }
-            if !st
-                .deviations
-                .iter()
-                .chain(&st.cluster_weight)
-                .all(|&v| v.is_finite() && v >= 0.0)
-            {
-                return Err(invalid(
-                    "fuzzy c-means training statistics",
-                    "a negative or non-finite value",
-                    "finite, non-negative deviations and weights",
-                ));
-            }
+            st.validate(k, d, "fuzzy c-means training statistics")?;
         }
         Ok(())
     }
@@ -854,12 +823,7 @@ impl<F: Float> FuzzyCMeansModel<F> {
                        fit the spreads on data with ClusterSpread::fit",
             });
         };
-        ClusterSpread::from_deviations(
-            self.centers.view(),
-            st.deviations.view(),
-            st.cluster_weight.view(),
-            kind,
-        )
+        st.spread(self.centers.view(), kind)
     }
     /// Chi-square typicality of every row for every cluster under [`Self::spread`].
     pub fn typicality(&self, x: ArrayView2<'_, F>, kind: Spread) -> Result<Typicality> {
@@ -875,14 +839,7 @@ impl<F: Float> FuzzyCMeansModel<F> {
     }
     /// Euclidean distances to the centres.
     pub fn transform(&self, x: ArrayView2<'_, F>) -> Result<Array2<F>> {
-        check_matrix(x, "data")?;
-        if x.ncols() != self.centers.ncols() {
-            return Err(Error::ShapeMismatch {
-                what: "data",
-                expected: format!("{} columns, as in training", self.centers.ncols()),
-                found: format!("{} columns", x.ncols()),
-            });
-        }
+        check_new_data(x, self.centers.ncols())?;
         let mut d = DistanceKernel::new(self.centers.view(), self.mu.view()).squared_distances(x);
         d.mapv_inplace(F::sqrt);
         Ok(d)

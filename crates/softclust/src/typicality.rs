@@ -79,6 +79,62 @@ impl Spread {
 
 crate::error::impl_names!(Spread, "spread", "isotropic or diagonal", Spread::ALL);
 
+/// What a centroid fit measured about each cluster in its final pass: per-cluster, per-feature
+/// weighted squared deviations from the centres `S_jt = sum_i w_i u_ij (x_it - c_jt)²` and the
+/// cluster weights `W_j = sum_i w_i u_ij` (`u_ij` one-hot for k-means, memberships for fuzzy
+/// c-means). Spreads for typicality come from them without another pass over the data.
+#[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub(crate) struct ClusterStats {
+    pub(crate) deviations: Array2<f64>,
+    pub(crate) cluster_weight: Array1<f64>,
+}
+
+impl ClusterStats {
+    /// The spreads of clusters centred at `centers`.
+    pub(crate) fn spread<F: Float>(
+        &self,
+        centers: ArrayView2<'_, F>,
+        kind: Spread,
+    ) -> Result<ClusterSpread> {
+        ClusterSpread::from_deviations(
+            centers,
+            self.deviations.view(),
+            self.cluster_weight.view(),
+            kind,
+        )
+    }
+
+    /// Shapes `k x d` and `k`, values finite and non-negative (for models read back).
+    pub(crate) fn validate(&self, k: usize, d: usize, what: &'static str) -> Result<()> {
+        if self.deviations.dim() != (k, d) || self.cluster_weight.len() != k {
+            return Err(Error::ShapeMismatch {
+                what,
+                expected: format!("{k} x {d} deviations and {k} cluster weights"),
+                found: format!(
+                    "{} x {} and {}",
+                    self.deviations.nrows(),
+                    self.deviations.ncols(),
+                    self.cluster_weight.len()
+                ),
+            });
+        }
+        if !self
+            .deviations
+            .iter()
+            .chain(&self.cluster_weight)
+            .all(|&v| v.is_finite() && v >= 0.0)
+        {
+            return Err(invalid(
+                what,
+                "a negative or non-finite value",
+                "finite, non-negative deviations and weights",
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// Fitted per-cluster spreads around fixed centres, for typicality of centroid methods.
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]

@@ -7,7 +7,7 @@ use super::covariance::{
 };
 use super::kernel;
 use super::noise::Noise;
-use crate::data::{check_matrix, check_weights};
+use crate::data::{check_matrix, check_new_data, check_weights};
 use crate::error::{invalid, Error, Result};
 use crate::float::Float;
 use crate::membership::{ClusterModel, Membership};
@@ -244,15 +244,7 @@ impl GaussianMixtureModel {
     }
 
     fn check_new<F: Float>(&self, x: ArrayView2<'_, F>) -> Result<()> {
-        check_matrix(x, "data")?;
-        if x.ncols() != self.n_features() {
-            return Err(Error::ShapeMismatch {
-                what: "data",
-                expected: format!("{} columns, as in training", self.n_features()),
-                found: format!("{} columns", x.ncols()),
-            });
-        }
-        Ok(())
+        check_new_data(x, self.n_features())
     }
 
     /// The block evaluator of this model (data shifted by the mean of the component means).

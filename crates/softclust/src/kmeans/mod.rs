@@ -25,14 +25,14 @@
 mod init;
 mod lloyd;
 
-use crate::data::{check_matrix, check_weights};
+use crate::data::{check_matrix, check_new_data, check_weights};
 use crate::distance::{column_means, DistanceKernel};
 use crate::error::{invalid, Error, Result};
 use crate::float::Float;
 use crate::membership::{ClusterModel, Membership};
 use crate::rng::{derive_seed, Rng};
 use crate::soft::{DistanceKind, FittedSoft, SoftMethod};
-use crate::typicality::{ClusterSpread, Spread, Typicality};
+use crate::typicality::{ClusterSpread, ClusterStats, Spread, Typicality};
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2};
 
 /// Default settings of [`KMeans`] (the CLI and Python take theirs from here).
@@ -146,12 +146,10 @@ pub struct KMeansDiagnostics {
 struct TrainingStats {
     /// `sum_i w_i |x_i - c_{l_i}|²`.
     inertia: f64,
-    /// `S_jt = sum_{l_i = j} w_i (x_it - c_jt)²`, k x d.
-    deviations: Array2<f64>,
-    /// `W_j = sum_{l_i = j} w_i`.
-    cluster_weight: Array1<f64>,
     /// `W = sum_i w_i`.
     total_weight: f64,
+    /// Per cluster: `S_jt = sum_{l_i = j} w_i (x_it - c_jt)²` and `W_j = sum_{l_i = j} w_i`.
+    clusters: ClusterStats,
 }
 
 /// A fitted k-means model: centres, its soft step (how distances become memberships, fitted
@@ -427,9 +425,11 @@ impl<F: Float> KMeans<F> {
         };
         let stats = TrainingStats {
             inertia: r.inertia,
-            cluster_weight: Array1::from(r.cluster_weight),
             total_weight: w.iter().sum(),
-            deviations: r.deviations,
+            clusters: ClusterStats {
+                deviations: r.deviations,
+                cluster_weight: Array1::from(r.cluster_weight),
+            },
         };
         let mut model = KMeansModel {
             centers: r.centers,
@@ -523,31 +523,13 @@ impl<F: Float> KMeansModel<F> {
             "centring vector",
         )?;
         if let Some(st) = &self.stats {
-            if st.deviations.dim() != (k, d) || st.cluster_weight.len() != k {
-                return Err(Error::ShapeMismatch {
-                    what: "k-means training statistics",
-                    expected: format!("{k} x {d} deviations and {k} cluster weights"),
-                    found: format!(
-                        "{} x {} and {}",
-                        st.deviations.nrows(),
-                        st.deviations.ncols(),
-                        st.cluster_weight.len()
-                    ),
-                });
-            }
-            let ok = |v: f64| v.is_finite() && v >= 0.0;
-            if !(st
-                .deviations
-                .iter()
-                .chain(&st.cluster_weight)
-                .all(|&v| ok(v))
-                && ok(st.inertia)
-                && ok(st.total_weight))
-            {
+            let what = "k-means training statistics";
+            st.clusters.validate(k, d, what)?;
+            if !(st.inertia.is_finite() && st.inertia >= 0.0 && st.total_weight.is_finite()) {
                 return Err(invalid(
-                    "k-means training statistics",
+                    what,
                     "a negative or non-finite value",
-                    "finite, non-negative deviations, weights and inertia",
+                    "a finite inertia and total weight",
                 ));
             }
         }
@@ -589,8 +571,8 @@ impl<F: Float> KMeansModel<F> {
         let d = self.n_features();
         match (&self.stats, method.from_sums()) {
             (Some(st), true) => method.fit_nearest_sums(
-                st.deviations.sum_axis(ndarray::Axis(1)).to_vec(),
-                st.cluster_weight.to_vec(),
+                st.clusters.deviations.sum_axis(ndarray::Axis(1)).to_vec(),
+                st.clusters.cluster_weight.to_vec(),
                 d,
             ),
             _ => {
@@ -633,7 +615,7 @@ impl<F: Float> KMeansModel<F> {
     /// inertia). NaN for a model that only has centres.
     pub fn cluster_inertia(&self) -> Array1<f64> {
         match &self.stats {
-            Some(s) => s.deviations.sum_axis(ndarray::Axis(1)),
+            Some(s) => s.clusters.deviations.sum_axis(ndarray::Axis(1)),
             None => Array1::from_elem(self.n_clusters(), f64::NAN),
         }
     }
@@ -643,13 +625,15 @@ impl<F: Float> KMeansModel<F> {
     /// fit; `S_jt / W_j` is cluster j's variance along feature t. `None` for a model that only
     /// has centres.
     pub fn cluster_deviations(&self) -> Option<ArrayView2<'_, f64>> {
-        self.stats.as_ref().map(|s| s.deviations.view())
+        self.stats.as_ref().map(|s| s.clusters.deviations.view())
     }
 
     /// Total sample weight of each cluster in the training data (`None` for a model that only
     /// has centres).
     pub fn cluster_weights(&self) -> Option<ArrayView1<'_, f64>> {
-        self.stats.as_ref().map(|s| s.cluster_weight.view())
+        self.stats
+            .as_ref()
+            .map(|s| s.clusters.cluster_weight.view())
     }
 
     /// Number of clusters `k`.
@@ -676,15 +660,7 @@ impl<F: Float> KMeansModel<F> {
     }
 
     fn check_new(&self, x: ArrayView2<'_, F>) -> Result<()> {
-        check_matrix(x, "data")?;
-        if x.ncols() != self.n_features() {
-            return Err(Error::ShapeMismatch {
-                what: "data",
-                expected: format!("{} columns, as in training", self.n_features()),
-                found: format!("{} columns", x.ncols()),
-            });
-        }
-        Ok(())
+        check_new_data(x, self.n_features())
     }
 
     fn kernel(&self) -> DistanceKernel<F> {
@@ -754,12 +730,7 @@ impl<F: Float> KMeansModel<F> {
                        the spreads on data with ClusterSpread::fit_labels",
             });
         };
-        ClusterSpread::from_deviations(
-            self.centers.view(),
-            st.deviations.view(),
-            st.cluster_weight.view(),
-            kind,
-        )
+        st.clusters.spread(self.centers.view(), kind)
     }
 
     /// Chi-square typicality of every row for every cluster under [`Self::spread`].
