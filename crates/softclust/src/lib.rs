@@ -26,6 +26,16 @@
 //!    by the Hungarian method, and [`fcm`] (fuzzy c-means).
 //! 6. **Read the contract** ([`Membership`]): probabilities (rows sum to 1), label = argmax,
 //!    `max_p`, `margin` and entropy, whatever the method.
+//! 7. **Keep the model** ([`ClusterModel`], [`model`]): every fitted model (k-means with the
+//!    soft step it owns, mixture, fuzzy c-means, consensus) scores new data through one trait;
+//!    [`Model`] holds any of them as a value, and [`ModelFile`] (feature `serde`) is the
+//!    versioned JSON file, scaler included, that the CLI and the Python package share.
+//!
+//! Modules are layered and import one way: kernels (`data`, `distance`, `matmul`, `simd`, ...)
+//! -> the contract (`membership`, `soft`, `scale`, `typicality`) -> algorithms (`kmeans`,
+//! `fcm`, `gmm`, `consensus`) -> beyond (`selection`, `model`). A public `fit` validates its
+//! input once; nested fits (mixture and fuzzy c-means starts, consensus runs, selection
+//! candidates) run on the validated data without scanning it again.
 //!
 //! ```
 //! use ndarray::array;
