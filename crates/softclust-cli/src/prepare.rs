@@ -76,7 +76,7 @@ impl Prepared {
         kind: Standardize,
         quiet: bool,
     ) -> CliResult<Self> {
-        let scaler = kind.fit(table.data.view()).map_err(lib_error)?;
+        let (scaler, z) = kind.fit_transform(table.data.view()).map_err(lib_error)?;
         if !quiet {
             for &j in scaler.unscaled_columns() {
                 eprintln!(
@@ -85,7 +85,6 @@ impl Prepared {
                 );
             }
         }
-        let z = scaler.transform(table.data.view()).map_err(lib_error)?;
         Ok(Prepared {
             table,
             weights,

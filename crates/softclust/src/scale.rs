@@ -44,6 +44,14 @@ impl Standardize {
     /// Every method.
     pub const ALL: [Standardize; 3] = [Standardize::None, Standardize::ZScore, Standardize::Robust];
 
+    /// Fits the scaler on `x` and standardises it, validating `x` once.
+    pub fn fit_transform<F: Float>(self, x: ArrayView2<'_, F>) -> Result<(Scaler<F>, Array2<F>)> {
+        let scaler = self.fit(x)?;
+        let mut z = x.to_owned();
+        scaler.apply(z.view_mut());
+        Ok((scaler, z))
+    }
+
     /// Learns centres and scales from `x` (n x d).
     pub fn fit<F: Float>(self, x: ArrayView2<'_, F>) -> Result<Scaler<F>> {
         check_matrix(x, "data")?;
@@ -202,10 +210,16 @@ impl<F: Float> Scaler<F> {
     }
 
     /// Standardises `x` in place.
-    pub fn transform_inplace(&self, mut x: ArrayViewMut2<'_, F>) -> Result<()> {
+    pub fn transform_inplace(&self, x: ArrayViewMut2<'_, F>) -> Result<()> {
         self.check(x.view())?;
+        self.apply(x);
+        Ok(())
+    }
+
+    /// `(x - center) / scale` in place, on data the caller validated.
+    fn apply(&self, mut x: ArrayViewMut2<'_, F>) {
         if self.method == Standardize::None {
-            return Ok(());
+            return;
         }
         Zip::from(x.rows_mut()).par_for_each(|mut row| {
             Zip::from(&mut row)
@@ -213,7 +227,6 @@ impl<F: Float> Scaler<F> {
                 .and(&self.scale)
                 .for_each(|v, &c, &s| *v = (*v - c) / s);
         });
-        Ok(())
     }
 
     /// Standardised copy of `x`.

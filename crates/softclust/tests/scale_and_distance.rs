@@ -59,6 +59,32 @@ fn none_is_identity() {
 }
 
 #[test]
+fn fit_transform_equals_fit_then_transform() {
+    let x = array![
+        [1.0, 200.0, 3.0],
+        [1.5, 180.0, 3.0],
+        [4.0, 260.0, 3.0],
+        [2.5, 220.0, 3.0]
+    ];
+    for kind in Standardize::ALL {
+        let (s, z) = kind.fit_transform(x.view()).unwrap();
+        let s2 = kind.fit(x.view()).unwrap();
+        assert_eq!(s, s2, "{kind}");
+        assert_eq!(z, s2.transform(x.view()).unwrap(), "{kind}");
+    }
+    let mut bad = x.clone();
+    bad[(2, 1)] = f64::NAN;
+    assert!(matches!(
+        Standardize::ZScore.fit_transform(bad.view()),
+        Err(Error::NonFinite {
+            row: 2,
+            column: 1,
+            ..
+        })
+    ));
+}
+
+#[test]
 fn scaler_rejects_bad_input() {
     let s = Standardize::ZScore
         .fit(array![[1.0, 2.0], [3.0, 5.0]].view())
