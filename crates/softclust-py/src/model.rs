@@ -30,11 +30,19 @@ pub struct PyModel {
 impl PyModel {
     /// A model fitted in the estimator on raw (unscaled) data of `d` features.
     pub(crate) fn fitted<F: Float>(model: Model<F>, d: usize) -> Self {
-        let m64 = model.cast::<f64>();
         let m32 = OnceLock::new();
-        if let Ok(m) = (Box::new(model) as Box<dyn Any>).downcast::<Model<f32>>() {
-            let _ = m32.set(*m);
-        }
+        // A float64 fit is kept as it is; a float32 fit is kept too, beside its float64 copy.
+        let m64 = match (Box::new(model) as Box<dyn Any>).downcast::<Model<f64>>() {
+            Ok(m) => *m,
+            Err(other) => match other.downcast::<Model<f32>>() {
+                Ok(m) => {
+                    let m64 = m.cast::<f64>();
+                    let _ = m32.set(*m);
+                    m64
+                }
+                Err(_) => unreachable!("Float is implemented for f32 and f64 only"),
+            },
+        };
         let names = (0..d).map(|j| format!("x{j}")).collect();
         PyModel {
             file: ModelFile::new(names, Scaler::identity(d), None, m64),
@@ -254,12 +262,14 @@ impl PyModel {
     ) -> PyResult<Bound<'py, numpy::PyArray2<f64>>> {
         let p = with_data!(x, xv, {
             py.detach(|| {
-                pooled(n_threads, || match &self.file.model {
-                    Model::Gmm(g) => {
-                        let z = self.scaled(xv)?;
-                        g.predict_proba(z.view())
+                pooled(n_threads, || {
+                    let z = self.scaled(xv)?;
+                    match self.model() {
+                        Model::Gmm(g) => g.predict_proba(z.view()),
+                        m => m
+                            .memberships(z.view())
+                            .map(|m| m.proba.mapv(|v| v.as_f64())),
                     }
-                    _ => self.memberships_of(xv).map(|(m, _)| m.proba),
                 })
             })
         })?

@@ -442,7 +442,12 @@ impl<F: Float> ConsensusModel<F> {
     }
     /// Training memberships: `counts / B`.
     pub fn memberships(&self) -> Membership<f64> {
-        Membership::from_probabilities(self.counts.mapv(|c| f64::from(c) / self.n_runs() as f64))
+        self.memberships_from_counts(self.counts.view())
+    }
+    /// The memberships `counts / B` of run counts (as [`Self::predict_counts`] gives them).
+    pub fn memberships_from_counts<G: Float>(&self, counts: ArrayView2<'_, u32>) -> Membership<G> {
+        let b = self.n_runs() as f64;
+        Membership::from_probabilities(counts.mapv(|c| G::of(f64::from(c) / b)))
     }
     /// 95% Wilson intervals `(low, high)` for each training point's top probability.
     pub fn top_probability_intervals(&self) -> (Array1<f64>, Array1<f64>) {
@@ -471,9 +476,7 @@ impl<F: Float> ConsensusModel<F> {
         x: ArrayView2<'_, F>,
     ) -> Result<(Membership<f64>, Array2<u32>)> {
         let counts = self.predict_counts(x)?;
-        let b = self.n_runs() as f64;
-        let m = Membership::from_probabilities(counts.mapv(|c| f64::from(c) / b));
-        Ok((m, counts))
+        Ok((self.memberships_from_counts(counts.view()), counts))
     }
 
     /// Checks that the parameters fit together and are usable (for models read back): a valid
@@ -525,11 +528,7 @@ impl<F: Float> ClusterModel<F> for ConsensusModel<F> {
         self.run_centers.len_of(Axis(2))
     }
     fn memberships(&self, x: ArrayView2<'_, F>) -> Result<Membership<F>> {
-        let counts = self.predict_counts(x)?;
-        let b = self.n_runs() as f64;
-        Ok(Membership::from_probabilities(
-            counts.mapv(|c| F::of(f64::from(c) / b)),
-        ))
+        Ok(self.memberships_from_counts(self.predict_counts(x)?.view()))
     }
     /// Typicality under the reference solution's cluster spreads.
     fn typicality(&self, x: ArrayView2<'_, F>, spread: Spread) -> Result<Typicality> {

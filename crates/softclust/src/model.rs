@@ -97,24 +97,32 @@ impl<F: Float> Model<F> {
         matches!(self, Model::Gmm(m) if m.noise().is_some())
     }
 
-    /// Method-specific columns that go with the memberships of `x`: the anchored soft step's
-    /// raw scores (`s`, k-means), and the 95% Wilson interval of the top probability
-    /// (`max_p_low`, `max_p_high`, consensus). Memberships come from [`ClusterModel`].
-    pub fn extra_columns(&self, x: ArrayView2<'_, F>) -> Result<Vec<Extra>> {
+    /// The memberships of `x` with the method-specific columns that go with them: the anchored
+    /// soft step's raw scores (`s`, k-means), and the 95% Wilson interval of the top
+    /// probability (`max_p_low`, `max_p_high`, consensus, from the same run counts as the
+    /// memberships: the runs are scored once).
+    pub fn memberships_with_extra(
+        &self,
+        x: ArrayView2<'_, F>,
+    ) -> Result<(Membership<F>, Vec<Extra>)> {
         Ok(match self {
-            Model::Kmeans(m) => m
-                .anchored_scores(x)?
-                .map(|s| vec![Extra::Matrix("s", s)])
-                .unwrap_or_default(),
+            Model::Kmeans(m) => {
+                let extra = m
+                    .anchored_scores(x)?
+                    .map(|s| vec![Extra::Matrix("s", s)])
+                    .unwrap_or_default();
+                (m.memberships(x)?, extra)
+            }
             Model::Consensus(m) => {
                 let counts = m.predict_counts(x)?;
                 let (lo, hi) = crate::consensus::count_intervals(counts.view(), m.n_runs());
-                vec![
+                let extra = vec![
                     Extra::Vector("max_p_low", lo),
                     Extra::Vector("max_p_high", hi),
-                ]
+                ];
+                (m.memberships_from_counts(counts.view()), extra)
             }
-            Model::Gmm(_) | Model::Fcm(_) => Vec::new(),
+            _ => (self.memberships(x)?, Vec::new()),
         })
     }
 
@@ -234,12 +242,11 @@ impl ModelFile {
 
     /// [`Self::outputs`] of data already in the model's units (the scaler applied).
     pub fn outputs_scaled(&self, z: ArrayView2<'_, f64>) -> Result<Outputs> {
-        let memberships = self.model.memberships(z)?;
+        let (memberships, extra) = self.model.memberships_with_extra(z)?;
         let typicality = match self.typicality {
             Some(s) => Some(self.model.typicality(z, s)?),
             None => None,
         };
-        let extra = self.model.extra_columns(z)?;
         Ok(Outputs {
             memberships,
             typicality,
