@@ -8,7 +8,7 @@ use softclust::gmm::defaults as gmm_defaults;
 use softclust::kmeans::defaults as kmeans_defaults;
 use softclust::soft::{Anchor, DEFAULT_FAR_VALUE};
 use softclust::{CovarianceType, Criterion, GmmInit, SoftKind, Spread, Standardize};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 /// A flag whose values are the names of a core enum, parsed by the core's `FromStr` (so the
@@ -79,6 +79,83 @@ pub enum Command {
     Predict(PredictArgs),
     /// k-means with soft memberships on the Iris data shipped with softclust.
     Demo,
+}
+
+/// An output flag and its path (`None`: standard output).
+pub type OutputPath<'a> = (&'static str, Option<&'a Path>);
+
+fn input_path(input: &Option<String>) -> Vec<&Path> {
+    input
+        .as_deref()
+        .filter(|p| *p != "-")
+        .map(Path::new)
+        .into_iter()
+        .collect()
+}
+
+fn optional<'a>(out: &mut Vec<OutputPath<'a>>, flag: &'static str, path: &'a Option<PathBuf>) {
+    if let Some(p) = path {
+        out.push((flag, Some(p.as_path())));
+    }
+}
+
+impl SaveArgs {
+    fn outputs<'a>(&'a self, out: &mut Vec<OutputPath<'a>>) {
+        optional(out, "--report", &self.report);
+        optional(out, "--model-out", &self.model_out);
+    }
+}
+
+impl Command {
+    /// The files a command reads and the outputs it writes, for [`crate::output::check_paths`].
+    pub fn paths(&self) -> (Vec<&Path>, Vec<OutputPath<'_>>) {
+        let mut out: Vec<OutputPath<'_>> = Vec::new();
+        let inputs = match self {
+            Command::Kmeans(a) => {
+                out.push(("-o", a.output.as_deref()));
+                optional(&mut out, "--centers-out", &a.centers_out);
+                a.save.outputs(&mut out);
+                input_path(&a.input)
+            }
+            Command::Soft(a) => {
+                out.push(("-o", a.output.as_deref()));
+                input_path(&a.distances)
+            }
+            Command::Gmm(a) => {
+                out.push(("-o", a.output.as_deref()));
+                a.save.outputs(&mut out);
+                input_path(&a.input)
+            }
+            Command::Select(a) => {
+                out.push(("the selection table", None));
+                optional(&mut out, "-o", &a.output);
+                a.save.outputs(&mut out);
+                input_path(&a.input)
+            }
+            Command::Fcm(a) => {
+                out.push(("-o", a.output.as_deref()));
+                a.save.outputs(&mut out);
+                input_path(&a.input)
+            }
+            Command::Consensus(a) => {
+                out.push(("-o", a.output.as_deref()));
+                optional(&mut out, "--coassociation-out", &a.coassociation_out);
+                a.save.outputs(&mut out);
+                input_path(&a.input)
+            }
+            Command::Predict(a) => {
+                out.push(("-o", a.output.as_deref()));
+                let mut i = input_path(&a.input);
+                i.push(a.model.as_path());
+                i
+            }
+            Command::Demo => {
+                out.push(("the demo", None));
+                Vec::new()
+            }
+        };
+        (inputs, out)
+    }
 }
 
 /// How the input is read.

@@ -3,7 +3,7 @@
 
 use crate::cli::InputArgs;
 use crate::error::{CliError, CliResult};
-use ndarray::{Array, Array2, Axis, Dimension, Ix1, Ix2};
+use ndarray::{Array2, Axis};
 use std::io::Read;
 
 /// A numeric table with column names and, for text input, the file line of every data row.
@@ -39,6 +39,18 @@ const NPY_MAGIC: &[u8] = b"\x93NUMPY";
 
 /// Reads a table from `path` (`None` or `-` = standard input).
 pub fn read_table(path: Option<&str>, opts: &InputArgs) -> CliResult<Table> {
+    if let Some(p) = path.filter(|p| *p != "-") {
+        if p.to_ascii_lowercase().ends_with(".npy") || starts_with_npy_magic(p) {
+            let source = format!("'{p}'");
+            let file = std::fs::File::open(p)
+                .map_err(|e| CliError::msg(format!("cannot read '{p}': {e}")))?;
+            let len = file
+                .metadata()
+                .map_err(|e| CliError::msg(format!("cannot read '{p}': {e}")))?
+                .len();
+            return read_npy(&source, std::io::BufReader::new(file), len);
+        }
+    }
     let (source, bytes) = match path {
         None | Some("-") => {
             let mut buf = Vec::new();
@@ -57,10 +69,8 @@ pub fn read_table(path: Option<&str>, opts: &InputArgs) -> CliResult<Table> {
     if bytes.iter().all(|b| b.is_ascii_whitespace()) {
         return Err(CliError::msg(format!("{source} is empty: no rows to read")));
     }
-    let is_npy = path.is_some_and(|p| p.to_ascii_lowercase().ends_with(".npy"))
-        || bytes.starts_with(NPY_MAGIC);
-    if is_npy {
-        return read_npy(&source, &bytes);
+    if bytes.starts_with(NPY_MAGIC) {
+        return read_npy(&source, bytes.as_slice(), bytes.len() as u64);
     }
     let delimiter = match opts.delimiter {
         Some(c) if c.is_ascii() => c as u8,
@@ -209,56 +219,216 @@ fn csv_error(source: &str, e: csv::Error) -> CliError {
     }
 }
 
-/// Reads a float64, float32, int64 or int32 array of dimension `D` as f64.
-fn read_as_f64<D: Dimension>(b: &[u8]) -> Result<Array<f64, D>, ndarray_npy::ReadNpyError> {
-    use ndarray_npy::ReadNpyExt;
-    if let Ok(a) = Array::<f64, D>::read_npy(b) {
-        return Ok(a);
-    }
-    if let Ok(a) = Array::<f32, D>::read_npy(b) {
-        return Ok(a.mapv(f64::from));
-    }
-    if let Ok(a) = Array::<i64, D>::read_npy(b) {
-        return Ok(a.mapv(|v| v as f64));
-    }
-    Array::<i32, D>::read_npy(b).map(|a| a.mapv(f64::from))
+fn starts_with_npy_magic(p: &str) -> bool {
+    let mut head = [0u8; 6];
+    std::fs::File::open(p)
+        .and_then(|mut f| f.read_exact(&mut head))
+        .is_ok_and(|()| head == *NPY_MAGIC)
 }
 
-fn read_npy(source: &str, bytes: &[u8]) -> CliResult<Table> {
-    let bad = |e: ndarray_npy::ReadNpyError| {
+/// The element types of .npy files softclust reads: floats, signed and unsigned integers of
+/// the usual sizes, either byte order.
+#[derive(Debug, Clone, Copy)]
+struct Dtype {
+    kind: u8,
+    size: usize,
+    big_endian: bool,
+}
+
+impl Dtype {
+    fn parse(descr: &str) -> Option<Self> {
+        let b = descr.as_bytes();
+        if b.len() < 3 {
+            return None;
+        }
+        let big_endian = match b[0] {
+            b'<' | b'|' | b'=' => false,
+            b'>' => true,
+            _ => return None,
+        };
+        let size: usize = descr[2..].parse().ok()?;
+        let ok = match b[1] {
+            b'f' => matches!(size, 4 | 8),
+            b'i' | b'u' => matches!(size, 1 | 2 | 4 | 8),
+            _ => false,
+        };
+        ok.then_some(Dtype {
+            kind: b[1],
+            size,
+            big_endian,
+        })
+    }
+
+    /// One element as f64.
+    fn value(self, e: &[u8]) -> f64 {
+        let mut buf = [0u8; 8];
+        buf[..self.size].copy_from_slice(e);
+        if self.big_endian {
+            buf[..self.size].reverse();
+        }
+        match (self.kind, self.size) {
+            (b'f', 8) => f64::from_le_bytes(buf),
+            (b'f', _) => f64::from(f32::from_le_bytes([buf[0], buf[1], buf[2], buf[3]])),
+            (b'i', 1) => f64::from(buf[0] as i8),
+            (b'i', 2) => f64::from(i16::from_le_bytes([buf[0], buf[1]])),
+            (b'i', 4) => f64::from(i32::from_le_bytes([buf[0], buf[1], buf[2], buf[3]])),
+            (b'i', _) => i64::from_le_bytes(buf) as f64,
+            (_, 1) => f64::from(buf[0]),
+            (_, 2) => f64::from(u16::from_le_bytes([buf[0], buf[1]])),
+            (_, 4) => f64::from(u32::from_le_bytes([buf[0], buf[1], buf[2], buf[3]])),
+            _ => u64::from_le_bytes(buf) as f64,
+        }
+    }
+}
+
+/// The value of `key` in a .npy header dict (`{'descr': '<f8', 'fortran_order': False,
+/// 'shape': (3, 2), }`): the text after `'key':` up to the next top-level comma or brace.
+fn header_field<'h>(header: &'h str, key: &str) -> Option<&'h str> {
+    let at = header
+        .find(&format!("'{key}'"))
+        .or_else(|| header.find(&format!("\"{key}\"")))?;
+    let rest = header[at + key.len() + 2..]
+        .trim_start()
+        .strip_prefix(':')?;
+    let rest = rest.trim_start();
+    let end = if rest.starts_with('(') {
+        rest.find(')')? + 1
+    } else {
+        rest.find([',', '}']).unwrap_or(rest.len())
+    };
+    Some(rest[..end].trim())
+}
+
+/// Reads a .npy array (1-D: one column; 2-D: rows x columns) of `len` bytes in all from `r`,
+/// as f64. The header is checked against the file's length before anything is allocated, so
+/// a header that claims more data than the file holds is an error, not an allocation.
+fn read_npy(source: &str, mut r: impl Read, len: u64) -> CliResult<Table> {
+    let bad = |what: String| CliError::msg(format!("{source}: not a readable .npy file: {what}"));
+    let mut pre = [0u8; 10];
+    r.read_exact(&mut pre)
+        .map_err(|_| bad("shorter than a .npy header".into()))?;
+    if !pre.starts_with(NPY_MAGIC) {
+        return Err(bad("it does not start with the .npy signature".into()));
+    }
+    let (header_len, prefix) = match pre[6] {
+        1 => (u64::from(u16::from_le_bytes([pre[8], pre[9]])), 10u64),
+        2 | 3 => {
+            let mut more = [0u8; 2];
+            r.read_exact(&mut more)
+                .map_err(|_| bad("shorter than a .npy header".into()))?;
+            (
+                u64::from(u32::from_le_bytes([pre[8], pre[9], more[0], more[1]])),
+                12,
+            )
+        }
+        v => {
+            return Err(bad(format!(
+                "format version {v} is not supported (1, 2 or 3 are)"
+            )))
+        }
+    };
+    if prefix + header_len > len {
+        return Err(bad(format!(
+            "the header claims {header_len} bytes but the file has {len} in all (truncated?)"
+        )));
+    }
+    let mut header = vec![0u8; header_len as usize];
+    r.read_exact(&mut header)
+        .map_err(|e| bad(format!("cannot read the header: {e}")))?;
+    let header = String::from_utf8_lossy(&header);
+    let header = header.trim();
+    let descr = header_field(header, "descr")
+        .map(|d| d.trim_matches(['\'', '"']))
+        .ok_or_else(|| bad("the header has no 'descr'".into()))?;
+    let dtype = Dtype::parse(descr).ok_or_else(|| {
         CliError::msg(format!(
-            "{source}: cannot read as a .npy array of numbers ({e}); softclust reads 1-D or 2-D \
-             float64, float32, int64 or int32 arrays"
+            "{source}: element type '{descr}' is not supported; softclust reads float64, float32 \
+             and integer arrays (convert with numpy's astype)"
         ))
+    })?;
+    let fortran = match header_field(header, "fortran_order") {
+        Some("True") => true,
+        Some("False") => false,
+        _ => return Err(bad("the header has no valid 'fortran_order'".into())),
     };
-    let data = match read_as_f64::<Ix2>(bytes) {
-        Ok(a) => a,
-        Err(e2) => match read_as_f64::<Ix1>(bytes) {
-            Ok(a) => a.insert_axis(Axis(1)),
-            Err(_) => return Err(bad(e2)),
-        },
+    let shape_text =
+        header_field(header, "shape").ok_or_else(|| bad("the header has no 'shape'".into()))?;
+    let dims: Vec<u64> = shape_text
+        .trim_matches(['(', ')'])
+        .split(',')
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(|t| t.parse::<u64>())
+        .collect::<Result<_, _>>()
+        .map_err(|_| bad(format!("invalid shape {shape_text}")))?;
+    let (n, d) = match dims.as_slice() {
+        [n] => (*n, 1),
+        [n, d] => (*n, *d),
+        _ => {
+            return Err(CliError::msg(format!(
+                "{source}: the array has shape {shape_text} ({}-D); softclust reads 1-D or 2-D \
+                 arrays (rows x features): reshape it first",
+                dims.len()
+            )))
+        }
     };
-    if data.nrows() == 0 {
+    let data_len = len - prefix - header_len;
+    let need = n
+        .checked_mul(d)
+        .and_then(|c| c.checked_mul(dtype.size as u64));
+    if need != Some(data_len) {
+        return Err(CliError::msg(format!(
+            "{source}: the header says shape {shape_text} of '{descr}' ({} bytes of data) but the \
+             file holds {data_len} bytes after the header: the file is truncated or corrupt",
+            need.map_or("more than 2^64".to_string(), |b| b.to_string())
+        )));
+    }
+    if n == 0 {
         return Err(CliError::msg(format!(
             "{source} is empty: the array has no rows"
         )));
     }
-    if data.ncols() == 0 {
+    if d == 0 {
         return Err(CliError::msg(format!("{source}: the array has no columns")));
     }
-    for (i, row) in data.rows().into_iter().enumerate() {
-        for (j, v) in row.iter().enumerate() {
+    let (n, d) = (n as usize, d as usize);
+    // The file holds n * d * size bytes, so this allocation is at most 8x the file's size.
+    let mut values: Vec<f64> = Vec::with_capacity(n * d);
+    let mut chunk = vec![0u8; dtype.size * 8192];
+    let mut left = n * d;
+    while left > 0 {
+        let m = left.min(8192);
+        let bytes = &mut chunk[..m * dtype.size];
+        r.read_exact(bytes)
+            .map_err(|e| bad(format!("cannot read the data: {e}")))?;
+        for e in bytes.chunks_exact(dtype.size) {
+            let v = dtype.value(e);
             if !v.is_finite() {
+                let at = values.len();
+                let (i, j) = if fortran {
+                    (at % n, at / n)
+                } else {
+                    (at / d, at % d)
+                };
                 return Err(CliError::msg(format!(
-                    "{source} row {}, column {}: value {v} is not finite; remove or impute missing \
-                     and infinite values",
+                    "{source} row {}, column {}: value {v} is not finite; remove or impute \
+                     missing and infinite values",
                     i + 1,
                     j + 1
                 )));
             }
+            values.push(v);
         }
+        left -= m;
     }
-    let columns = (0..data.ncols()).map(|j| format!("x_{j}")).collect();
+    let data = if fortran {
+        Array2::from_shape_vec((d, n), values)
+            .map(|a| a.reversed_axes().as_standard_layout().into_owned())
+    } else {
+        Array2::from_shape_vec((n, d), values)
+    }
+    .map_err(|e| bad(e.to_string()))?;
+    let columns = (0..d).map(|j| format!("x_{j}")).collect();
     Ok(Table {
         source: source.to_string(),
         columns,

@@ -1,6 +1,15 @@
 //! The `softclust` command. Exit status: 0 on success (and on a closed output pipe), 2 on a
 //! usage or input error, with one line on stderr.
 
+/// One line on stderr. A closed or full stderr is ignored: the result (exit status and output
+/// files) must not depend on whether the summary could be printed.
+macro_rules! note {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($t)*);
+    }};
+}
+
 mod cli;
 mod commands;
 mod error;
@@ -16,19 +25,16 @@ use cli::{Cli, Command};
 use error::{CliError, CliResult};
 use std::process::ExitCode;
 
-/// Sets the thread count, then runs the subcommand.
+/// Sets the thread count, checks the output paths, then runs the subcommand.
 fn run(cli: Cli) -> CliResult<()> {
-    if let Some(t) = cli.threads {
-        if t == 0 {
-            return Err(CliError::msg(
-                "invalid --threads 0: expected an integer >= 1",
-            ));
-        }
-        rayon::ThreadPoolBuilder::new()
-            .num_threads(t)
-            .build_global()
-            .map_err(|e| CliError::msg(format!("cannot start {t} threads: {e}")))?;
+    if cli.threads == Some(0) {
+        return Err(CliError::msg(
+            "invalid --threads 0: expected an integer >= 1",
+        ));
     }
+    start_threads(cli.threads)?;
+    let (inputs, outputs) = cli.command.paths();
+    output::check_paths(&inputs, &outputs)?;
     let q = cli.quiet;
     match cli.command {
         Command::Kmeans(a) => commands::kmeans::run(&a, q),
@@ -51,20 +57,51 @@ fn main() -> ExitCode {
                 let _ = e.print();
                 return ExitCode::SUCCESS;
             }
-            eprintln!(
+            note!(
                 "softclust: error: {} (see softclust --help)",
                 one_line(&e.render().to_string())
             );
             return ExitCode::from(2);
         }
     };
-    match run(args) {
+    output::install_signal_cleanup();
+    // Files are staged while the command runs and renamed into place only when all of it
+    // succeeded.
+    match run(args).and_then(|()| output::commit()) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(error::CliError::BrokenPipe) => ExitCode::SUCCESS,
+        Err(error::CliError::BrokenPipe) => {
+            output::discard();
+            ExitCode::SUCCESS
+        }
         Err(error::CliError::Message(m)) => {
-            eprintln!("softclust: error: {m}");
+            output::discard();
+            note!("softclust: error: {m}");
             ExitCode::from(2)
         }
+    }
+}
+
+/// Starts the global thread pool: `threads` threads, or one per core. If the machine refuses
+/// that many threads, fewer are tried before giving up with a message (never a panic).
+fn start_threads(threads: Option<usize>) -> CliResult<()> {
+    let build = |n: Option<usize>| {
+        let mut b = rayon::ThreadPoolBuilder::new();
+        if let Some(n) = n {
+            b = b.num_threads(n);
+        }
+        b.build_global()
+    };
+    match (build(threads), threads) {
+        (Ok(()), _) => Ok(()),
+        (Err(e), Some(t)) => Err(CliError::msg(format!(
+            "cannot start {t} threads: {e}; try a smaller --threads"
+        ))),
+        (Err(_), None) => build(Some(1)).map_err(|e| {
+            CliError::msg(format!(
+                "cannot start a worker thread: {e}; raise the process limit (ulimit -u) or free \
+                 resources"
+            ))
+        }),
     }
 }
 

@@ -1,58 +1,274 @@
-//! Writing results: membership CSV with the fixed header, atomically to a file or to stdout.
+//! Writing results: membership CSV with the fixed header, to standard output, through an
+//! existing device or FIFO, or atomically to a file.
+//!
+//! Files are *staged*: each is written to a temporary file beside its destination and renamed
+//! over it only by [`commit`], which `main` calls once the whole command has succeeded. A
+//! failing command [`discard`]s them, and so does a SIGINT/SIGTERM/SIGHUP (see
+//! [`install_signal_cleanup`]): no partial output and no stray temporary file is left. Every
+//! output path is checked by [`check_paths`] before any work starts.
 
 use crate::error::{CliError, CliResult};
 use ndarray::{Array1, ArrayView2};
 use softclust::Membership;
 use std::io::{self, BufWriter, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
-/// Writes `write` either to standard output or atomically to `path`: the data go to a temporary
-/// file in the same directory, which is renamed over `path` only once everything is written.
+/// Staged files: (temporary file, destination), in the order they were written.
+static STAGED: Mutex<Vec<(tempfile::NamedTempFile, PathBuf)>> = Mutex::new(Vec::new());
+/// Paths of temporary files that exist now (staged or being written), for the signal handler.
+static TEMP_PATHS: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Removes every temporary file on SIGINT, SIGTERM or SIGHUP, then exits with status 130.
+pub fn install_signal_cleanup() {
+    // Failure to install (another handler exists) only loses the clean-up, never the output.
+    let _ = ctrlc::set_handler(|| {
+        for p in lock(&TEMP_PATHS).drain(..) {
+            let _ = std::fs::remove_file(p);
+        }
+        let _ = writeln!(io::stderr(), "softclust: interrupted; no output written");
+        std::process::exit(130);
+    });
+}
+
+/// Renames every staged file over its destination, in order.
+pub fn commit() -> CliResult<()> {
+    let staged: Vec<_> = lock(&STAGED).drain(..).collect();
+    for (tmp, dest) in staged {
+        let tmp_path = tmp.path().to_path_buf();
+        let done = tmp.persist(&dest);
+        lock(&TEMP_PATHS).retain(|p| p != &tmp_path);
+        done.map_err(|e| CliError::msg(format!("writing '{}': {}", dest.display(), e.error)))?;
+    }
+    Ok(())
+}
+
+/// Deletes every staged file (the command failed).
+pub fn discard() {
+    lock(&STAGED).clear();
+    lock(&TEMP_PATHS).clear();
+}
+
+/// Where an output goes.
+enum Target {
+    Stdout,
+    /// An existing file that is not a regular file (device, FIFO, socket, `/dev/stdout`):
+    /// written through, never replaced.
+    Stream(PathBuf),
+    /// A regular file (existing or new), reached through any symlinks: staged and renamed.
+    File(PathBuf),
+}
+
+fn is_stream_path(p: &Path) -> bool {
+    p.starts_with("/dev") || p.starts_with("/proc")
+}
+
+/// Follows symlinks (also dangling ones) to the path a write lands on.
+fn resolve(p: &Path) -> CliResult<PathBuf> {
+    let mut cur = p.to_path_buf();
+    for _ in 0..40 {
+        match std::fs::symlink_metadata(&cur) {
+            Ok(m) if m.file_type().is_symlink() => {
+                let link = std::fs::read_link(&cur).map_err(|e| {
+                    CliError::msg(format!("cannot read the link '{}': {e}", cur.display()))
+                })?;
+                cur = match cur.parent() {
+                    Some(dir) if link.is_relative() => dir.join(link),
+                    _ => link,
+                };
+            }
+            _ => return Ok(cur),
+        }
+    }
+    Err(CliError::msg(format!(
+        "'{}': too many levels of symbolic links",
+        p.display()
+    )))
+}
+
+fn target(p: &Path) -> CliResult<Target> {
+    if p.as_os_str() == "-" {
+        return Ok(Target::Stdout);
+    }
+    if is_stream_path(p) {
+        return Ok(Target::Stream(p.to_path_buf()));
+    }
+    match std::fs::metadata(p) {
+        Ok(m) if m.is_dir() => Err(CliError::msg(format!(
+            "'{}' is a directory; give a file name",
+            p.display()
+        ))),
+        Ok(m) if !m.is_file() => Ok(Target::Stream(p.to_path_buf())),
+        _ => Ok(Target::File(resolve(p)?)),
+    }
+}
+
+/// The directory a new file at `p` goes into.
+fn dir_of(p: &Path) -> &Path {
+    match p.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    }
+}
+
+/// What identifies a file: device and inode when it exists, else its resolved path.
+#[derive(PartialEq, Eq, Debug)]
+enum FileId {
+    #[cfg(unix)]
+    Inode(u64, u64),
+    Path(PathBuf),
+}
+
+fn file_id(p: &Path) -> Option<FileId> {
+    #[cfg(unix)]
+    if let Ok(m) = std::fs::metadata(p) {
+        use std::os::unix::fs::MetadataExt;
+        return Some(FileId::Inode(m.dev(), m.ino()));
+    }
+    let r = resolve(p).ok()?;
+    let dir = std::fs::canonicalize(dir_of(&r)).ok()?;
+    Some(FileId::Path(dir.join(r.file_name()?)))
+}
+
+/// Checks the outputs of a command before it starts: none is one of the `inputs` or another
+/// output, at most one goes to standard output, and each can be created (its directory
+/// exists and is writable). `outputs` pairs a flag with its path (`None`: standard output).
+pub fn check_paths(inputs: &[&Path], outputs: &[(&str, Option<&Path>)]) -> CliResult<()> {
+    let mut seen: Vec<(&str, FileId)> = Vec::new();
+    let mut stdout_flag: Option<&str> = None;
+    for &(flag, path) in outputs {
+        let path = match path {
+            Some(p) if p.as_os_str() != "-" => p,
+            _ => {
+                if let Some(other) = stdout_flag {
+                    return Err(CliError::msg(format!(
+                        "{other} and {flag} both write to standard output; send one of them to a \
+                         file"
+                    )));
+                }
+                stdout_flag = Some(flag);
+                continue;
+            }
+        };
+        let shown = path.display();
+        let t = target(path).map_err(|e| match e {
+            CliError::Message(m) => CliError::msg(format!("{flag}: {m}")),
+            other => other,
+        })?;
+        let dest = match t {
+            Target::Stdout | Target::Stream(_) => continue,
+            Target::File(dest) => dest,
+        };
+        let Some(id) = file_id(&dest) else {
+            return Err(CliError::msg(format!(
+                "{flag} '{shown}': the directory '{}' does not exist",
+                dir_of(&dest).display()
+            )));
+        };
+        for input in inputs {
+            if file_id(input).as_ref() == Some(&id) {
+                return Err(CliError::msg(format!(
+                    "{flag} '{shown}' is the input file '{}'; writing it would destroy the \
+                     input: choose another output file",
+                    input.display()
+                )));
+            }
+        }
+        if let Some((other, _)) = seen.iter().find(|(_, s)| *s == id) {
+            return Err(CliError::msg(format!(
+                "{other} and {flag} name the same file '{shown}'; give each output its own file"
+            )));
+        }
+        // Creating (and at once deleting) a temporary file proves the directory writable.
+        tempfile::Builder::new()
+            .prefix(".softclust-")
+            .tempfile_in(dir_of(&dest))
+            .map_err(|e| {
+                CliError::msg(format!(
+                    "{flag} '{shown}': cannot create a file in '{}': {e}",
+                    dir_of(&dest).display()
+                ))
+            })?;
+        seen.push((flag, id));
+    }
+    Ok(())
+}
+
+/// Writes `write` to standard output (`None` or `-`), through an existing non-regular file
+/// (a device or FIFO), or to a staged temporary file beside `path` that [`commit`] renames
+/// over it once the command has succeeded (symlinks are followed and kept; an existing file's
+/// mode is kept, a new file gets 0644).
+///
+/// A reader that closes standard output early is not an error: the rest of the command (and
+/// its files) still completes, and the exit status is 0.
 pub fn write_to(
     path: Option<&Path>,
     write: impl FnOnce(&mut dyn Write) -> io::Result<()>,
 ) -> CliResult<()> {
-    match path {
-        None => {
+    let t = match path {
+        None => Target::Stdout,
+        Some(p) => target(p)?,
+    };
+    match t {
+        Target::Stdout => {
             let stdout = io::stdout();
             let mut w = BufWriter::new(stdout.lock());
-            write(&mut w)
-                .and_then(|_| w.flush())
-                .map_err(|e| CliError::io("writing standard output", e))
+            match write(&mut w).and_then(|_| w.flush()) {
+                Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
+                r => r.map_err(|e| CliError::io("writing standard output", e)),
+            }
         }
-        Some(p) if p.as_os_str() == "-" => write_to(None, write),
-        Some(p) => {
+        Target::Stream(p) => {
             let what = format!("writing '{}'", p.display());
-            let dir = match p.parent() {
-                Some(d) if !d.as_os_str().is_empty() => d,
-                _ => Path::new("."),
-            };
+            let f = std::fs::OpenOptions::new()
+                .write(true)
+                .open(&p)
+                .map_err(|e| CliError::io(&what, e))?;
+            let mut w = BufWriter::new(f);
+            match write(&mut w).and_then(|_| w.flush()) {
+                Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
+                r => r.map_err(|e| CliError::io(&what, e)),
+            }
+        }
+        Target::File(dest) => {
+            let what = format!("writing '{}'", dest.display());
+            let dir = dir_of(&dest);
             let mut builder = tempfile::Builder::new();
             builder.prefix(".softclust-");
             #[cfg(unix)]
             {
                 // Like a file created by a plain open(): keep an existing file's mode, else 0644.
                 use std::os::unix::fs::PermissionsExt;
-                let mode = std::fs::metadata(p).map_or(0o644, |m| m.permissions().mode() & 0o7777);
+                let mode =
+                    std::fs::metadata(&dest).map_or(0o644, |m| m.permissions().mode() & 0o7777);
                 builder.permissions(std::fs::Permissions::from_mode(mode));
             }
-            let mut tmp = builder.tempfile_in(dir).map_err(|e| {
-                CliError::msg(format!(
-                    "{what}: cannot create a file in '{}': {e}",
-                    dir.display()
-                ))
-            })?;
+            let mut tmp = {
+                // Registered before anything is written, so a signal removes it.
+                let mut paths = lock(&TEMP_PATHS);
+                let tmp = builder.tempfile_in(dir).map_err(|e| {
+                    CliError::msg(format!(
+                        "{what}: cannot create a file in '{}': {e}",
+                        dir.display()
+                    ))
+                })?;
+                paths.push(tmp.path().to_path_buf());
+                tmp
+            };
             {
                 let mut w = BufWriter::new(tmp.as_file_mut());
                 write(&mut w)
                     .and_then(|_| w.flush())
-                    .map_err(|e| CliError::io(&what, e))?;
+                    .map_err(|e| CliError::msg(format!("{what}: {e}")))?;
             }
             tmp.as_file()
                 .sync_all()
-                .map_err(|e| CliError::io(&what, e))?;
-            tmp.persist(p)
-                .map_err(|e| CliError::msg(format!("{what}: {}", e.error)))?;
+                .map_err(|e| CliError::msg(format!("{what}: {e}")))?;
+            lock(&STAGED).push((tmp, dest));
             Ok(())
         }
     }

@@ -45,7 +45,8 @@ pub fn lib_error(e: softclust::Error) -> CliError {
     }
 }
 
-/// Input read, weights column taken out, scaler fitted and applied.
+/// Input read, weights column taken out, scaler fitted and applied (in place: `table.data` is
+/// left empty and `z` holds the standardised data).
 pub struct Prepared {
     pub table: Table,
     pub weights: Option<Array1<f64>>,
@@ -76,10 +77,14 @@ impl Prepared {
         kind: Standardize,
         quiet: bool,
     ) -> CliResult<Self> {
-        let (scaler, z) = kind.fit_transform(table.data.view()).map_err(lib_error)?;
+        // Standardised in place: the raw values are not needed again (the scaler inverts),
+        // so the data are held once.
+        let mut table = table;
+        let data = std::mem::take(&mut table.data);
+        let (scaler, z) = kind.fit_transform_owned(data).map_err(lib_error)?;
         if !quiet {
             for &j in scaler.unscaled_columns() {
-                eprintln!(
+                note!(
                     "softclust: note: column '{}' has zero spread; it is centred but left unscaled",
                     table.columns[j]
                 );

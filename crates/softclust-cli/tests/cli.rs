@@ -622,7 +622,7 @@ fn bad_npy_files() {
         "bad.npy",
         "this is not numpy",
         KM,
-        "cannot read as a .npy array",
+        "not a readable .npy file",
     );
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("nan.npy");

@@ -4,7 +4,9 @@
 use ndarray::ArrayView2;
 
 /// For a square cost matrix, the permutation `p` minimising `sum_i cost[i, p[i]]`: row `i` is
-/// matched to column `p[i]`. Ties are broken deterministically.
+/// matched to column `p[i]`. Ties are broken deterministically. Always ends: with infinite or
+/// NaN costs the result is still a permutation (the finite part is matched as well as the
+/// search can).
 pub fn min_cost_assignment(cost: ArrayView2<'_, f64>) -> Vec<usize> {
     let n = cost.nrows();
     debug_assert_eq!(n, cost.ncols());
@@ -35,6 +37,18 @@ pub fn min_cost_assignment(cost: ArrayView2<'_, f64>) -> Vec<usize> {
                         j1 = j;
                     }
                 }
+            }
+            if j1 == 0 {
+                // Every remaining reduced cost is NaN or infinite (infinite or overflowing
+                // costs): step to the first free column without moving the potentials, so the
+                // search still ends after at most `n` steps; the result is then a valid
+                // permutation but not necessarily an optimal one.
+                delta = 0.0;
+                j1 = (1..=n).find(|&j| !used[j]).unwrap_or(0);
+                if j1 == 0 {
+                    break;
+                }
+                way[j1] = j0;
             }
             for j in 0..=n {
                 if used[j] {
@@ -110,5 +124,29 @@ mod tests {
                 assert_eq!(total, brute_force(&c));
             }
         }
+    }
+
+    /// Infinite, NaN and overflowing costs (centres of data at 1e200) once made the search
+    /// loop forever; it must end with a permutation.
+    #[test]
+    fn ends_with_a_permutation_on_infinite_and_nan_costs() {
+        let inf = f64::INFINITY;
+        for c in [
+            array![[inf, inf], [inf, inf]],
+            array![[f64::NAN, 1.0], [2.0, f64::NAN]],
+            array![
+                [1e308, -1e308, 0.0],
+                [inf, 1.0, -inf],
+                [f64::NAN, 1e300, 2.0]
+            ],
+            array![[0.0, inf, inf], [inf, 0.0, inf], [inf, inf, inf]],
+        ] {
+            let p = min_cost_assignment(c.view());
+            let mut seen = p.clone();
+            seen.sort_unstable();
+            assert_eq!(seen, (0..c.nrows()).collect::<Vec<_>>(), "{c}");
+        }
+        let c = array![[0.0, inf], [inf, 0.0]];
+        assert_eq!(min_cost_assignment(c.view()), vec![0, 1]);
     }
 }

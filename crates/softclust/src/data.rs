@@ -19,10 +19,32 @@ pub(crate) const SEGMENT_ROWS: usize = 4096;
 /// Rows per GEMM block inside a segment (the block's scratch fits in L2 for moderate d, k).
 pub(crate) const BLOCK_ROWS: usize = 1024;
 
-/// Checks that a data matrix has rows and columns and only finite values.
+/// The largest magnitude accepted in data, centres and model parameters:
+/// `min(1e100, sqrt(F::MAX) / 1e4)` (1e100 for f64, about 1.8e15 for f32), so that squared
+/// distances summed over features and weighted never overflow.
+pub fn max_magnitude<F: Float>() -> f64 {
+    (F::max_value().as_f64().sqrt() * 1e-4).min(1e100)
+}
+
+/// The largest total of sample weights accepted (1e100): with values below
+/// [`max_magnitude`], weighted sums of squared distances stay finite.
+pub const MAX_TOTAL_WEIGHT: f64 = 1e100;
+
+/// Checks that a data matrix has rows and columns and only finite values of magnitude at most
+/// [`max_magnitude`].
 ///
 /// Errors name the first offending row and column (0-based).
 pub fn check_matrix<F: Float>(x: ArrayView2<'_, F>, what: &'static str) -> Result<()> {
+    check_values(x, what, true)
+}
+
+/// Checks that a matrix has rows and columns and only finite values, of any magnitude (for
+/// distance matrices, whose entries are not squared again).
+pub fn check_finite_matrix<F: Float>(x: ArrayView2<'_, F>, what: &'static str) -> Result<()> {
+    check_values(x, what, false)
+}
+
+fn check_values<F: Float>(x: ArrayView2<'_, F>, what: &'static str, bounded: bool) -> Result<()> {
     counters::count(&counters::MATRIX_CHECKS);
     if x.nrows() == 0 {
         return Err(Error::EmptyInput { what });
@@ -30,19 +52,28 @@ pub fn check_matrix<F: Float>(x: ArrayView2<'_, F>, what: &'static str) -> Resul
     if x.ncols() == 0 {
         return Err(Error::NoColumns { what });
     }
+    let limit = if bounded {
+        max_magnitude::<F>()
+    } else {
+        f64::INFINITY
+    };
+    // `(v s)² * 0` is NaN exactly when v is not finite or |v| s overflows when squared, that is
+    // (up to rounding) when |v| > limit; without a bound, `v * 0` is NaN exactly when v is not
+    // finite.
+    let scale = bounded.then(|| F::of(F::max_value().as_f64().sqrt() / limit));
     let bad = map_segments(x.nrows(), |rows| {
-        // Fast path: `v * 0` is NaN exactly when v is not finite, so one vectorised sum over
-        // the segment says whether there is anything to look for.
+        // Fast path: one vectorised sum over the segment says whether there is anything to
+        // look for (values within rounding of the limit pass it).
         if let Some(all) = x.as_slice() {
             let d = x.ncols();
             let seg = &all[rows.start * d..rows.end * d];
-            if simd::dispatch(AllFinite(seg)) {
+            if simd::dispatch(AllFinite { x: seg, scale }) {
                 return None;
             }
         }
         for i in rows {
             for (j, v) in x.row(i).iter().enumerate() {
-                if !v.is_finite() {
+                if !(v.is_finite() && v.as_f64().abs() <= limit) {
                     return Some((i, j, v.as_f64()));
                 }
             }
@@ -53,6 +84,13 @@ pub fn check_matrix<F: Float>(x: ArrayView2<'_, F>, what: &'static str) -> Resul
     .flatten()
     .next();
     match bad {
+        Some((row, column, value)) if value.is_finite() => Err(Error::TooLarge {
+            what,
+            row,
+            column,
+            value,
+            limit,
+        }),
         Some((row, column, value)) => Err(Error::NonFinite {
             what,
             row,
@@ -136,21 +174,39 @@ impl<T> Drop for Lease<'_, T> {
 }
 
 /// Whether every value of a slice is finite.
-struct AllFinite<'a, F>(&'a [F]);
+struct AllFinite<'a, F> {
+    x: &'a [F],
+    scale: Option<F>,
+}
 
 impl<F: Float> simd::Kernel for AllFinite<'_, F> {
     type Output = bool;
     #[inline(always)]
     fn run(self) -> bool {
+        let Some(s) = self.scale else {
+            let mut acc = [F::zero(); 8];
+            let mut chunks = self.x.chunks_exact(8);
+            for c in &mut chunks {
+                for (a, &v) in acc.iter_mut().zip(c) {
+                    *a += v * F::zero();
+                }
+            }
+            for (a, &v) in acc.iter_mut().zip(chunks.remainder()) {
+                *a += v * F::zero();
+            }
+            return acc.iter().all(|a| *a == F::zero());
+        };
         let mut acc = [F::zero(); 8];
-        let mut chunks = self.0.chunks_exact(8);
+        let mut chunks = self.x.chunks_exact(8);
         for c in &mut chunks {
             for (a, &v) in acc.iter_mut().zip(c) {
-                *a += v * F::zero();
+                let t = v * s;
+                *a += t * t * F::zero();
             }
         }
         for (a, &v) in acc.iter_mut().zip(chunks.remainder()) {
-            *a += v * F::zero();
+            let t = v * s;
+            *a += t * t * F::zero();
         }
         acc.iter().all(|a| *a == F::zero())
     }
@@ -245,6 +301,12 @@ pub fn check_weights<F: Float>(w: ArrayView1<'_, F>, n_samples: usize) -> Result
     }
     if total <= 0.0 {
         return Err(Error::ZeroTotalWeight);
+    }
+    if total.is_nan() || total > MAX_TOTAL_WEIGHT {
+        return Err(Error::WeightsTooLarge {
+            total,
+            limit: MAX_TOTAL_WEIGHT,
+        });
     }
     Ok(())
 }

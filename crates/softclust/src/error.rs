@@ -29,6 +29,28 @@ pub enum Error {
         /// The offending value.
         value: f64,
     },
+    /// A finite value so large that squared distances would overflow.
+    TooLarge {
+        /// Which input.
+        what: &'static str,
+        /// 0-based row.
+        row: usize,
+        /// 0-based column.
+        column: usize,
+        /// The offending value.
+        value: f64,
+        /// The largest magnitude accepted.
+        limit: f64,
+    },
+    /// Sample weights whose total is too large to compute with.
+    WeightsTooLarge {
+        /// The total (possibly infinite).
+        total: f64,
+        /// The largest total accepted.
+        limit: f64,
+    },
+    /// A fit stopped by its observer (for instance on Ctrl-C).
+    Interrupted,
     /// A negative entry in a distance matrix.
     NegativeDistance {
         /// 0-based row.
@@ -116,6 +138,24 @@ impl fmt::Display for Error {
                 "the {what} has a non-finite value ({value}) at row {row}, column {column} \
                  (0-based); remove or impute missing and infinite values first"
             ),
+            Error::TooLarge {
+                what,
+                row,
+                column,
+                value,
+                limit,
+            } => write!(
+                f,
+                "the {what} has a value too large to compute with ({value:e}) at row {row}, column \
+                 {column} (0-based): magnitudes above {limit:e} make squared distances overflow; \
+                 divide that column by a constant (or standardise it) first"
+            ),
+            Error::WeightsTooLarge { total, limit } => write!(
+                f,
+                "the sample weights sum to {total:e}, above the {limit:e} softclust can compute \
+                 with; divide them all by a constant (only their ratios set the clusters)"
+            ),
+            Error::Interrupted => write!(f, "interrupted"),
             Error::NegativeDistance { row, column, value } => write!(
                 f,
                 "the distance matrix has a negative entry ({value}) at row {row}, column {column} \

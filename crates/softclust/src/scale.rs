@@ -52,6 +52,14 @@ impl Standardize {
         Ok((scaler, z))
     }
 
+    /// [`Self::fit_transform`] that standardises `x` in place instead of copying it (peak
+    /// memory: the data once).
+    pub fn fit_transform_owned<F: Float>(self, mut x: Array2<F>) -> Result<(Scaler<F>, Array2<F>)> {
+        let scaler = self.fit(x.view())?;
+        scaler.apply(x.view_mut());
+        Ok((scaler, x))
+    }
+
     /// Learns centres and scales from `x` (n x d).
     pub fn fit<F: Float>(self, x: ArrayView2<'_, F>) -> Result<Scaler<F>> {
         check_matrix(x, "data")?;

@@ -35,7 +35,7 @@
 //! Everything is computed on log-scores and normalised by log-sum-exp, so huge, tiny and equal
 //! distances give finite probabilities whose rows sum to 1.
 
-use crate::data::{check_matrix, check_weights};
+use crate::data::{check_finite_matrix, check_weights};
 use crate::error::{invalid, Error, Result};
 use crate::float::Float;
 use crate::membership::Membership;
@@ -530,7 +530,7 @@ fn euclid(v: f64, kind: DistanceKind) -> f64 {
 }
 
 fn check_distances<F: Float>(d: ArrayView2<'_, F>) -> Result<()> {
-    check_matrix(d, "distance matrix")?;
+    check_finite_matrix(d, "distance matrix")?;
     for (i, row) in d.rows().into_iter().enumerate() {
         for (j, &v) in row.iter().enumerate() {
             if v < F::zero() {
@@ -698,6 +698,28 @@ fn check_anchored(a: &Anchored) -> Result<()> {
             _ => {}
         }
     }
+    // Anchors given as distances must be in order: a far anchor nearer than the near one
+    // would turn every score into the constant fallback (uniform rows).
+    if let (Anchor::Distance(n), Anchor::Distance(f)) = (a.near, a.far) {
+        if f <= n {
+            return Err(invalid(
+                "far anchor",
+                f,
+                "a distance greater than the near anchor",
+            ));
+        }
+    }
+    if let Anchor::Distance(h) = a.half {
+        if matches!(a.near, Anchor::Distance(n) if h <= n)
+            || matches!(a.far, Anchor::Distance(f) if h >= f)
+        {
+            return Err(invalid(
+                "half anchor",
+                h,
+                "a distance between the near and far anchors",
+            ));
+        }
+    }
     Ok(())
 }
 
@@ -730,6 +752,13 @@ fn fit_anchored<F: Float>(
         let a_j = pick(a.near, own_ref);
         let mut b_j = pick(a.half, own_ref);
         let mut c_j = pick(a.far, &all);
+        if c_j < a_j {
+            return Err(Error::InvalidParameter {
+                name: "far anchor",
+                value: format!("{c_j:e} for cluster {j}, nearer than its near anchor {a_j:e}"),
+                expected: "anchors with near < far for every cluster",
+            });
+        }
         if c_j > a_j {
             if b_j <= a_j || b_j >= c_j {
                 if b_j <= a_j {
@@ -884,10 +913,18 @@ impl FittedSoft {
                 if sigma.len() != self.k || log_prior.len() != self.k || log_norm.len() != self.k {
                     return Err(bad("lengths differ from the number of clusters"));
                 }
-                if sigma.iter().any(|s| !(s.is_finite() && *s >= 0.0))
+                if sigma.iter().any(|s| !(s.is_finite() && *s > 0.0))
                     || !(temperature.is_finite() && *temperature > 0.0)
                 {
-                    return Err(bad("sigma or temperature out of range"));
+                    return Err(bad("sigma or temperature out of range (must be > 0)"));
+                }
+                // Log-priors are logs of cluster shares: finite and at most 0 (with rounding).
+                if log_prior.iter().any(|v| !(v.is_finite() && *v <= 1e-9))
+                    || log_norm.iter().any(|v| !v.is_finite())
+                {
+                    return Err(bad(
+                        "log-priors must be finite and <= 0, normalisers finite",
+                    ));
                 }
             }
             Fitted::InversePower { power } => {
@@ -899,12 +936,20 @@ impl FittedSoft {
                 if lo.len() != self.k || hi.len() != self.k {
                     return Err(bad("lengths differ from the number of clusters"));
                 }
+                if lo
+                    .iter()
+                    .zip(hi)
+                    .any(|(l, h)| !(l.is_finite() && h.is_finite() && l <= h))
+                {
+                    return Err(bad("min-max bounds must be finite with lo <= hi"));
+                }
             }
             Fitted::Anchored {
                 near,
                 half,
                 far,
                 beta,
+                far_value,
                 ..
             } => {
                 if [near.len(), half.len(), far.len(), beta.len()]
@@ -912,6 +957,22 @@ impl FittedSoft {
                     .any(|&l| l != self.k)
                 {
                     return Err(bad("lengths differ from the number of clusters"));
+                }
+                let ordered = (0..self.k).all(|j| {
+                    let (a, b, c) = (near[j], half[j], far[j]);
+                    a.is_finite()
+                        && a >= 0.0
+                        && a <= b
+                        && b <= c
+                        && c.is_finite()
+                        && beta[j].is_finite()
+                        && beta[j] > 0.0
+                });
+                if !(ordered && *far_value > 0.0 && *far_value < 0.5) {
+                    return Err(bad(
+                        "anchors must be finite with 0 <= near <= half <= far, beta > 0 and a \
+                         far value in (0, 0.5)",
+                    ));
                 }
             }
         }

@@ -63,7 +63,7 @@ pub fn run(a: &ConsensusArgs, quiet: bool) -> CliResult<()> {
     })?;
     if !quiet {
         let s: Vec<String> = stability.iter().map(|v| format!("{v:.3}")).collect();
-        eprintln!(
+        note!(
             "softclust: consensus k-means k={} over {} {} runs on {} x {}; cluster stability \
              (mean Jaccard) [{}]",
             a.k,

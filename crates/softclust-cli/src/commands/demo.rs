@@ -3,10 +3,10 @@
 use crate::cli::InitName;
 use crate::error::{CliError, CliResult};
 use crate::input::Table;
+use crate::output::write_to;
 use crate::prepare::{describe_soft, fit_kmeans, lib_error, KmeansSettings, Prepared};
 use ndarray::Array2;
 use softclust::{DistanceKind, GaussianMixture, InversePower, Membership, SoftMethod, Standardize};
-use std::io::{self, Write};
 
 const IRIS: &str = include_str!("../../../../data/iris.csv");
 
@@ -55,7 +55,6 @@ pub fn run(quiet: bool) -> CliResult<()> {
     let (table, species) = iris()?;
     let n_features = table.data.ncols();
     let p = Prepared::from_table(table, None, Standardize::ZScore, quiet)?;
-    let table = &p.table;
     let k = 3;
     let settings = KmeansSettings {
         k,
@@ -90,15 +89,13 @@ pub fn run(quiet: bool) -> CliResult<()> {
         .map_err(lib_error)?;
     let m_gmm = gmm.memberships(z.view()).map_err(lib_error)?;
 
-    let out = io::stdout();
-    let mut w = out.lock();
-    let mut go = || -> io::Result<()> {
+    write_to(None, |w| {
         let dg = model.diagnostics();
         writeln!(
             w,
             "softclust demo: Fisher's Iris data, {} flowers x {} measurements (cm)",
-            table.data.nrows(),
-            table.data.ncols()
+            p.z.nrows(),
+            p.z.ncols()
         )?;
         writeln!(
             w,
@@ -188,6 +185,5 @@ pub fn run(quiet: bool) -> CliResult<()> {
             "Your own data: softclust kmeans data.csv -k 3 -o memberships.csv"
         )?;
         w.flush()
-    };
-    go().map_err(|e| CliError::io("writing standard output", e))
+    })
 }

@@ -50,7 +50,7 @@ pub fn run(a: &FcmArgs, quiet: bool) -> CliResult<()> {
         }))
     })?;
     if !quiet {
-        eprintln!(
+        note!(
             "softclust: fuzzy c-means k={} m={} on {} x {}: {} after {} iterations; partition \
              coefficient {:.4}, partition entropy {:.4}",
             a.k,

@@ -55,7 +55,7 @@ pub fn run(a: &GmmArgs, quiet: bool) -> CliResult<()> {
         } else {
             String::new()
         };
-        eprintln!(
+        note!(
             "softclust: Gaussian mixture k={} ({}) on {} x {}: {} after {} iterations, mean log-likelihood {:.6}{reg}",
             a.k,
             t.name(),

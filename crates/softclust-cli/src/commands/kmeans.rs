@@ -81,7 +81,7 @@ pub fn run(a: &KmeansArgs, quiet: bool) -> CliResult<()> {
         }))
     })?;
     if !quiet {
-        eprintln!(
+        note!(
             "softclust: k-means k={} on {} x {} ({}): {} after {} iterations (best of {} runs), \
              inertia {:.6}; {}",
             a.k,

@@ -19,10 +19,15 @@ pub fn run(a: &PredictArgs, quiet: bool) -> CliResult<()> {
             file.feature_names.join(", ")
         )));
     }
-    let out = file.outputs(table.data.view()).map_err(lib_error)?;
+    // Scaled in place: the raw values are not needed again.
+    let mut z = table.data;
+    file.scaler
+        .transform_inplace(z.view_mut())
+        .map_err(lib_error)?;
+    let out = file.outputs_scaled(z.view()).map_err(lib_error)?;
     model_io::write_outputs(a.output.as_deref(), &out, file.model.has_noise())?;
     if !quiet {
-        eprintln!(
+        note!(
             "softclust: {} rows scored with the {} model '{}'",
             out.memberships.n_samples(),
             file.model.kind_name(),

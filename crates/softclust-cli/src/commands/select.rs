@@ -5,7 +5,7 @@ use crate::cli::SelectArgs;
 use crate::error::{CliError, CliResult};
 use crate::mixture::{config, em_params, model_json, prepare};
 use crate::model_io;
-use crate::output::Num;
+use crate::output::{write_to, Num};
 use crate::prepare::{lib_error, outputs};
 use crate::report::{num, write_report, Timer};
 use serde_json::json;
@@ -13,7 +13,10 @@ use softclust::selection::{select_model, Selection};
 use softclust::{CovarianceType, Model};
 use std::io::Write;
 
-/// Parses `1..10` (inclusive), `4` or `2,3,5`.
+/// The most values of k one `select` may try.
+const MAX_KS: usize = 1000;
+
+/// Parses `1..10` (inclusive), `4` or `2,3,5` (at most [`MAX_KS`] values).
 pub fn parse_k_range(s: &str) -> CliResult<Vec<usize>> {
     let bad = || {
         CliError::msg(format!(
@@ -30,6 +33,12 @@ pub fn parse_k_range(s: &str) -> CliResult<Vec<usize>> {
         if a > b {
             return Err(bad());
         }
+        if b - a >= MAX_KS {
+            return Err(CliError::msg(format!(
+                "invalid -k '{s}': {} values of k; give at most {MAX_KS} (each one is a fit)",
+                b.abs_diff(a).saturating_add(1)
+            )));
+        }
         (a..=b).collect()
     } else {
         s.split(',')
@@ -38,6 +47,12 @@ pub fn parse_k_range(s: &str) -> CliResult<Vec<usize>> {
     };
     if ks.is_empty() || ks.contains(&0) {
         return Err(bad());
+    }
+    if ks.len() > MAX_KS {
+        return Err(CliError::msg(format!(
+            "invalid -k '{s}': {} values of k; give at most {MAX_KS} (each one is a fit)",
+            ks.len()
+        )));
     }
     Ok(ks)
 }
@@ -161,18 +176,15 @@ pub fn run(a: &SelectArgs, quiet: bool) -> CliResult<()> {
     if let Some(path) = &a.save.model_out {
         model_io::save(&file, path)?;
     }
-    let out = std::io::stdout();
-    let mut w = out.lock();
-    let printed = if a.json {
-        serde_json::to_writer_pretty(&mut w, &table_json(&sel))
-            .map_err(std::io::Error::other)
-            .and_then(|_| writeln!(w))
-    } else {
-        print_table(&mut w, &sel)
-    };
-    printed
-        .and_then(|_| w.flush())
-        .map_err(|e| CliError::io("writing standard output", e))?;
+    write_to(None, |w| {
+        if a.json {
+            serde_json::to_writer_pretty(&mut *w, &table_json(&sel))
+                .map_err(std::io::Error::other)?;
+            writeln!(w)
+        } else {
+            print_table(w, &sel)
+        }
+    })?;
     timer.lap("write");
     if let Some(path) = &a.save.report {
         let mut r = model_json(&sel.best, &p)?;

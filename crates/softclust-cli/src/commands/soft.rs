@@ -45,7 +45,7 @@ pub fn run(a: &SoftArgs, quiet: bool) -> CliResult<()> {
     }
     write_to(a.output.as_deref(), |w| write_membership(w, &m, &extra))?;
     if !quiet {
-        eprintln!(
+        note!(
             "softclust: {} rows x {} clusters; {}",
             table.data.nrows(),
             table.data.ncols(),

@@ -141,6 +141,30 @@ impl CovMatrices {
     }
 }
 
+impl CovMatrices {
+    /// Checks that Cholesky factors of precisions are usable: the diagonal of every factor
+    /// (every entry for diagonal and spherical ones) positive, as a factorisation makes it.
+    pub fn check_factors(&self, what: &'static str) -> Result<()> {
+        let ok = match self {
+            CovMatrices::Full(a) => a
+                .outer_iter()
+                .all(|m| m.diag().iter().all(|&v| !not_positive(v))),
+            CovMatrices::Tied(a) => a.diag().iter().all(|&v| !not_positive(v)),
+            CovMatrices::Diag(a) => a.iter().all(|&v| !not_positive(v)),
+            CovMatrices::Spherical(a) => a.iter().all(|&v| !not_positive(v)),
+        };
+        if ok {
+            Ok(())
+        } else {
+            Err(Error::InvalidParameter {
+                name: what,
+                value: "a zero, negative or NaN diagonal entry".into(),
+                expected: "Cholesky factors with a positive diagonal",
+            })
+        }
+    }
+}
+
 /// True for zero, negative and NaN values.
 fn not_positive(v: f64) -> bool {
     v.is_nan() || v <= 0.0

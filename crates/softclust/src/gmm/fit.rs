@@ -166,6 +166,9 @@ struct Run {
     noise: Option<Noise>,
 }
 
+/// The most tenfold increases of `reg_covar` in one fit.
+const MAX_INCREASES: usize = 64;
+
 /// `reg_covar`, raised on demand when automatic regularisation is on.
 pub(super) struct Regularizer {
     pub(super) current: f64,
@@ -205,7 +208,14 @@ impl Regularizer {
             match precision_cholesky(&cov, self.current) {
                 Ok(pc) => return Ok((nk, means, cov, pc)),
                 Err(e) => {
-                    if !self.auto || self.current > self.scale {
+                    // Bounded: at most MAX_INCREASES tenfold steps (from 1e-10 of the scale to
+                    // beyond it takes 11), and none when the scale itself overflowed.
+                    if !self.auto
+                        || self.current.is_nan()
+                        || self.current > self.scale
+                        || !self.scale.is_finite()
+                        || self.increases >= MAX_INCREASES
+                    {
                         return Err(e);
                     }
                     self.current = (self.current * 10.0).max(1e-10 * self.scale);

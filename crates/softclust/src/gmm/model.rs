@@ -176,13 +176,37 @@ impl GaussianMixtureModel {
                 found: format!("{}", self.weights.len()),
             });
         }
-        if self.weights.iter().any(|&v| !(v.is_finite() && v >= 0.0)) {
+        if self.weights.iter().any(|&v| !(v.is_finite() && v > 0.0)) {
             return Err(invalid(
                 "weights",
                 format!("{}", self.weights),
-                "non-negative weights",
+                "positive weights",
             ));
         }
+        let noise_share = match &self.noise {
+            Some(nz) => {
+                if !(nz.log_weight.is_finite() && nz.log_weight < 0.0 && nz.log_volume.is_finite())
+                {
+                    return Err(invalid(
+                        "noise",
+                        format!("log weight {}, log volume {}", nz.log_weight, nz.log_volume),
+                        "a finite log weight < 0 and a finite log volume",
+                    ));
+                }
+                nz.log_weight.exp()
+            }
+            None => 0.0,
+        };
+        let total = self.weights.sum() + noise_share;
+        if (total - 1.0).abs() > 1e-6 {
+            return Err(invalid(
+                "weights",
+                format!("{} (sum {total})", self.weights),
+                "mixing weights (with the noise weight) summing to 1",
+            ));
+        }
+        self.precisions_cholesky
+            .check_factors("precision factors")?;
         Ok(())
     }
 
