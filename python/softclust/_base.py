@@ -110,12 +110,29 @@ def n_threads(n_jobs) -> int | None:
     raise ValueError(f"n_jobs must be None, -1 or a positive integer, got {n_jobs!r}")
 
 
+try:  # scikit-learn's own: a ValueError and a TypeError at once
+    from sklearn.utils._param_validation import InvalidParameterError
+except ImportError:  # pragma: no cover - older scikit-learn
+    class InvalidParameterError(ValueError, TypeError):
+        """A parameter of the wrong type or out of range."""
+
+MAX_INT = 2**63 - 1
+"""The largest count the core takes (a 64-bit index)."""
+
+
+def check_int(name: str, v, low: int = 1) -> int:
+    """``v`` as an int in ``[low, MAX_INT]``, else :class:`InvalidParameterError` (a ValueError
+    and a TypeError, as scikit-learn raises) naming the parameter."""
+    if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or not low <= v <= MAX_INT:
+        raise InvalidParameterError(f"{name} must be an integer from {low} to 2**63 - 1, got {v!r}")
+    return int(v)
+
+
 def check_positive_ints(est, *names) -> None:
-    """Raises ValueError unless each named parameter of ``est`` is an integer >= 1."""
+    """Raises :class:`InvalidParameterError` unless each named parameter of ``est`` is an
+    integer from 1 to ``MAX_INT``."""
     for name in names:
-        v = getattr(est, name)
-        if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 1:
-            raise ValueError(f"{name} must be an integer >= 1, got {v!r}")
+        check_int(name, getattr(est, name))
 
 
 def seed_from(random_state) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import _softclust as _rs
-from ._base import DEFAULTS, Membership, Typicality, check_weights, n_threads, soft_options
+from ._base import DEFAULTS, Membership, Typicality, check_int, check_weights, n_threads, soft_options
 from .consensus import ConsensusKMeans
 from .fuzzy import FuzzyCMeans
 from .kmeans import KMeans
@@ -34,6 +34,8 @@ def soft_assign(distances, method="softmax", *, squared=False, n_features=None, 
         method, sigma=sigma, power=power, per_cluster_variance=per_cluster_variance, size_weights=size_weights,
         temperature=temperature, near=near, half=half, far=far, far_value=far_value,
     )
+    if n_features is not None:
+        n_features = check_int("n_features", n_features)
     return Membership._from_dict(_rs.soft_assign(d, bool(squared), options, n_features, sw))
 
 
@@ -54,7 +56,7 @@ def select_model(X, k_range=range(1, 11), covariance_types=("full", "tied", "dia
     if isinstance(covariance_types, str):
         covariance_types = [covariance_types]
     rows, best = _rs.gmm_select(
-        X, sw, [int(k) for k in k_range], list(covariance_types), criterion, _config(est), n_threads(n_jobs)
+        X, sw, [check_int("every k of k_range", k) for k in k_range], list(covariance_types), criterion, _config(est), n_threads(n_jobs)
     )
     keys = ["k", "covariance_type", "criterion", "bic", "aic", "icl", "mean_log_likelihood", "n_parameters", "converged", "failed"]
     table = {key: np.array([r[key] for r in rows], dtype=object if key in ("covariance_type", "failed") else None) for key in keys}

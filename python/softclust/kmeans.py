@@ -12,6 +12,8 @@ from ._base import (
     Membership,
     ModelFileMixin,
     Typicality,
+    InvalidParameterError,
+    check_int,
     check_positive_ints,
     check_weights,
     check_x,
@@ -124,12 +126,11 @@ class KMeans(ModelFileMixin, ClusterMixin, TransformerMixin, BaseEstimator):
             init_centers = np.ascontiguousarray(np.asarray(self.init, dtype=np.float64))
         if self.n_init == "auto":
             n_init = None
-        elif isinstance(self.n_init, (int, np.integer)) and not isinstance(self.n_init, bool):
-            n_init = int(self.n_init)
-            if n_init < 1:
-                raise ValueError(f"n_init must be 'auto' or an integer >= 1, got {self.n_init!r}")
         else:
-            raise ValueError(f"n_init must be 'auto' or an integer >= 1, got {self.n_init!r}")
+            try:
+                n_init = check_int("n_init", self.n_init)
+            except InvalidParameterError:
+                raise InvalidParameterError(f"n_init must be 'auto' or an integer >= 1, got {self.n_init!r}") from None
         check_positive_ints(self, "n_clusters", "max_iter")
         config = {
             "n_clusters": int(self.n_clusters),

@@ -102,6 +102,15 @@ fn sniff_delimiter(path: Option<&str>, bytes: &[u8]) -> u8 {
     }
 }
 
+/// A cell as quoted in a message: control characters escaped, at most 40 characters.
+fn shown(cell: &str) -> String {
+    let mut s: String = cell.chars().take(40).flat_map(char::escape_debug).collect();
+    if cell.chars().count() > 40 {
+        s.push_str("...");
+    }
+    s
+}
+
 fn parse_number(cell: &str) -> Option<f64> {
     cell.parse::<f64>().ok()
 }
@@ -138,7 +147,7 @@ fn read_text(source: &str, bytes: &[u8], delimiter: u8, header: Header) -> CliRe
                      if it is a header, pass --header, otherwise fix the cell",
                     line_of(&first),
                     bad + 1,
-                    &first[bad]
+                    shown(&first[bad])
                 )));
             }
         }
@@ -171,8 +180,9 @@ fn read_text(source: &str, bytes: &[u8], delimiter: u8, header: Header) -> CliRe
             }
             let v = parse_number(cell).ok_or_else(|| {
                 CliError::msg(format!(
-                    "{source} line {line}, column {} ('{name}'): '{cell}' is not a number",
-                    j + 1
+                    "{source} line {line}, column {} ('{name}'): '{}' is not a number",
+                    j + 1,
+                    shown(cell)
                 ))
             })?;
             if !v.is_finite() {
@@ -246,7 +256,7 @@ impl Dtype {
             b'>' => true,
             _ => return None,
         };
-        let size: usize = descr[2..].parse().ok()?;
+        let size: usize = std::str::from_utf8(&b[2..]).ok()?.parse().ok()?;
         let ok = match b[1] {
             b'f' => matches!(size, 4 | 8),
             b'i' | b'u' => matches!(size, 1 | 2 | 4 | 8),

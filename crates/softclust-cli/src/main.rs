@@ -75,6 +75,11 @@ fn main() -> ExitCode {
         }
         Err(error::CliError::Message(m)) => {
             output::discard();
+            // One line, whatever a message quotes from the input.
+            let m: String = m
+                .chars()
+                .map(|c| if c.is_control() { ' ' } else { c })
+                .collect();
             note!("softclust: error: {m}");
             ExitCode::from(2)
         }

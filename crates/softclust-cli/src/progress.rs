@@ -20,7 +20,7 @@ impl FitProgress {
         max_iter: usize,
     ) -> Self {
         let per_run = max_iter as u64;
-        let bar = ProgressBar::new(n_runs as u64 * per_run);
+        let bar = ProgressBar::new((n_runs as u64).saturating_mul(per_run));
         if quiet || !std::io::stderr().is_terminal() {
             bar.set_draw_target(ProgressDrawTarget::hidden());
         } else {
@@ -40,8 +40,11 @@ impl FitProgress {
 
     /// Iteration `iteration` (0-based) of run `run` finished with `value` (inertia, lower bound).
     pub fn tick(&self, run: usize, iteration: usize, value: f64) {
-        self.bar
-            .set_position(run as u64 * self.per_run + iteration as u64 + 1);
+        self.bar.set_position(
+            (run as u64)
+                .saturating_mul(self.per_run)
+                .saturating_add(iteration as u64 + 1),
+        );
         self.bar.set_message(format!(
             "run {}/{}, iteration {}, {} {:.6e}",
             run + 1,

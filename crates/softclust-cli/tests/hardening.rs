@@ -49,7 +49,10 @@ fn refused(args: &[&str], needle: &str) {
     let out = bin().args(args).output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
-    assert!(err.contains(needle), "{args:?}: stderr {err:?} lacks {needle:?}");
+    assert!(
+        err.contains(needle),
+        "{args:?}: stderr {err:?} lacks {needle:?}"
+    );
     assert_eq!(err.trim_end().lines().count(), 1, "{err:?}");
 }
 
@@ -179,10 +182,23 @@ fn output_equal_to_the_input_or_another_output_is_refused() {
         &["kmeans", s(&d), "-k", "2", "-o", s(&o), "--report", s(&o)],
         "name the same file",
     );
-    refused(&["kmeans", s(&d), "-k", "2", "--report", "-"], "both write to standard output");
+    refused(
+        &["kmeans", s(&d), "-k", "2", "--report", "-"],
+        "both write to standard output",
+    );
     let m = dir.path().join("m.json");
     bin()
-        .args(["kmeans", s(&d), "-k", "2", "-q", "-o", s(&o), "--model-out", s(&m)])
+        .args([
+            "kmeans",
+            s(&d),
+            "-k",
+            "2",
+            "-q",
+            "-o",
+            s(&o),
+            "--model-out",
+            s(&m),
+        ])
         .assert()
         .success();
     refused(
@@ -228,12 +244,30 @@ fn a_failing_command_writes_no_output() {
         "does not exist",
     );
     refused(
-        &["kmeans", s(&d), "-k", "2", "-o", s(&o), "--report", s(dir.path())],
+        &[
+            "kmeans",
+            s(&d),
+            "-k",
+            "2",
+            "-o",
+            s(&o),
+            "--report",
+            s(dir.path()),
+        ],
         "is a directory",
     );
     // A failure after fitting (k > n is found by the fit): nothing renamed into place.
     refused(
-        &["kmeans", s(&d), "-k", "99", "-o", s(&o), "--centers-out", s(&c)],
+        &[
+            "kmeans",
+            s(&d),
+            "-k",
+            "99",
+            "-o",
+            s(&o),
+            "--centers-out",
+            s(&c),
+        ],
         "clusters need at least",
     );
     assert!(!o.exists() && !c.exists());
@@ -254,7 +288,17 @@ fn closed_stdout_still_writes_the_files() {
     let m = dir.path().join("m.json");
     let r = dir.path().join("r.json");
     let mut child = std::process::Command::new(bin_path())
-        .args(["kmeans", s(&d), "-k", "3", "-q", "--model-out", s(&m), "--report", s(&r)])
+        .args([
+            "kmeans",
+            s(&d),
+            "-k",
+            "3",
+            "-q",
+            "--model-out",
+            s(&m),
+            "--report",
+            s(&r),
+        ])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -279,7 +323,17 @@ fn a_signal_removes_the_staged_files() {
     let fifo = dir.path().join("report.fifo");
     mkfifo(&fifo);
     let child = std::process::Command::new(bin_path())
-        .args(["kmeans", s(&d), "-k", "2", "-q", "-o", s(&o), "--report", s(&fifo)])
+        .args([
+            "kmeans",
+            s(&d),
+            "-k",
+            "2",
+            "-q",
+            "-o",
+            s(&o),
+            "--report",
+            s(&fifo),
+        ])
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
@@ -326,11 +380,26 @@ fn a_full_stderr_is_not_a_panic() {
 #[test]
 fn huge_values_are_refused_not_hung_on() {
     let dir = tempfile::tempdir().unwrap();
-    let big = blobs(dir.path(), "big.csv", |i, j, v| if (i, j) == (5, 1) { 1e200 } else { v });
+    let big = blobs(dir.path(), "big.csv", |i, j, v| {
+        if (i, j) == (5, 1) {
+            1e200
+        } else {
+            v
+        }
+    });
     let b = s(&big);
     let needle = "value too large to compute with (1e200) at row 5, column 1";
     refused(
-        &["consensus", b, "-k", "2", "--runs", "3", "--standardize", "robust"],
+        &[
+            "consensus",
+            b,
+            "-k",
+            "2",
+            "--runs",
+            "3",
+            "--standardize",
+            "robust",
+        ],
         needle,
     );
     refused(
@@ -354,7 +423,7 @@ fn huge_values_are_refused_not_hung_on() {
 
 fn npy_with_header(dir: &Path, name: &str, header: &str, data: &[u8]) -> PathBuf {
     let mut h = header.to_string();
-    while (10 + h.len() + 1) % 64 != 0 {
+    while !(10 + h.len() + 1).is_multiple_of(64) {
         h.push(' ');
     }
     h.push('\n');
@@ -393,7 +462,10 @@ fn npy_headers_are_checked_before_allocating() {
         "{'descr': '<f8', 'fortran_order': False, 'shape': (2, 2, 2), }",
         &[0u8; 64],
     );
-    refused(&["kmeans", s(&three), "-k", "2"], "(3-D); softclust reads 1-D or 2-D");
+    refused(
+        &["kmeans", s(&three), "-k", "2"],
+        "(3-D); softclust reads 1-D or 2-D",
+    );
     let mut data = Vec::new();
     for v in [1.0f64, 2.0, 3.0, 4.0, 5.0, 6.0] {
         data.extend_from_slice(&v.to_le_bytes());
@@ -411,9 +483,15 @@ fn npy_headers_are_checked_before_allocating() {
         "{'descr': '<U3', 'fortran_order': False, 'shape': (3,), }",
         &[0u8; 36],
     );
-    refused(&["kmeans", s(&text), "-k", "2"], "element type '<U3' is not supported");
+    refused(
+        &["kmeans", s(&text), "-k", "2"],
+        "element type '<U3' is not supported",
+    );
     let garbled = npy_with_header(dir.path(), "garbled.npy", "{'descr': '<f8', ", &data);
-    refused(&["kmeans", s(&garbled), "-k", "2"], "not a readable .npy file");
+    refused(
+        &["kmeans", s(&garbled), "-k", "2"],
+        "not a readable .npy file",
+    );
     // Fortran order and big-endian float32 read as the same numbers.
     let c_order = npy_with_header(
         dir.path(),
@@ -476,7 +554,16 @@ fn anchors_in_the_wrong_order_are_refused() {
     let dist = dir.path().join("dist.csv");
     std::fs::write(&dist, "1,2\n2,1\n3,0.5\n0.2,4\n").unwrap();
     refused(
-        &["soft", s(&dist), "--method", "anchored", "--near", "5", "--far", "1"],
+        &[
+            "soft",
+            s(&dist),
+            "--method",
+            "anchored",
+            "--near",
+            "5",
+            "--far",
+            "1",
+        ],
         "invalid --far 1: expected a distance greater than the near anchor",
     );
 }
@@ -497,17 +584,34 @@ fn tampered_models_are_refused() {
     let g = dir.path().join("g.json");
     let k = dir.path().join("k.json");
     bin()
-        .args(["gmm", s(&d), "-k", "2", "-q", "-o", s(&dir.path().join("o1.csv"))])
+        .args([
+            "gmm",
+            s(&d),
+            "-k",
+            "2",
+            "-q",
+            "-o",
+            s(&dir.path().join("o1.csv")),
+        ])
         .args(["--model-out", s(&g)])
         .assert()
         .success();
     bin()
-        .args(["kmeans", s(&d), "-k", "2", "-q", "-o", s(&dir.path().join("o2.csv"))])
+        .args([
+            "kmeans",
+            s(&d),
+            "-k",
+            "2",
+            "-q",
+            "-o",
+            s(&dir.path().join("o2.csv")),
+        ])
         .args(["--model-out", s(&k)])
         .assert()
         .success();
     let bad = dir.path().join("bad.json");
-    let cases: Vec<(&Path, Box<dyn Fn(&mut serde_json::Value)>, &str)> = vec![
+    type Edit = Box<dyn Fn(&mut serde_json::Value)>;
+    let cases: Vec<(&Path, Edit, &str)> = vec![
         (
             &g,
             Box::new(|v| v["model"]["weights"]["data"] = serde_json::json!([0.0, 1.0])),
@@ -556,11 +660,25 @@ fn tampered_models_are_refused() {
 fn predict_refuses_data_too_large_to_square() {
     let dir = tempfile::tempdir().unwrap();
     let d = plain(dir.path());
-    let far = blobs(dir.path(), "far.csv", |i, j, v| if (i, j) == (0, 0) { 1e300 } else { v });
+    let far = blobs(dir.path(), "far.csv", |i, j, v| {
+        if (i, j) == (0, 0) {
+            1e300
+        } else {
+            v
+        }
+    });
     for cmd in ["kmeans", "fcm", "gmm"] {
         let m = dir.path().join(format!("{cmd}.json"));
         bin()
-            .args([cmd, s(&d), "-k", "2", "-q", "-o", s(&dir.path().join("o.csv"))])
+            .args([
+                cmd,
+                s(&d),
+                "-k",
+                "2",
+                "-q",
+                "-o",
+                s(&dir.path().join("o.csv")),
+            ])
             .args(["--model-out", s(&m)])
             .assert()
             .success();

@@ -29,6 +29,48 @@ pub(crate) fn parse<T: std::str::FromStr<Err = softclust::Error>>(s: &str) -> Py
     s.parse().map_err(err)
 }
 
+/// Runs a fit `f` with the GIL released, in a pool of `n_threads` threads, on a helper thread
+/// while this thread watches for signals every 50 ms: Ctrl-C (any Python signal handler that
+/// raises) triggers the interrupt flag `f` passes to its fit, which stops within one
+/// iteration, and the handler's exception (`KeyboardInterrupt`) is raised here.
+pub(crate) fn interruptible<T: Send>(
+    py: Python<'_>,
+    n_threads: Option<usize>,
+    f: impl FnOnce(softclust::Interrupt) -> T + Send,
+) -> PyResult<T> {
+    use std::sync::mpsc::{channel, RecvTimeoutError};
+    let flag = softclust::Interrupt::new();
+    let mut raised: Option<PyErr> = None;
+    let out = py.detach(|| {
+        std::thread::scope(|s| {
+            let (tx, rx) = channel();
+            let fit_flag = flag.clone();
+            s.spawn(move || {
+                let _ = tx.send(pooled(n_threads, move || f(fit_flag)));
+            });
+            loop {
+                match rx.recv_timeout(std::time::Duration::from_millis(50)) {
+                    Ok(r) => return Some(r),
+                    Err(RecvTimeoutError::Timeout) => {
+                        if raised.is_none() {
+                            if let Err(e) = Python::attach(|py| py.check_signals()) {
+                                raised = Some(e);
+                                flag.trigger();
+                            }
+                        }
+                    }
+                    // The fit panicked; leaving the scope re-raises the panic.
+                    Err(RecvTimeoutError::Disconnected) => return None,
+                }
+            }
+        })
+    });
+    if let Some(e) = raised {
+        return Err(e);
+    }
+    out.unwrap_or_else(|| Err(bad("the fit stopped unexpectedly")))
+}
+
 /// Runs `f` in a rayon pool of `n_threads` threads (all cores when `None`).
 pub(crate) fn pooled<T: Send>(
     n_threads: Option<usize>,

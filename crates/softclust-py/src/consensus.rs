@@ -1,7 +1,7 @@
 //! Consensus k-means: the fit returns the model as a `Model` value (training counts included
 //! until it is saved or pickled).
 
-use crate::common::{err, pooled, with_data, Data};
+use crate::common::{err, interruptible, with_data, Data};
 use crate::model::PyModel;
 use pyo3::prelude::*;
 use softclust::consensus::{ConsensusKMeans, Resample};
@@ -39,11 +39,11 @@ pub fn consensus_fit<'py>(
         .max_iter(config.max_iter)
         .tol(config.tol);
     with_data!(x, xv, {
-        py.detach(|| {
-            pooled(n_threads, || {
-                cfg.fit(xv)
-                    .map(|m| PyModel::fitted(Model::Consensus(m), xv.ncols()))
-            })
+        interruptible(py, n_threads, |stop| {
+            cfg.clone()
+                .interrupt(stop)
+                .fit(xv)
+                .map(|m| PyModel::fitted(Model::Consensus(m), xv.ncols()))
         })
     })?
     .map_err(err)

@@ -1,6 +1,6 @@
 //! Fuzzy c-means: the fit returns the model as a `Model` value.
 
-use crate::common::{err, owned1, pooled, weights_as, with_data, Data};
+use crate::common::{err, interruptible, owned1, weights_as, with_data, Data};
 use crate::model::PyModel;
 use numpy::{PyReadonlyArray1, PyReadonlyArray2};
 use pyo3::prelude::*;
@@ -39,20 +39,19 @@ pub fn fcm_fit<'py>(
         config.seed,
     );
     with_data!(x, xv, {
-        py.detach(|| {
-            pooled(n_threads, || {
-                let mut f = FuzzyCMeans::new(k)
-                    .m(m)
-                    .max_iter(max_iter)
-                    .tol(tol)
-                    .seed(seed);
-                if let Some(c) = &c0 {
-                    f = f.init(FcmInit::Centers(c.mapv(Float::of)));
-                }
-                let wf = weights_as(&w);
-                f.fit(xv, wf.as_ref().map(|w| w.view()))
-                    .map(|model| PyModel::fitted(Model::Fcm(model), xv.ncols()))
-            })
+        interruptible(py, n_threads, |stop| {
+            let mut f = FuzzyCMeans::new(k)
+                .m(m)
+                .max_iter(max_iter)
+                .tol(tol)
+                .seed(seed)
+                .interrupt(stop);
+            if let Some(c) = &c0 {
+                f = f.init(FcmInit::Centers(c.mapv(Float::of)));
+            }
+            let wf = weights_as(&w);
+            f.fit(xv, wf.as_ref().map(|w| w.view()))
+                .map(|model| PyModel::fitted(Model::Fcm(model), xv.ncols()))
         })
     })?
     .map_err(err)

@@ -1,6 +1,6 @@
 //! Gaussian mixtures: the fit and the model selection sweep return `Model` values.
 
-use crate::common::{bad, err, owned1, parse, pooled, weights_as, with_data, Data};
+use crate::common::{bad, err, interruptible, owned1, parse, weights_as, with_data, Data};
 use crate::model::PyModel;
 use ndarray::{ArrayD, Ix1, Ix2, Ix3};
 use numpy::{PyReadonlyArray1, PyReadonlyArray2, PyReadonlyArrayDyn};
@@ -106,11 +106,11 @@ pub fn gmm_fit<'py>(
     let w = owned1(sample_weight);
     let d = n_cols(&x);
     with_data!(x, xv, {
-        py.detach(|| {
-            pooled(n_threads, || {
-                let wf = weights_as(&w);
-                cfg.fit(xv, wf.as_ref().map(|w| w.view()))
-            })
+        interruptible(py, n_threads, |stop| {
+            let wf = weights_as(&w);
+            cfg.clone()
+                .interrupt(stop)
+                .fit(xv, wf.as_ref().map(|w| w.view()))
         })
     })?
     .map_err(err)
@@ -141,11 +141,10 @@ pub fn gmm_select<'py>(
     let w = owned1(sample_weight);
     let d = n_cols(&x);
     let sel = with_data!(x, xv, {
-        py.detach(|| {
-            pooled(n_threads, || {
-                let wf = weights_as(&w);
-                select_model(xv, wf.as_ref().map(|w| w.view()), &ks, &types, crit, &base)
-            })
+        interruptible(py, n_threads, |stop| {
+            let wf = weights_as(&w);
+            let base = base.clone().interrupt(stop);
+            select_model(xv, wf.as_ref().map(|w| w.view()), &ks, &types, crit, &base)
         })
     })?
     .map_err(err)?;

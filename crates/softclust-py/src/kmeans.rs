@@ -1,7 +1,7 @@
 //! k-means: the fit returns the model (with its soft step, chosen here once from the options)
 //! as a `Model` value.
 
-use crate::common::{err, owned1, pooled, weights_as, with_data, Data};
+use crate::common::{err, interruptible, owned1, weights_as, with_data, Data};
 use crate::model::PyModel;
 use crate::soft::SoftOptions;
 use numpy::{PyReadonlyArray1, PyReadonlyArray2};
@@ -51,26 +51,25 @@ pub fn kmeans_fit<'py>(
         Data::F32(a) => a.as_array().ncols(),
     };
     with_data!(x, xv, {
-        py.detach(|| {
-            pooled(n_threads, || {
-                let init = match (&centers0, &named) {
-                    (Some(c), _) => Init::Centers(c.mapv(Float::of)),
-                    (None, Some(Init::Random)) => Init::Random,
-                    _ => Init::KMeansPlusPlus,
-                };
-                let mut km = KMeans::new(n_clusters)
-                    .init(init)
-                    .max_iter(max_iter)
-                    .tol(tol)
-                    .seed(seed)
-                    .soft(soft.clone());
-                if let Some(n) = n_init {
-                    km = km.n_init(n);
-                }
-                let wf = weights_as(&w);
-                km.fit(xv, wf.as_ref().map(|w| w.view()))
-                    .map(|m| PyModel::fitted(Model::Kmeans(m), d))
-            })
+        interruptible(py, n_threads, |stop| {
+            let init = match (&centers0, &named) {
+                (Some(c), _) => Init::Centers(c.mapv(Float::of)),
+                (None, Some(Init::Random)) => Init::Random,
+                _ => Init::KMeansPlusPlus,
+            };
+            let mut km = KMeans::new(n_clusters)
+                .init(init)
+                .max_iter(max_iter)
+                .tol(tol)
+                .seed(seed)
+                .soft(soft.clone())
+                .interrupt(stop);
+            if let Some(n) = n_init {
+                km = km.n_init(n);
+            }
+            let wf = weights_as(&w);
+            km.fit(xv, wf.as_ref().map(|w| w.view()))
+                .map(|m| PyModel::fitted(Model::Kmeans(m), d))
         })
     })?
     .map_err(err)

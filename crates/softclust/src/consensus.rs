@@ -91,6 +91,7 @@ pub struct ConsensusKMeans {
     max_iter: usize,
     tol: f64,
     coassociation: bool,
+    interrupt: Option<crate::interrupt::Interrupt>,
 }
 
 /// A fitted consensus: the reference k-means model, the aligned run centres, training counts
@@ -142,6 +143,7 @@ impl ConsensusKMeans {
             max_iter: crate::kmeans::defaults::MAX_ITER,
             tol: crate::kmeans::defaults::TOL,
             coassociation: false,
+            interrupt: None,
         }
     }
     /// Number of runs `B`.
@@ -157,6 +159,13 @@ impl ConsensusKMeans {
     /// Master seed.
     pub fn seed(mut self, s: u64) -> Self {
         self.seed = s;
+        self
+    }
+
+    /// Lets `flag` stop the fit: once triggered, the fit returns [`Error::Interrupted`] at its
+    /// next iteration (the Python package triggers it on Ctrl-C).
+    pub fn interrupt(mut self, flag: crate::interrupt::Interrupt) -> Self {
+        self.interrupt = Some(flag);
         self
     }
     /// Restarts of the reference fit.
@@ -186,11 +195,15 @@ impl ConsensusKMeans {
     }
 
     fn kmeans<F: Float>(&self, seed: u64, n_init: usize) -> KMeans<F> {
-        KMeans::new(self.n_clusters)
+        let km = KMeans::new(self.n_clusters)
             .seed(seed)
             .n_init(n_init)
             .max_iter(self.max_iter)
-            .tol(self.tol)
+            .tol(self.tol);
+        match &self.interrupt {
+            Some(flag) => km.interrupt(flag.clone()),
+            None => km,
+        }
     }
 
     /// Fits the consensus on `x` (n x d).
@@ -204,16 +217,18 @@ impl ConsensusKMeans {
         x: ArrayView2<'_, F>,
         progress: &(dyn Fn(usize) + Sync),
     ) -> Result<ConsensusModel<F>> {
-        if self.runs == 0 {
-            return Err(invalid("runs", 0, "an integer >= 1"));
+        if self.runs == 0 || self.runs > crate::data::MAX_RESTARTS {
+            return Err(invalid("runs", self.runs, "an integer from 1 to 100000"));
         }
         if let Resample::Subsample(f) = self.resample {
             if !(f > 0.0 && f <= 1.0) {
                 return Err(invalid("subsample fraction", f, "a fraction in (0, 1]"));
             }
         }
-        if self.reference_n_init == 0 || self.run_n_init == 0 {
-            return Err(invalid("n_init", 0, "an integer >= 1"));
+        for n in [self.reference_n_init, self.run_n_init] {
+            if n == 0 || n > crate::data::MAX_RESTARTS {
+                return Err(invalid("n_init", n, "an integer from 1 to 100000"));
+            }
         }
         if self.runs > u16::MAX as usize && self.coassociation {
             return Err(invalid(

@@ -26,6 +26,10 @@ pub fn max_magnitude<F: Float>() -> f64 {
     (F::max_value().as_f64().sqrt() * 1e-4).min(1e100)
 }
 
+/// The most restarts (or consensus runs) one fit accepts: a bound on the work a parameter can
+/// ask for, so that a mistyped count is an error rather than a fit that never ends.
+pub const MAX_RESTARTS: usize = 100_000;
+
 /// The largest total of sample weights accepted (1e100): with values below
 /// [`max_magnitude`], weighted sums of squared distances stay finite.
 pub const MAX_TOTAL_WEIGHT: f64 = 1e100;

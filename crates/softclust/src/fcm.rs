@@ -62,6 +62,7 @@ pub struct FuzzyCMeans<F: Float> {
     tol: f64,
     init: FcmInit<F>,
     seed: u64,
+    interrupt: Option<crate::interrupt::Interrupt>,
 }
 
 /// What happened during a fit.
@@ -122,6 +123,7 @@ impl<F: Float> FuzzyCMeans<F> {
             tol: defaults::TOL,
             init: FcmInit::KMeansPlusPlus,
             seed: 0,
+            interrupt: None,
         }
     }
     /// Fuzzifier `m > 1` (close to 1: nearly hard; large: everything uniform).
@@ -147,6 +149,13 @@ impl<F: Float> FuzzyCMeans<F> {
     /// Seed for k-means++ initialisation.
     pub fn seed(mut self, seed: u64) -> Self {
         self.seed = seed;
+        self
+    }
+
+    /// Lets `flag` stop the fit: once triggered, the fit returns [`Error::Interrupted`] at its
+    /// next iteration (the Python package triggers it on Ctrl-C).
+    pub fn interrupt(mut self, flag: crate::interrupt::Interrupt) -> Self {
+        self.interrupt = Some(flag);
         self
     }
 
@@ -271,6 +280,7 @@ impl<F: Float> FuzzyCMeans<F> {
         let mut change = f64::INFINITY;
         let mut n_iter = 0;
         for it in 1..=self.max_iter {
+            crate::interrupt::check(&self.interrupt)?;
             n_iter = it;
             for j in 0..k {
                 for l in 0..d {

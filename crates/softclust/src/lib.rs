@@ -66,6 +66,7 @@ mod error;
 pub mod fcm;
 pub mod float;
 pub mod gmm;
+pub mod interrupt;
 pub mod kmeans;
 mod linalg;
 mod matmul;
@@ -84,6 +85,7 @@ pub use float::Float;
 pub use gmm::{
     CovMatrices, CovarianceType, Criteria, GaussianMixture, GaussianMixtureModel, GmmInit,
 };
+pub use interrupt::Interrupt;
 pub use kmeans::{Init, KMeans, KMeansDiagnostics, KMeansModel};
 pub use membership::{ClusterModel, Membership};
 pub use model::{Model, ModelFile};

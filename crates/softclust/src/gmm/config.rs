@@ -78,6 +78,7 @@ pub struct GaussianMixture {
     pub(crate) warm_start: Option<Box<GaussianMixtureModel>>,
     pub(crate) auto_regularize: bool,
     pub(crate) noise: Option<f64>,
+    pub(crate) interrupt: Option<crate::interrupt::Interrupt>,
 }
 
 impl GaussianMixture {
@@ -98,6 +99,7 @@ impl GaussianMixture {
             seed: 0,
             warm_start: None,
             auto_regularize: false,
+            interrupt: None,
             noise: None,
         }
     }
@@ -150,6 +152,13 @@ impl GaussianMixture {
     /// Master seed.
     pub fn seed(mut self, seed: u64) -> Self {
         self.seed = seed;
+        self
+    }
+
+    /// Lets `flag` stop the fit: once triggered, the fit returns [`Error::Interrupted`] at its
+    /// next iteration (the Python package triggers it on Ctrl-C).
+    pub fn interrupt(mut self, flag: crate::interrupt::Interrupt) -> Self {
+        self.interrupt = Some(flag);
         self
     }
     /// Starts EM from a fitted model's parameters (one run, no initialisation).
@@ -208,8 +217,12 @@ impl GaussianMixture {
         if self.max_iter == 0 {
             return Err(invalid("max_iter", 0, "an integer >= 1"));
         }
-        if self.n_init == 0 {
-            return Err(invalid("n_init", 0, "an integer >= 1"));
+        if self.n_init == 0 || self.n_init > crate::data::MAX_RESTARTS {
+            return Err(invalid(
+                "n_init",
+                self.n_init,
+                "an integer from 1 to 100000",
+            ));
         }
         if let Some(p0) = self.noise {
             if !(p0 > 0.0 && p0 < 1.0) {

@@ -55,15 +55,17 @@ impl CovarianceType {
     }
 
     /// Free parameters of a `k`-component mixture in `d` dimensions: covariance parameters,
-    /// `k d` means and `k - 1` weights.
+    /// `k d` means and `k - 1` weights (saturating at `usize::MAX` for absurd `k` or `d`).
     pub fn n_parameters(self, k: usize, d: usize) -> usize {
+        let kd = k.saturating_mul(d);
+        let tri = d.saturating_mul(d.saturating_add(1)) / 2;
         let cov = match self {
-            CovarianceType::Full => k * d * (d + 1) / 2,
-            CovarianceType::Tied => d * (d + 1) / 2,
-            CovarianceType::Diag => k * d,
+            CovarianceType::Full => k.saturating_mul(tri),
+            CovarianceType::Tied => tri,
+            CovarianceType::Diag => kd,
             CovarianceType::Spherical => k,
         };
-        cov + k * d + k - 1
+        cov.saturating_add(kd).saturating_add(k).saturating_sub(1)
     }
 }
 

@@ -81,6 +81,7 @@ impl GaussianMixture {
             let mut converged = false;
             let mut n_iter = 0;
             for it in 1..=self.max_iter {
+                crate::interrupt::check(&self.interrupt)?;
                 n_iter = it;
                 let prev = lower_bound;
                 let log_w: Vec<f64> = weights.iter().map(|v| v.ln()).collect();

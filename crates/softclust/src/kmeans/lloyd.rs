@@ -333,7 +333,8 @@ fn relocate_empty<F: Float>(
 }
 
 /// Runs Lloyd's algorithm from `init` (k x d, original coordinates). `mu` is the centring
-/// vector (the data mean); `tol_abs` the absolute tolerance on the total squared centre shift.
+/// vector (the data mean); `tol_abs` the absolute tolerance on the total squared centre shift;
+/// `on_iter(iteration, inertia)` after every iteration, which stops the run by returning true.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn lloyd<F: Float>(
     x: ArrayView2<'_, F>,
@@ -342,7 +343,7 @@ pub(crate) fn lloyd<F: Float>(
     init: Array2<F>,
     max_iter: usize,
     tol_abs: f64,
-    on_iter: &mut dyn FnMut(usize, f64),
+    on_iter: &mut dyn FnMut(usize, f64) -> bool,
 ) -> Run<F> {
     let n = x.nrows();
     let (k, d) = init.dim();
@@ -375,7 +376,10 @@ pub(crate) fn lloyd<F: Float>(
             }
         }
         centers = new_centers;
-        on_iter(it, acc.inertia);
+        // The observer returns true to stop (an interrupt); the caller reports it.
+        if on_iter(it, acc.inertia) {
+            break;
+        }
         if labels == labels_old {
             strict = true;
             converged = true;

@@ -111,6 +111,7 @@ pub struct KMeans<F: Float> {
     seed: u64,
     n_local_trials: Option<usize>,
     soft: SoftMethod,
+    interrupt: Option<crate::interrupt::Interrupt>,
 }
 
 /// What happened during a fit: iterations, convergence, restarts.
@@ -191,6 +192,7 @@ impl<F: Float> KMeans<F> {
             tol: defaults::TOL,
             seed: 0,
             n_local_trials: None,
+            interrupt: None,
             soft: SoftMethod::default(),
         }
     }
@@ -231,6 +233,13 @@ impl<F: Float> KMeans<F> {
     /// Master seed.
     pub fn seed(mut self, seed: u64) -> Self {
         self.seed = seed;
+        self
+    }
+
+    /// Lets `flag` stop the fit: once triggered, the fit returns [`Error::Interrupted`] at its
+    /// next iteration (the Python package triggers it on Ctrl-C).
+    pub fn interrupt(mut self, flag: crate::interrupt::Interrupt) -> Self {
+        self.interrupt = Some(flag);
         self
     }
 
@@ -280,11 +289,16 @@ impl<F: Float> KMeans<F> {
         if !(self.tol.is_finite() && self.tol >= 0.0) {
             return Err(invalid("tol", self.tol, "a finite number >= 0"));
         }
-        if self.n_init == Some(0) {
-            return Err(invalid("n_init", 0, "an integer >= 1"));
+        if let Some(n) = self.n_init {
+            if n == 0 || n > crate::data::MAX_RESTARTS {
+                return Err(invalid("n_init", n, "an integer from 1 to 100000"));
+            }
         }
-        if self.n_local_trials == Some(0) {
-            return Err(invalid("n_local_trials", 0, "an integer >= 1"));
+        if let Some(t) = self
+            .n_local_trials
+            .filter(|&t| t == 0 || t > crate::data::MAX_RESTARTS)
+        {
+            return Err(invalid("n_local_trials", t, "an integer from 1 to 100000"));
         }
         self.soft.check()?;
         if n < self.n_clusters {
@@ -386,6 +400,7 @@ impl<F: Float> KMeans<F> {
                 Init::Centers(c) => c.clone(),
             };
             let max_iter = self.max_iter;
+            let stop = &self.interrupt;
             let mut on_iter = |iteration: usize, inertia: f64| {
                 progress(Progress {
                     run,
@@ -393,9 +408,11 @@ impl<F: Float> KMeans<F> {
                     iteration,
                     max_iter,
                     inertia,
-                })
+                });
+                stop.as_ref().is_some_and(|s| s.is_triggered())
             };
             let r = lloyd::lloyd(x, &w, mu.view(), start, max_iter, tol_abs, &mut on_iter);
+            crate::interrupt::check(&self.interrupt)?;
             run_inertia.push(r.inertia);
             run_n_iter.push(r.n_iter);
             run_converged.push(r.converged);
