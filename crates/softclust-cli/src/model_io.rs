@@ -2,7 +2,8 @@
 //! Python package) and a model's outputs as columns of the membership file.
 
 use crate::error::{CliError, CliResult};
-use crate::output::{write_membership, write_to, Columns};
+use crate::output::{write_membership_header, write_membership_rows, write_to, Columns};
+use ndarray::{s, ArrayView2};
 use softclust::model::{Extra, Outputs};
 use softclust::ModelFile;
 use std::path::Path;
@@ -43,9 +44,51 @@ pub fn columns(out: &Outputs, has_noise: bool) -> Columns {
     extra
 }
 
-/// Writes a model's outputs (memberships and extra columns) to `output` (standard output when
-/// `None`), atomically.
-pub fn write_outputs(output: Option<&Path>, out: &Outputs, has_noise: bool) -> CliResult<()> {
-    let extra = columns(out, has_noise);
-    write_to(output, |w| write_membership(w, &out.memberships, &extra))
+/// Rows per block of [`write_outputs`]: a multiple of the core's parallel segment (4096 rows),
+/// so every row is computed exactly as in one call on all the data.
+const BLOCK_ROWS: usize = 16 * 4096;
+
+/// What the report needs of the outputs, gathered while they are written.
+#[derive(Debug, Clone, Copy)]
+pub struct OutputSummary {
+    pub n: usize,
+    pub mean_max_p: f64,
+}
+
+/// Writes the outputs of `file`'s model on data `z` (already in the model's units) to `output`
+/// (standard output when `None`), block by block: the n x k memberships and their columns are
+/// never all in memory at once, so peak memory stays at the data plus one block.
+pub fn write_outputs(
+    output: Option<&Path>,
+    file: &ModelFile,
+    z: ArrayView2<'_, f64>,
+) -> CliResult<OutputSummary> {
+    let n = z.nrows();
+    let has_noise = file.model.has_noise();
+    let block = |a: usize| -> softclust::Result<Outputs> {
+        file.outputs_scaled(z.slice(s![a..(a + BLOCK_ROWS).min(n), ..]))
+    };
+    // The first block is computed here, so that an error is the library's, not a write error.
+    let first = block(0).map_err(crate::prepare::lib_error)?;
+    let mut sum_max_p = 0.0;
+    write_to(output, |w| {
+        let cols = columns(&first, has_noise);
+        write_membership_header(w, first.memberships.n_clusters(), &cols)?;
+        let mut next = Some(first);
+        let mut a = 0;
+        while a < n {
+            let out = match next.take() {
+                Some(o) => o,
+                None => block(a).map_err(|e| std::io::Error::other(e.to_string()))?,
+            };
+            sum_max_p += out.memberships.max_p.sum();
+            write_membership_rows(w, &out.memberships, &columns(&out, has_noise))?;
+            a += BLOCK_ROWS;
+        }
+        Ok(())
+    })?;
+    Ok(OutputSummary {
+        n,
+        mean_max_p: sum_max_p / n as f64,
+    })
 }

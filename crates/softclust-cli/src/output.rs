@@ -316,7 +316,12 @@ impl Columns {
 /// The membership CSV: `p_0,...,p_{k-1},label,max_p,margin,entropy` (the last probability column
 /// named `p_noise` for a noise component), then any extra columns.
 pub fn write_membership(w: &mut dyn Write, m: &Membership<f64>, extra: &Columns) -> io::Result<()> {
-    let k = m.n_clusters();
+    write_membership_header(w, m.n_clusters(), extra)?;
+    write_membership_rows(w, m, extra)
+}
+
+/// The header line of the membership CSV for `k` probability columns and `extra`'s names.
+pub fn write_membership_header(w: &mut dyn Write, k: usize, extra: &Columns) -> io::Result<()> {
     for j in 0..k {
         if extra.noise_last && j + 1 == k {
             write!(w, "p_noise,")?;
@@ -328,7 +333,16 @@ pub fn write_membership(w: &mut dyn Write, m: &Membership<f64>, extra: &Columns)
     for name in &extra.names {
         write!(w, ",{name}")?;
     }
-    writeln!(w)?;
+    writeln!(w)
+}
+
+/// The rows of the membership CSV (no header).
+pub fn write_membership_rows(
+    w: &mut dyn Write,
+    m: &Membership<f64>,
+    extra: &Columns,
+) -> io::Result<()> {
+    let k = m.n_clusters();
     for i in 0..m.n_samples() {
         for j in 0..k {
             write!(w, "{},", Num(m.proba[(i, j)]))?;

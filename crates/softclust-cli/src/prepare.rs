@@ -6,14 +6,14 @@ use crate::cli::{InitName, InputArgs, SaveArgs};
 use crate::error::{CliError, CliResult};
 use crate::input::{read_table, Table};
 use crate::model_io;
+use crate::model_io::OutputSummary;
 use crate::progress::FitProgress;
 use crate::report::{write_report, Timer};
 use ndarray::{Array1, Array2};
 use serde_json::json;
-use softclust::model::Outputs;
 use softclust::{
-    FittedSoft, KMeans, KMeansModel, Membership, Model, ModelFile, Scaler, SoftKind, SoftMethod,
-    Spread, Standardize,
+    FittedSoft, KMeans, KMeansModel, Model, ModelFile, Scaler, SoftKind, SoftMethod, Spread,
+    Standardize,
 };
 
 /// The command-line flag that sets a library parameter, for error messages.
@@ -113,36 +113,29 @@ impl Prepared {
     }
 }
 
-/// The outputs of a fitted model on the training data (already standardised): the same
-/// core path as `softclust predict`, which scales raw data first.
-pub fn outputs(p: &Prepared, file: &ModelFile) -> CliResult<Outputs> {
-    file.outputs_scaled(p.z.view()).map_err(lib_error)
-}
-
-/// Writes memberships (through the model file's output path, so `predict` gives the same
-/// file), the model and the report.
+/// Writes memberships (through the model file's output path, block by block, so `predict`
+/// gives the same file), the model and the report.
 pub fn finish(
     p: &Prepared,
     file: &ModelFile,
     output: Option<&std::path::Path>,
     save: &SaveArgs,
     timer: &mut Timer,
-    report: impl FnOnce(&Membership<f64>) -> CliResult<serde_json::Value>,
-) -> CliResult<Membership<f64>> {
-    let out = outputs(p, file)?;
+    report: impl FnOnce(&OutputSummary) -> CliResult<serde_json::Value>,
+) -> CliResult<OutputSummary> {
+    let summary = model_io::write_outputs(output, file, p.z.view())?;
     timer.lap("memberships");
-    model_io::write_outputs(output, &out, file.model.has_noise())?;
     if let Some(path) = &save.model_out {
         model_io::save(file, path)?;
     }
     timer.lap("write");
     if let Some(path) = &save.report {
-        let mut r = report(&out.memberships)?;
+        let mut r = report(&summary)?;
         r["n"] = json!(p.z.nrows());
         r["d"] = json!(p.z.ncols());
         write_report(path, r, timer)?;
     }
-    Ok(out.memberships)
+    Ok(summary)
 }
 
 /// The k-means settings of the CLI, without I/O.

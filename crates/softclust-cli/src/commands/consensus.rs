@@ -54,7 +54,7 @@ pub fn run(a: &ConsensusArgs, quiet: bool) -> CliResult<()> {
             "k": a.k,
             "stability": stability,
             "reference_inertia": num(reference_inertia),
-            "mean_max_p": num(m.max_p.mean().unwrap_or(f64::NAN)),
+            "mean_max_p": num(m.mean_max_p),
             "lower_bound": null,
             "mean_log_likelihood": null,
             "bic": null,

@@ -24,12 +24,11 @@ pub fn run(a: &PredictArgs, quiet: bool) -> CliResult<()> {
     file.scaler
         .transform_inplace(z.view_mut())
         .map_err(lib_error)?;
-    let out = file.outputs_scaled(z.view()).map_err(lib_error)?;
-    model_io::write_outputs(a.output.as_deref(), &out, file.model.has_noise())?;
+    let out = model_io::write_outputs(a.output.as_deref(), &file, z.view())?;
     if !quiet {
         note!(
             "softclust: {} rows scored with the {} model '{}'",
-            out.memberships.n_samples(),
+            out.n,
             file.model.kind_name(),
             a.model.display()
         );

@@ -6,7 +6,7 @@ use crate::error::{CliError, CliResult};
 use crate::mixture::{config, em_params, model_json, prepare};
 use crate::model_io;
 use crate::output::{write_to, Num};
-use crate::prepare::{lib_error, outputs};
+use crate::prepare::lib_error;
 use crate::report::{num, write_report, Timer};
 use serde_json::json;
 use softclust::selection::{select_model, Selection};
@@ -168,10 +168,9 @@ pub fn run(a: &SelectArgs, quiet: bool) -> CliResult<()> {
     .map_err(lib_error)?;
     timer.lap("fit");
     let file = p.model_file(Model::Gmm(sel.best.clone()), None);
-    let out = outputs(&p, &file)?;
     timer.lap("memberships");
     if let Some(path) = &a.output {
-        model_io::write_outputs(Some(path), &out, file.model.has_noise())?;
+        model_io::write_outputs(Some(path), &file, p.z.view())?;
     }
     if let Some(path) = &a.save.model_out {
         model_io::save(&file, path)?;
