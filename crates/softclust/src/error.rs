@@ -158,8 +158,9 @@ impl fmt::Display for Error {
             Error::Interrupted => write!(f, "interrupted"),
             Error::NegativeDistance { row, column, value } => write!(
                 f,
-                "the distance matrix has a negative entry ({value}) at row {row}, column {column} \
-                 (0-based); distances must be >= 0"
+                "the distance matrix has a negative entry ({}) at row {row}, column {column} \
+                 (0-based); distances must be >= 0",
+                Short(*value)
             ),
             Error::TooFewPoints {
                 n_samples,
@@ -182,7 +183,8 @@ impl fmt::Display for Error {
             } => write!(f, "{what}: expected {expected}, found {found}"),
             Error::InvalidWeight { row, value } => write!(
                 f,
-                "sample weight at row {row} (0-based) is {value}; weights must be finite and >= 0"
+                "sample weight at row {row} (0-based) is {}; weights must be finite and >= 0",
+                Short(*value)
             ),
             Error::ZeroTotalWeight => write!(
                 f,
@@ -222,10 +224,31 @@ pub(crate) fn invalid(
     value: impl fmt::Display,
     expected: &'static str,
 ) -> Error {
+    let text = value.to_string();
+    // A float that prints as a long run of digits (1e300 as 301 of them) reads better in
+    // scientific notation.
+    let value = match text.parse::<f64>() {
+        Ok(v) if text.len() > 20 => Short(v).to_string(),
+        _ => text,
+    };
     Error::InvalidParameter {
         name,
-        value: value.to_string(),
+        value,
         expected,
+    }
+}
+
+/// A number for messages: plain for moderate magnitudes, scientific for tiny and huge ones.
+pub(crate) struct Short(pub f64);
+
+impl fmt::Display for Short {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let a = self.0.abs();
+        if a == 0.0 || !a.is_finite() || (1e-4..1e15).contains(&a) {
+            write!(f, "{}", self.0)
+        } else {
+            write!(f, "{:e}", self.0)
+        }
     }
 }
 

@@ -830,7 +830,7 @@ impl<F: Float> FuzzyCMeansModel<F> {
             return Err(Error::MissingParameter {
                 name: "cluster spreads",
                 hint: "this fuzzy c-means model was not fitted on data (it only has centres): \
-                       fit the spreads on data with ClusterSpread::fit",
+                       fit the model on data (from Rust, ClusterSpread::fit fits spreads alone)",
             });
         };
         st.spread(self.centers.view(), kind)

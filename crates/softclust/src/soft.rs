@@ -1078,10 +1078,17 @@ impl FittedSoft {
                         .map(|j| {
                             if log_prior[j] == f64::NEG_INFINITY {
                                 f64::INFINITY
-                            } else if sigma[j] == 0.0 {
-                                d[j].as_f64()
+                            } else if hard {
+                                // Zero-variance clusters compete on distance alone.
+                                if sigma[j] == 0.0 {
+                                    d[j].as_f64()
+                                } else {
+                                    d[j].as_f64() / sigma[j]
+                                }
                             } else {
-                                d[j].as_f64() / sigma[j]
+                                // ln(d / sigma): no overflow to a tie of infinities when sigma
+                                // is tiny (1e-320) and d is not.
+                                euclid(d[j].as_f64(), kind).ln() - sigma[j].ln()
                             }
                         })
                         .collect();

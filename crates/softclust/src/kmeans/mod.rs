@@ -693,8 +693,8 @@ impl<F: Float> KMeansModel<F> {
     fn fitted_soft(&self) -> Result<&FittedSoft> {
         self.soft.as_ref().ok_or(Error::MissingParameter {
             name: "a soft step",
-            hint: "this k-means model was built from centres only: attach one with \
-                   KMeansModel::with_soft, or fit the model on data",
+            hint: "this k-means model was built from centres only: fit the model on data \
+                   (from Rust, a soft step can also be attached with KMeansModel::with_soft)",
         })
     }
 
@@ -744,7 +744,8 @@ impl<F: Float> KMeansModel<F> {
             return Err(Error::MissingParameter {
                 name: "cluster spreads",
                 hint: "this k-means model was not fitted on data (it only has centres): fit \
-                       the spreads on data with ClusterSpread::fit_labels",
+                       the model on data (from Rust, ClusterSpread::fit_labels fits spreads \
+                       alone)",
             });
         };
         st.clusters.spread(self.centers.view(), kind)
