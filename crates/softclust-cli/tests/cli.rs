@@ -376,9 +376,14 @@ fn closed_pipe_exits_quietly() {
         text.push_str(&format!("{},{}\n", i % 10, (i * 7) % 13));
     }
     let p = write(dir.path(), "many.csv", &text);
+    let (m, r) = (dir.path().join("m.json"), dir.path().join("r.json"));
     let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("softclust"))
         .args(["kmeans", "-k", "3", "-q"])
         .arg(&p)
+        .arg("--model-out")
+        .arg(&m)
+        .arg("--report")
+        .arg(&r)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -392,6 +397,8 @@ fn closed_pipe_exits_quietly() {
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success(), "{:?}", out.status);
     assert_eq!(String::from_utf8_lossy(&out.stderr), "");
+    // `| head -1` once lost the other outputs: the model and the report are still written.
+    assert!(m.exists() && r.exists(), "model or report missing");
 }
 
 #[test]
