@@ -128,6 +128,16 @@ def check_int(name: str, v, low: int = 1) -> int:
     return int(v)
 
 
+def real(name: str, v, optional: bool = False):
+    """``v`` as a float (``None`` passes when ``optional``), else :class:`InvalidParameterError`
+    naming the parameter. Ranges are checked by the core, with the same messages as the CLI."""
+    if v is None and optional:
+        return None
+    if isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool):
+        return float(v)
+    raise InvalidParameterError(f"{name} must be a real number, got {v!r}")
+
+
 def check_positive_ints(est, *names) -> None:
     """Raises :class:`InvalidParameterError` unless each named parameter of ``est`` is an
     integer from 1 to ``MAX_INT``."""
@@ -147,7 +157,7 @@ def anchor(a):
     """An anchor as the core parses it: ``"q:0.9"`` (a quantile) or a distance."""
     if a is None or isinstance(a, str):
         return a
-    return repr(float(a))
+    return repr(real("anchor", a))
 
 
 def soft_options(method, *, sigma=None, power=None, per_cluster_variance=False, size_weights=False,
@@ -155,15 +165,15 @@ def soft_options(method, *, sigma=None, power=None, per_cluster_variance=False, 
     """The soft-assignment options as the core's ``SoftSpec`` takes them."""
     return {
         "method": str(method),
-        "sigma": None if sigma is None else float(sigma),
-        "power": None if power is None else float(power),
+        "sigma": real("sigma", sigma, optional=True),
+        "power": real("power", power, optional=True),
         "per_cluster_variance": bool(per_cluster_variance),
         "size_weights": bool(size_weights),
-        "temperature": float(temperature),
+        "temperature": real("temperature", temperature),
         "near": anchor(near),
         "half": anchor(half),
         "far": anchor(far),
-        "far_value": float(DEFAULTS["far_value"] if far_value is None else far_value),
+        "far_value": real("far_value", DEFAULTS["far_value"] if far_value is None else far_value),
     }
 
 

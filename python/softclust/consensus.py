@@ -7,7 +7,7 @@ from sklearn.base import BaseEstimator, ClusterMixin
 from sklearn.utils.validation import check_is_fitted
 
 from . import _softclust as _rs
-from ._base import DEFAULTS, Membership, ModelFileMixin, check_positive_ints, check_x, n_threads, seed_from
+from ._base import DEFAULTS, Membership, ModelFileMixin, check_positive_ints, check_x, n_threads, real, seed_from
 
 
 class ConsensusKMeans(ModelFileMixin, ClusterMixin, BaseEstimator):
@@ -52,11 +52,11 @@ class ConsensusKMeans(ModelFileMixin, ClusterMixin, BaseEstimator):
         config = {
             "n_clusters": int(self.n_clusters),
             "runs": int(self.n_runs),
-            "resample": f"subsample:{float(self.subsample)!r}" if self.resample == "subsample" else self.resample,
+            "resample": f"subsample:{real('subsample', self.subsample)!r}" if self.resample == "subsample" else self.resample,
             "seed": seed_from(self.random_state),
             "reference_n_init": int(self.n_init),
             "max_iter": int(self.max_iter),
-            "tol": float(self.tol),
+            "tol": real("tol", self.tol),
         }
         self._set_model(_rs.consensus_fit(X, config, n_threads(self.n_jobs)))
         return self

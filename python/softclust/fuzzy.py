@@ -16,6 +16,7 @@ from ._base import (
     check_weights,
     check_x,
     n_threads,
+    real,
     seed_from,
     warn_not_converged,
 )
@@ -58,9 +59,9 @@ class FuzzyCMeans(ModelFileMixin, ClusterMixin, TransformerMixin, BaseEstimator)
         check_positive_ints(self, "n_clusters", "max_iter")
         config = {
             "n_clusters": int(self.n_clusters),
-            "m": float(self.m),
+            "m": real("m", self.m),
             "max_iter": int(self.max_iter),
-            "tol": float(self.tol),
+            "tol": real("tol", self.tol),
             "seed": seed_from(self.random_state),
             "init_centers": centers,
         }

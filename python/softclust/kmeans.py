@@ -9,15 +9,16 @@ from sklearn.utils.validation import check_is_fitted
 from . import _softclust as _rs
 from ._base import (
     DEFAULTS,
+    InvalidParameterError,
     Membership,
     ModelFileMixin,
     Typicality,
-    InvalidParameterError,
     check_int,
     check_positive_ints,
     check_weights,
     check_x,
     n_threads,
+    real,
     seed_from,
     soft_options,
     warn_not_converged,
@@ -138,7 +139,7 @@ class KMeans(ModelFileMixin, ClusterMixin, TransformerMixin, BaseEstimator):
             "init_centers": init_centers,
             "n_init": n_init,
             "max_iter": int(self.max_iter),
-            "tol": float(self.tol),
+            "tol": real("tol", self.tol),
             "seed": seed_from(self.random_state),
             "soft": soft_options(
                 self.soft, sigma=self.sigma, power=self.power, per_cluster_variance=self.per_cluster_variance,

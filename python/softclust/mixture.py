@@ -17,6 +17,7 @@ from ._base import (
     check_weights,
     check_x,
     n_threads,
+    real,
     seed_from,
     warn_not_converged,
 )
@@ -26,8 +27,8 @@ def _config(est, n_components=None, covariance_type=None) -> dict:
     return {
         "n_components": int(est.n_components if n_components is None else n_components),
         "covariance_type": est.covariance_type if covariance_type is None else covariance_type,
-        "tol": float(est.tol),
-        "reg_covar": float(est.reg_covar),
+        "tol": real("tol", est.tol),
+        "reg_covar": real("reg_covar", est.reg_covar),
         "max_iter": int(est.max_iter),
         "n_init": int(est.n_init),
         "init_params": est.init_params,
@@ -36,7 +37,7 @@ def _config(est, n_components=None, covariance_type=None) -> dict:
         "precisions_init": None if est.precisions_init is None else np.ascontiguousarray(est.precisions_init, dtype=np.float64),
         "seed": seed_from(est.random_state),
         "auto_regularize": bool(est.auto_regularize),
-        "noise": None if est.noise is None else float(est.noise),
+        "noise": real("noise", est.noise, optional=True),
     }
 
 

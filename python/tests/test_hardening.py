@@ -66,9 +66,13 @@ def test_ctrl_c_stops_a_fit_within_a_second(which):
         lambda: GaussianMixture(2, n_init=2.5),
         lambda: FuzzyCMeans(10**30),
         lambda: ConsensusKMeans(3, n_runs=-1),
+        lambda: KMeans(3, tol="abc"),
+        lambda: GaussianMixture(2, reg_covar=None),
+        lambda: FuzzyCMeans(2, m="2"),
+        lambda: KMeans(3, sigma=[1.0]),
     ],
 )
-def test_out_of_range_counts_raise_value_and_type_errors(make):
+def test_wrong_types_and_ranges_raise_value_and_type_errors(make):
     X = np.random.default_rng(0).normal(size=(20, 2))
     with pytest.raises(ValueError, match="must be") as info:
         make().fit(X)
