@@ -69,7 +69,7 @@ pub fn write_outputs(
         file.outputs_scaled(z.slice(s![a..(a + BLOCK_ROWS).min(n), ..]))
     };
     // The first block is computed here, so that an error is the library's, not a write error.
-    let first = block(0).map_err(crate::prepare::lib_error)?;
+    let first = block(0).map_err(crate::error::lib_error)?;
     let mut sum_max_p = 0.0;
     write_to(output, |w| {
         let cols = columns(&first, has_noise);

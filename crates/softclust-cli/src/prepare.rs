@@ -3,7 +3,7 @@
 //! through the model file (so that `predict` writes the same file).
 
 use crate::cli::{InitName, InputArgs, SaveArgs};
-use crate::error::{CliError, CliResult};
+use crate::error::{lib_error, CliResult};
 use crate::input::{read_table, Table};
 use crate::model_io;
 use crate::model_io::OutputSummary;
@@ -15,35 +15,6 @@ use softclust::{
     FittedSoft, KMeans, KMeansModel, Model, ModelFile, Scaler, SoftKind, SoftMethod, Spread,
     Standardize,
 };
-
-/// The command-line flag that sets a library parameter, for error messages.
-fn flag(name: &str) -> String {
-    match name {
-        "n_clusters" | "n_components" => "-k".into(),
-        "n_features" => "--dim".into(),
-        "subsample fraction" => "--resample subsample:F".into(),
-        "near anchor" | "half anchor" | "far anchor" => {
-            format!("--{}", name.trim_end_matches(" anchor"))
-        }
-        "coassociation" => "--coassociation-out".into(),
-        other => format!("--{}", other.replace('_', "-")),
-    }
-}
-
-/// A library error, with parameter names replaced by the flags that set them.
-pub fn lib_error(e: softclust::Error) -> CliError {
-    match e {
-        softclust::Error::InvalidParameter {
-            name,
-            value,
-            expected,
-        } => CliError::msg(format!(
-            "invalid {} {value}: expected {expected}",
-            flag(name)
-        )),
-        other => CliError::from(other),
-    }
-}
 
 /// Input read, weights column taken out, scaler fitted and applied (in place: `table.data` is
 /// left empty and `z` holds the standardised data).

@@ -1,9 +1,10 @@
 //! `softclust consensus`: consensus k-means memberships with their intervals.
 
 use crate::cli::ConsensusArgs;
+use crate::error::lib_error;
 use crate::error::CliResult;
 use crate::output::write_to;
-use crate::prepare::{finish, lib_error, Prepared};
+use crate::prepare::{finish, Prepared};
 use crate::progress::FitProgress;
 use crate::report::{num, Timer};
 use serde_json::json;

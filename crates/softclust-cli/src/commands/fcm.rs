@@ -1,8 +1,9 @@
 //! `softclust fcm`: fuzzy c-means memberships (and typicality).
 
 use crate::cli::FcmArgs;
+use crate::error::lib_error;
 use crate::error::CliResult;
-use crate::prepare::{finish, lib_error, Prepared};
+use crate::prepare::{finish, Prepared};
 use crate::report::{num, Timer};
 use serde_json::json;
 use softclust::fcm::FuzzyCMeans;

@@ -1,9 +1,10 @@
 //! `softclust gmm`: a Gaussian mixture by EM, responsibilities as memberships.
 
 use crate::cli::GmmArgs;
+use crate::error::lib_error;
 use crate::error::CliResult;
 use crate::mixture::{config, convergence_note, em_params, model_json, prepare};
-use crate::prepare::{finish, lib_error};
+use crate::prepare::finish;
 use crate::progress::FitProgress;
 use crate::report::Timer;
 use serde_json::json;

@@ -1,9 +1,10 @@
 //! `softclust kmeans`: k-means with its soft step, then memberships (and typicality).
 
 use crate::cli::KmeansArgs;
+use crate::error::lib_error;
 use crate::error::{CliError, CliResult};
 use crate::output::{write_matrix, write_to};
-use crate::prepare::{describe_soft, finish, fit_kmeans, lib_error, KmeansSettings, Prepared};
+use crate::prepare::{describe_soft, finish, fit_kmeans, KmeansSettings, Prepared};
 use crate::report::{num, Timer};
 use serde_json::json;
 use softclust::Model;

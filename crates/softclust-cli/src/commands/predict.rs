@@ -2,10 +2,10 @@
 //! or by the Python package's `model.save`).
 
 use crate::cli::PredictArgs;
+use crate::error::lib_error;
 use crate::error::{CliError, CliResult};
 use crate::input::read_table;
 use crate::model_io;
-use crate::prepare::lib_error;
 
 pub fn run(a: &PredictArgs, quiet: bool) -> CliResult<()> {
     let file = model_io::load(&a.model)?;

@@ -2,11 +2,11 @@
 //! ICL (each candidate scored by one E-step), and the winner's memberships.
 
 use crate::cli::SelectArgs;
+use crate::error::lib_error;
 use crate::error::{CliError, CliResult};
 use crate::mixture::{config, em_params, model_json, prepare};
 use crate::model_io;
 use crate::output::{write_to, Num};
-use crate::prepare::lib_error;
 use crate::report::{num, write_report, Timer};
 use serde_json::json;
 use softclust::selection::{select_model, Selection};

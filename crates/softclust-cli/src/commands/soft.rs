@@ -1,10 +1,11 @@
 //! `softclust soft`: memberships from a distance matrix you bring.
 
 use crate::cli::SoftArgs;
+use crate::error::lib_error;
 use crate::error::{CliError, CliResult};
 use crate::input::read_table;
 use crate::output::{write_membership, write_to, Columns};
-use crate::prepare::{describe_soft, lib_error};
+use crate::prepare::describe_soft;
 use softclust::{DistanceKind, SoftKind};
 
 pub fn run(a: &SoftArgs, quiet: bool) -> CliResult<()> {
