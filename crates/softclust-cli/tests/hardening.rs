@@ -112,6 +112,37 @@ fn output_to_a_fifo_writes_through_it() {
     assert!(temp_files(dir.path()).is_empty());
 }
 
+/// `-o` onto a character device writes through it and leaves the device in place (as root,
+/// `-o /dev/null` once replaced /dev/null). The device here is a private copy of /dev/null made
+/// with mknod, so a regression cannot clobber the machine's; without the right to mknod (not
+/// root) the test has nothing to check.
+#[test]
+fn output_to_a_character_device_keeps_the_device() {
+    use std::os::unix::fs::FileTypeExt;
+    let dir = tempfile::tempdir().unwrap();
+    let d = plain(dir.path());
+    let null = dir.path().join("null");
+    let made = std::process::Command::new("mknod")
+        .arg(&null)
+        .args(["c", "1", "3"])
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    // A filesystem mounted nodev refuses to open device nodes at all.
+    let usable = made && std::fs::OpenOptions::new().write(true).open(&null).is_ok();
+    if !usable {
+        eprintln!("no usable device node here; character-device case not checked");
+        return;
+    }
+    bin()
+        .args(["kmeans", s(&d), "-k", "2", "-q", "-o", s(&null)])
+        .assert()
+        .success();
+    let ft = std::fs::symlink_metadata(&null).unwrap().file_type();
+    assert!(ft.is_char_device(), "the device was replaced");
+    assert!(temp_files(dir.path()).is_empty());
+}
+
 /// `-o /dev/stdout` writes to standard output instead of replacing the device link.
 #[test]
 fn output_to_dev_stdout_goes_to_stdout() {
