@@ -195,15 +195,12 @@ impl ConsensusKMeans {
     }
 
     fn kmeans<F: Float>(&self, seed: u64, n_init: usize) -> KMeans<F> {
-        let km = KMeans::new(self.n_clusters)
+        KMeans::new(self.n_clusters)
             .seed(seed)
             .n_init(n_init)
             .max_iter(self.max_iter)
-            .tol(self.tol);
-        match &self.interrupt {
-            Some(flag) => km.interrupt(flag.clone()),
-            None => km,
-        }
+            .tol(self.tol)
+            .interrupt_opt(self.interrupt.clone())
     }
 
     /// Fits the consensus on `x` (n x d).
@@ -217,19 +214,14 @@ impl ConsensusKMeans {
         x: ArrayView2<'_, F>,
         progress: &(dyn Fn(usize) + Sync),
     ) -> Result<ConsensusModel<F>> {
-        if self.runs == 0 || self.runs > crate::data::MAX_RESTARTS {
-            return Err(invalid("runs", self.runs, "an integer from 1 to 100000"));
-        }
+        crate::data::check_restarts("runs", self.runs)?;
         if let Resample::Subsample(f) = self.resample {
             if !(f > 0.0 && f <= 1.0) {
                 return Err(invalid("subsample fraction", f, "a fraction in (0, 1]"));
             }
         }
-        for n in [self.reference_n_init, self.run_n_init] {
-            if n == 0 || n > crate::data::MAX_RESTARTS {
-                return Err(invalid("n_init", n, "an integer from 1 to 100000"));
-            }
-        }
+        crate::data::check_restarts("n_init", self.reference_n_init)?;
+        crate::data::check_restarts("n_init", self.run_n_init)?;
         if self.runs > u16::MAX as usize && self.coassociation {
             return Err(invalid(
                 "runs",

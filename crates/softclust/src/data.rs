@@ -30,6 +30,18 @@ pub fn max_magnitude<F: Float>() -> f64 {
 /// ask for, so that a mistyped count is an error rather than a fit that never ends.
 pub const MAX_RESTARTS: usize = 100_000;
 
+/// Checks a count of restarts or runs: from 1 to [`MAX_RESTARTS`].
+pub(crate) fn check_restarts(name: &'static str, n: usize) -> Result<()> {
+    if n == 0 || n > MAX_RESTARTS {
+        return Err(crate::error::invalid(
+            name,
+            n,
+            "an integer from 1 to 100000",
+        ));
+    }
+    Ok(())
+}
+
 /// The largest total of sample weights accepted (1e100): with values below
 /// [`max_magnitude`], weighted sums of squared distances stay finite.
 pub const MAX_TOTAL_WEIGHT: f64 = 1e100;
@@ -62,9 +74,10 @@ fn check_values<F: Float>(x: ArrayView2<'_, F>, what: &'static str, bounded: boo
         f64::INFINITY
     };
     // `(v s)² * 0` is NaN exactly when v is not finite or |v| s overflows when squared, that is
-    // (up to rounding) when |v| > limit; without a bound, `v * 0` is NaN exactly when v is not
-    // finite.
-    let scale = bounded.then(|| F::of(F::max_value().as_f64().sqrt() / limit));
+    // (up to rounding) when |v| > limit. Without a bound, s = 0.5 / sqrt(MAX) keeps the square
+    // of every finite value finite, so only non-finite values fail.
+    let root = F::max_value().as_f64().sqrt();
+    let scale = F::of(if bounded { root / limit } else { 0.5 / root });
     let bad = map_segments(x.nrows(), |rows| {
         // Fast path: one vectorised sum over the segment says whether there is anything to
         // look for (values within rounding of the limit pass it).
@@ -177,29 +190,17 @@ impl<T> Drop for Lease<'_, T> {
     }
 }
 
-/// Whether every value of a slice is finite.
+/// Whether every value of a slice is finite and, scaled by `scale`, has a finite square.
 struct AllFinite<'a, F> {
     x: &'a [F],
-    scale: Option<F>,
+    scale: F,
 }
 
 impl<F: Float> simd::Kernel for AllFinite<'_, F> {
     type Output = bool;
     #[inline(always)]
     fn run(self) -> bool {
-        let Some(s) = self.scale else {
-            let mut acc = [F::zero(); 8];
-            let mut chunks = self.x.chunks_exact(8);
-            for c in &mut chunks {
-                for (a, &v) in acc.iter_mut().zip(c) {
-                    *a += v * F::zero();
-                }
-            }
-            for (a, &v) in acc.iter_mut().zip(chunks.remainder()) {
-                *a += v * F::zero();
-            }
-            return acc.iter().all(|a| *a == F::zero());
-        };
+        let s = self.scale;
         let mut acc = [F::zero(); 8];
         let mut chunks = self.x.chunks_exact(8);
         for c in &mut chunks {

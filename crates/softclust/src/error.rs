@@ -1,5 +1,6 @@
 //! Structured errors. Every message says what is wrong and what to do about it.
 
+use crate::float::Shortest;
 use std::fmt;
 
 /// Everything that can go wrong in softclust's numerics.
@@ -160,7 +161,7 @@ impl fmt::Display for Error {
                 f,
                 "the distance matrix has a negative entry ({}) at row {row}, column {column} \
                  (0-based); distances must be >= 0",
-                Short(*value)
+                Shortest(*value)
             ),
             Error::TooFewPoints {
                 n_samples,
@@ -184,7 +185,7 @@ impl fmt::Display for Error {
             Error::InvalidWeight { row, value } => write!(
                 f,
                 "sample weight at row {row} (0-based) is {}; weights must be finite and >= 0",
-                Short(*value)
+                Shortest(*value)
             ),
             Error::ZeroTotalWeight => write!(
                 f,
@@ -228,27 +229,13 @@ pub(crate) fn invalid(
     // A float that prints as a long run of digits (1e300 as 301 of them) reads better in
     // scientific notation.
     let value = match text.parse::<f64>() {
-        Ok(v) if text.len() > 20 => Short(v).to_string(),
+        Ok(v) if text.len() > 20 => Shortest(v).to_string(),
         _ => text,
     };
     Error::InvalidParameter {
         name,
         value,
         expected,
-    }
-}
-
-/// A number for messages: plain for moderate magnitudes, scientific for tiny and huge ones.
-pub(crate) struct Short(pub f64);
-
-impl fmt::Display for Short {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let a = self.0.abs();
-        if a == 0.0 || !a.is_finite() || (1e-4..1e15).contains(&a) {
-            write!(f, "{}", self.0)
-        } else {
-            write!(f, "{:e}", self.0)
-        }
     }
 }
 

@@ -59,3 +59,19 @@ impl Float for f32 {
         f64::from(self)
     }
 }
+
+/// The shortest text that reads back as exactly `v`: plain notation for moderate magnitudes,
+/// scientific notation (`1.5e-20`) for tiny and huge ones, so no value becomes a long run of
+/// zeros (in messages, and in the CLI's output files).
+pub struct Shortest(pub f64);
+
+impl Display for Shortest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let a = self.0.abs();
+        if a == 0.0 || (1e-4..1e15).contains(&a) {
+            write!(f, "{}", self.0)
+        } else {
+            write!(f, "{:e}", self.0)
+        }
+    }
+}

@@ -217,13 +217,7 @@ impl GaussianMixture {
         if self.max_iter == 0 {
             return Err(invalid("max_iter", 0, "an integer >= 1"));
         }
-        if self.n_init == 0 || self.n_init > crate::data::MAX_RESTARTS {
-            return Err(invalid(
-                "n_init",
-                self.n_init,
-                "an integer from 1 to 100000",
-            ));
-        }
+        crate::data::check_restarts("n_init", self.n_init)?;
         if let Some(p0) = self.noise {
             if !(p0 > 0.0 && p0 < 1.0) {
                 return Err(invalid("noise", p0, "an initial noise weight in (0, 1)"));

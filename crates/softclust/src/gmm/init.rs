@@ -41,13 +41,11 @@ impl GaussianMixture {
             let mut resp = Array2::<f64>::zeros((n, k));
             match self.init_params {
                 GmmInit::KMeans => {
-                    let mut km = KMeans::new(k)
+                    let km = KMeans::new(k)
                         .n_init(1)
                         .seed(seed)
-                        .init(Init::KMeansPlusPlus);
-                    if let Some(flag) = &self.interrupt {
-                        km = km.interrupt(flag.clone());
-                    }
+                        .init(Init::KMeansPlusPlus)
+                        .interrupt_opt(self.interrupt.clone());
                     let mut wv: Array1<F> = w.iter().map(|&v| F::of(v)).collect();
                     let mut model = km.fit_unchecked(x, Some(wv.view()), &mut |_| {})?;
                     let mut trimmed = vec![false; n];

@@ -238,8 +238,13 @@ impl<F: Float> KMeans<F> {
 
     /// Lets `flag` stop the fit: once triggered, the fit returns [`Error::Interrupted`] at its
     /// next iteration (the Python package triggers it on Ctrl-C).
-    pub fn interrupt(mut self, flag: crate::interrupt::Interrupt) -> Self {
-        self.interrupt = Some(flag);
+    pub fn interrupt(self, flag: crate::interrupt::Interrupt) -> Self {
+        self.interrupt_opt(Some(flag))
+    }
+
+    /// The flag of an enclosing fit (consensus runs, a mixture's k-means start), if any.
+    pub(crate) fn interrupt_opt(mut self, flag: Option<crate::interrupt::Interrupt>) -> Self {
+        self.interrupt = flag;
         self
     }
 
@@ -290,15 +295,10 @@ impl<F: Float> KMeans<F> {
             return Err(invalid("tol", self.tol, "a finite number >= 0"));
         }
         if let Some(n) = self.n_init {
-            if n == 0 || n > crate::data::MAX_RESTARTS {
-                return Err(invalid("n_init", n, "an integer from 1 to 100000"));
-            }
+            crate::data::check_restarts("n_init", n)?;
         }
-        if let Some(t) = self
-            .n_local_trials
-            .filter(|&t| t == 0 || t > crate::data::MAX_RESTARTS)
-        {
-            return Err(invalid("n_local_trials", t, "an integer from 1 to 100000"));
+        if let Some(t) = self.n_local_trials {
+            crate::data::check_restarts("n_local_trials", t)?;
         }
         self.soft.check()?;
         if n < self.n_clusters {
