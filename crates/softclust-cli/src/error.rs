@@ -1,5 +1,5 @@
-//! The CLI's error: a message for the user, or a closed output pipe (not an error for them);
-//! library errors in terms of the flags that set the parameters.
+//! The CLI's error: a message for the user (a closed output pipe is not one: `output::write_to`
+//! treats it as success); library errors in terms of the flags that set the parameters.
 
 use std::fmt::Display;
 use std::io;
@@ -8,8 +8,6 @@ use std::io;
 pub enum CliError {
     /// One line for stderr; exit status 2.
     Message(String),
-    /// The reader of our output went away; exit quietly with status 0.
-    BrokenPipe,
 }
 
 pub type CliResult<T> = Result<T, CliError>;
@@ -21,11 +19,7 @@ impl CliError {
 
     /// An I/O error while writing `what`.
     pub fn io(what: &str, e: io::Error) -> Self {
-        if e.kind() == io::ErrorKind::BrokenPipe {
-            CliError::BrokenPipe
-        } else {
-            CliError::Message(format!("{what}: {e}"))
-        }
+        CliError::Message(format!("{what}: {e}"))
     }
 }
 

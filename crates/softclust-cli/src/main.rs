@@ -1,5 +1,5 @@
-//! The `softclust` command. Exit status: 0 on success (and on a closed output pipe), 2 on a
-//! usage or input error, with one line on stderr.
+//! The `softclust` command. Exit status: 0 on success (and on a closed output pipe, see
+//! `output::write_to`), 2 on a usage or input error, with one line on stderr.
 
 /// One line on stderr. A closed or full stderr is ignored: the result (exit status and output
 /// files) must not depend on whether the summary could be printed.
@@ -69,10 +69,6 @@ fn main() -> ExitCode {
     // succeeded.
     match run(args).and_then(|()| output::commit()) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(error::CliError::BrokenPipe) => {
-            output::discard();
-            ExitCode::SUCCESS
-        }
         Err(error::CliError::Message(m)) => {
             output::discard();
             // One line, whatever a message quotes from the input.

@@ -1,8 +1,7 @@
 //! EM settings and report fields shared by `softclust gmm` and `softclust select`.
 
 use crate::cli::{EmArgs, InputArgs};
-use crate::error::lib_error;
-use crate::error::CliResult;
+use crate::error::{lib_error, CliResult};
 use crate::prepare::Prepared;
 use crate::report::num;
 use serde_json::json;

@@ -1,7 +1,7 @@
 //! Model files on disk (the format is the core's `softclust::ModelFile`, shared with the
 //! Python package) and a model's outputs as columns of the membership file.
 
-use crate::error::{CliError, CliResult};
+use crate::error::{lib_error, CliError, CliResult};
 use crate::output::{write_membership_header, write_membership_rows, write_to, Columns};
 use ndarray::{s, ArrayView2};
 use softclust::model::{Extra, Outputs};
@@ -69,21 +69,20 @@ pub fn write_outputs(
         file.outputs_scaled(z.slice(s![a..(a + BLOCK_ROWS).min(n), ..]))
     };
     // The first block is computed here, so that an error is the library's, not a write error.
-    let first = block(0).map_err(crate::error::lib_error)?;
+    let mut first = Some(block(0).map_err(lib_error)?);
     let mut sum_max_p = 0.0;
     write_to(output, |w| {
-        let cols = columns(&first, has_noise);
-        write_membership_header(w, first.memberships.n_clusters(), &cols)?;
-        let mut next = Some(first);
-        let mut a = 0;
-        while a < n {
-            let out = match next.take() {
-                Some(o) => o,
+        for a in (0..n).step_by(BLOCK_ROWS) {
+            let out = match first.take() {
+                Some(out) => {
+                    let k = out.memberships.n_clusters();
+                    write_membership_header(w, k, &columns(&out, has_noise))?;
+                    out
+                }
                 None => block(a).map_err(|e| std::io::Error::other(e.to_string()))?,
             };
             sum_max_p += out.memberships.max_p.sum();
             write_membership_rows(w, &out.memberships, &columns(&out, has_noise))?;
-            a += BLOCK_ROWS;
         }
         Ok(())
     })?;

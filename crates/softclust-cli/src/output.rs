@@ -9,6 +9,7 @@
 
 use crate::error::{CliError, CliResult};
 use ndarray::{Array1, ArrayView2};
+use softclust::float::Shortest;
 use softclust::Membership;
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -155,10 +156,8 @@ pub fn check_paths(inputs: &[&Path], outputs: &[(&str, Option<&Path>)]) -> CliRe
             }
         };
         let shown = path.display();
-        let t = target(path).map_err(|e| match e {
-            CliError::Message(m) => CliError::msg(format!("{flag}: {m}")),
-            other => other,
-        })?;
+        let t =
+            target(path).map_err(|CliError::Message(m)| CliError::msg(format!("{flag}: {m}")))?;
         let dest = match t {
             Target::Stdout | Target::Stream(_) => continue,
             Target::File(dest) => dest,
@@ -198,6 +197,20 @@ pub fn check_paths(inputs: &[&Path], outputs: &[(&str, Option<&Path>)]) -> CliRe
     Ok(())
 }
 
+/// Writes to a stream (standard output, a device, a FIFO): a reader that went away is not an
+/// error.
+fn stream(
+    what: &str,
+    out: impl Write,
+    write: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+) -> CliResult<()> {
+    let mut w = BufWriter::new(out);
+    match write(&mut w).and_then(|_| w.flush()) {
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
+        r => r.map_err(|e| CliError::io(what, e)),
+    }
+}
+
 /// Writes `write` to standard output (`None` or `-`), through an existing non-regular file
 /// (a device or FIFO), or to a staged temporary file beside `path` that [`commit`] renames
 /// over it once the command has succeeded (symlinks are followed and kept; an existing file's
@@ -214,25 +227,14 @@ pub fn write_to(
         Some(p) => target(p)?,
     };
     match t {
-        Target::Stdout => {
-            let stdout = io::stdout();
-            let mut w = BufWriter::new(stdout.lock());
-            match write(&mut w).and_then(|_| w.flush()) {
-                Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
-                r => r.map_err(|e| CliError::io("writing standard output", e)),
-            }
-        }
+        Target::Stdout => stream("writing standard output", io::stdout().lock(), write),
         Target::Stream(p) => {
             let what = format!("writing '{}'", p.display());
             let f = std::fs::OpenOptions::new()
                 .write(true)
                 .open(&p)
                 .map_err(|e| CliError::io(&what, e))?;
-            let mut w = BufWriter::new(f);
-            match write(&mut w).and_then(|_| w.flush()) {
-                Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
-                r => r.map_err(|e| CliError::io(&what, e)),
-            }
+            stream(&what, f, write)
         }
         Target::File(dest) => {
             let what = format!("writing '{}'", dest.display());
@@ -270,22 +272,6 @@ pub fn write_to(
                 .map_err(|e| CliError::msg(format!("{what}: {e}")))?;
             lock(&STAGED).push((tmp, dest));
             Ok(())
-        }
-    }
-}
-
-/// Shortest text that reads back as exactly `v`: plain notation for moderate magnitudes,
-/// scientific notation (`1.5e-20`) for tiny and huge ones, so no value becomes a long run of
-/// zeros.
-pub struct Num(pub f64);
-
-impl std::fmt::Display for Num {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let a = self.0.abs();
-        if a == 0.0 || (1e-4..1e15).contains(&a) {
-            write!(f, "{}", self.0)
-        } else {
-            write!(f, "{:e}", self.0)
         }
     }
 }
@@ -345,18 +331,18 @@ pub fn write_membership_rows(
     let k = m.n_clusters();
     for i in 0..m.n_samples() {
         for j in 0..k {
-            write!(w, "{},", Num(m.proba[(i, j)]))?;
+            write!(w, "{},", Shortest(m.proba[(i, j)]))?;
         }
         write!(
             w,
             "{},{},{},{}",
             m.label[i],
-            Num(m.max_p[i]),
-            Num(m.margin[i]),
-            Num(m.entropy[i])
+            Shortest(m.max_p[i]),
+            Shortest(m.margin[i]),
+            Shortest(m.entropy[i])
         )?;
         for col in &extra.values {
-            write!(w, ",{}", Num(col[i]))?;
+            write!(w, ",{}", Shortest(col[i]))?;
         }
         writeln!(w)?;
     }
@@ -371,7 +357,7 @@ pub fn write_matrix(
 ) -> io::Result<()> {
     writeln!(w, "{}", header.join(","))?;
     for row in x.rows() {
-        let cells: Vec<String> = row.iter().map(|&v| Num(v).to_string()).collect();
+        let cells: Vec<String> = row.iter().map(|&v| Shortest(v).to_string()).collect();
         writeln!(w, "{}", cells.join(","))?;
     }
     Ok(())

@@ -1,8 +1,7 @@
 //! `softclust consensus`: consensus k-means memberships with their intervals.
 
 use crate::cli::ConsensusArgs;
-use crate::error::lib_error;
-use crate::error::CliResult;
+use crate::error::{lib_error, CliResult};
 use crate::output::write_to;
 use crate::prepare::{finish, Prepared};
 use crate::progress::FitProgress;

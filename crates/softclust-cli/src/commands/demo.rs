@@ -1,8 +1,7 @@
 //! `softclust demo`: the whole path on Fisher's Iris data, with the soft methods side by side.
 
 use crate::cli::InitName;
-use crate::error::lib_error;
-use crate::error::{CliError, CliResult};
+use crate::error::{lib_error, CliError, CliResult};
 use crate::input::Table;
 use crate::output::write_to;
 use crate::prepare::{describe_soft, fit_kmeans, KmeansSettings, Prepared};

@@ -1,8 +1,7 @@
 //! `softclust fcm`: fuzzy c-means memberships (and typicality).
 
 use crate::cli::FcmArgs;
-use crate::error::lib_error;
-use crate::error::CliResult;
+use crate::error::{lib_error, CliResult};
 use crate::prepare::{finish, Prepared};
 use crate::report::{num, Timer};
 use serde_json::json;

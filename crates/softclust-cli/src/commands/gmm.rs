@@ -1,8 +1,7 @@
 //! `softclust gmm`: a Gaussian mixture by EM, responsibilities as memberships.
 
 use crate::cli::GmmArgs;
-use crate::error::lib_error;
-use crate::error::CliResult;
+use crate::error::{lib_error, CliResult};
 use crate::mixture::{config, convergence_note, em_params, model_json, prepare};
 use crate::prepare::finish;
 use crate::progress::FitProgress;

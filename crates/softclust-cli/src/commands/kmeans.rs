@@ -1,8 +1,7 @@
 //! `softclust kmeans`: k-means with its soft step, then memberships (and typicality).
 
 use crate::cli::KmeansArgs;
-use crate::error::lib_error;
-use crate::error::{CliError, CliResult};
+use crate::error::{lib_error, CliError, CliResult};
 use crate::output::{write_matrix, write_to};
 use crate::prepare::{describe_soft, finish, fit_kmeans, KmeansSettings, Prepared};
 use crate::report::{num, Timer};

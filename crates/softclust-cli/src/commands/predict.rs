@@ -2,8 +2,7 @@
 //! or by the Python package's `model.save`).
 
 use crate::cli::PredictArgs;
-use crate::error::lib_error;
-use crate::error::{CliError, CliResult};
+use crate::error::{lib_error, CliError, CliResult};
 use crate::input::read_table;
 use crate::model_io;
 

@@ -2,13 +2,13 @@
 //! ICL (each candidate scored by one E-step), and the winner's memberships.
 
 use crate::cli::SelectArgs;
-use crate::error::lib_error;
-use crate::error::{CliError, CliResult};
+use crate::error::{lib_error, CliError, CliResult};
 use crate::mixture::{config, em_params, model_json, prepare};
 use crate::model_io;
-use crate::output::{write_to, Num};
+use crate::output::write_to;
 use crate::report::{num, write_report, Timer};
 use serde_json::json;
+use softclust::float::Shortest;
 use softclust::selection::{select_model, Selection};
 use softclust::{CovarianceType, Model};
 use std::io::Write;
@@ -23,6 +23,11 @@ pub fn parse_k_range(s: &str) -> CliResult<Vec<usize>> {
             "invalid -k '{s}': expected a range like 1..10 or a list like 2,3,5 of integers >= 1"
         ))
     };
+    let too_many = |count: usize| {
+        CliError::msg(format!(
+            "invalid -k '{s}': {count} values of k; give at most {MAX_KS} (each one is a fit)"
+        ))
+    };
     let ks: Vec<usize> = if let Some((a, b)) = s.split_once("..") {
         let a: usize = a.trim().parse().map_err(|_| bad())?;
         let b: usize = b
@@ -33,11 +38,9 @@ pub fn parse_k_range(s: &str) -> CliResult<Vec<usize>> {
         if a > b {
             return Err(bad());
         }
+        // Checked before the range is collected: 1..2^64 must not be allocated.
         if b - a >= MAX_KS {
-            return Err(CliError::msg(format!(
-                "invalid -k '{s}': {} values of k; give at most {MAX_KS} (each one is a fit)",
-                b.abs_diff(a).saturating_add(1)
-            )));
+            return Err(too_many((b - a).saturating_add(1)));
         }
         (a..=b).collect()
     } else {
@@ -49,10 +52,7 @@ pub fn parse_k_range(s: &str) -> CliResult<Vec<usize>> {
         return Err(bad());
     }
     if ks.len() > MAX_KS {
-        return Err(CliError::msg(format!(
-            "invalid -k '{s}': {} values of k; give at most {MAX_KS} (each one is a fit)",
-            ks.len()
-        )));
+        return Err(too_many(ks.len()));
     }
     Ok(ks)
 }
@@ -145,7 +145,7 @@ fn print_table(w: &mut dyn Write, sel: &Selection) -> std::io::Result<()> {
         "chosen: k = {}, covariance = {} (lowest {crit} = {})",
         sel.best.n_components(),
         sel.best.covariance_type().name(),
-        Num(sel.table[0].criterion)
+        Shortest(sel.table[0].criterion)
     )
 }
 
@@ -168,10 +168,10 @@ pub fn run(a: &SelectArgs, quiet: bool) -> CliResult<()> {
     .map_err(lib_error)?;
     timer.lap("fit");
     let file = p.model_file(Model::Gmm(sel.best.clone()), None);
-    timer.lap("memberships");
     if let Some(path) = &a.output {
         model_io::write_outputs(Some(path), &file, p.z.view())?;
     }
+    timer.lap("memberships");
     if let Some(path) = &a.save.model_out {
         model_io::save(&file, path)?;
     }

@@ -1,8 +1,7 @@
 //! `softclust soft`: memberships from a distance matrix you bring.
 
 use crate::cli::SoftArgs;
-use crate::error::lib_error;
-use crate::error::{CliError, CliResult};
+use crate::error::{lib_error, CliError, CliResult};
 use crate::input::read_table;
 use crate::output::{write_membership, write_to, Columns};
 use crate::prepare::describe_soft;
