@@ -47,39 +47,37 @@ fn scatter_and_finish<F: Float>(
     let k = resp.ncols();
     let full_like = matches!(cov_type, CovarianceType::Full | CovarianceType::Tied);
     if !full_like {
-        // Diagonal and spherical: one GEMM per block for all components,
-        // S2 = (w ∘ r)^T (X ∘ X), then s_kj = S2_kj / n_k - 2 mu_kj² + mu_kj² + reg
-        // (scikit-learn's avg_X2 - 2 avg_X_means + avg_means2).
+        // Diagonal and spherical: the weighted squared deviations from each component's mean,
+        // s_kj = sum_i w_i r_ik (x_ij - mu_kj)² / n_k + reg (about the means, never raw moments).
         let parts = map_segments(n, |rows| {
-            let mut acc = Array2::<f64>::zeros((k, d));
+            let mut acc = vec![0.0f64; k * d];
             let mut xb = Array2::<f64>::zeros((BLOCK_ROWS, d));
             let mut start = rows.start;
             while start < rows.end {
                 let end = (start + BLOCK_ROWS).min(rows.end);
-                let b = end - start;
                 load_block(x, start, end, &mut xb);
-                let mut sq = xb.slice_mut(s![..b, ..]);
-                sq.mapv_inplace(|v| v * v);
-                let mut rw = resp.slice(s![start..end, ..]).to_owned();
-                for (i, mut row) in rw.rows_mut().into_iter().enumerate() {
-                    row *= w[start + i];
+                for (i, row) in xb.rows().into_iter().take(end - start).enumerate() {
+                    let wi = w[start + i];
+                    for c in 0..k {
+                        let rw = wi * resp[(start + i, c)];
+                        let dst = &mut acc[c * d..(c + 1) * d];
+                        for ((a, &v), &m) in dst.iter_mut().zip(row.iter()).zip(means.row(c)) {
+                            let t = v - m;
+                            *a += rw * t * t;
+                        }
+                    }
                 }
-                matmul(1.0, &rw.t(), &sq.view(), 1.0, &mut acc.view_mut());
                 start = end;
             }
             acc
         });
-        let mut s2 = Array2::<f64>::zeros((k, d));
+        let mut s2 = vec![0.0f64; k * d];
         for p in parts {
-            s2 += &p;
-        }
-        let mut v = Array2::<f64>::zeros((k, d));
-        for j in 0..k {
-            for t in 0..d {
-                let m = means[(j, t)];
-                v[(j, t)] = s2[(j, t)] / nk[j] - 2.0 * (m * m) + m * m + reg_covar;
+            for (a, b) in s2.iter_mut().zip(p) {
+                *a += b;
             }
         }
+        let v = Array2::from_shape_fn((k, d), |(j, t)| s2[j * d + t] / nk[j] + reg_covar);
         let cov = if cov_type == CovarianceType::Diag {
             CovMatrices::Diag(v)
         } else {

@@ -19,7 +19,7 @@ impl GaussianMixture {
         x: ArrayView2<'_, F>,
         w: &[f64],
         run: usize,
-        reg: &mut super::fit::Regularizer,
+        reg: &mut super::block::Regularizer,
     ) -> Result<(Array1<f64>, Array2<f64>, CovMatrices)> {
         if let Some(m) = &self.warm_start {
             return Ok((

@@ -1,13 +1,11 @@
 //! Row-block kernels of the Gaussian mixture: the weighted log-densities of a block for every
 //! component, and one fused EM iteration that reads each row block once.
 //!
-//! For full and tied covariances, data are shifted by a fixed vector `m0` (the training data's
-//! column means during a fit) as each block is loaded, which keeps the products small; the
-//! scatter is then taken about each component's current mean, so covariances suffer no
-//! cancellation. Diagonal and spherical covariances use scikit-learn's moment formulas on the
-//! data as given (`m0 = 0`): a cluster of identical points then gets a variance of exactly 0,
-//! which the Cholesky step reports. For a block `X` (`b x d`, shifted) and a component with
-//! shifted mean `m_c` and precision Cholesky factor `U_c`:
+//! Data are shifted by a fixed vector `m0` (the training data's column means during a fit, the
+//! mean of the component means in prediction) as each block is loaded, which keeps the
+//! products small; second moments are taken about each component's current mean, never raw,
+//! so covariances suffer no cancellation when `|mean| >> spread`. For a block `X` (`b x d`,
+//! shifted) and a component with shifted mean `m_c` and precision Cholesky factor `U_c`:
 //!
 //! * full / tied: `q_ic = |X_i U_c - m_c^T U_c|²`, where `X [U_1 .. U_k]` is one matrix product
 //!   for all components (one `U` for tied);
@@ -18,9 +16,9 @@
 //!
 //! One EM iteration ([`em_pass`]) then normalises each row by log-sum-exp into responsibilities
 //! `r_ic`, adds `w_i ln p(x_i)` to the log-likelihood, and, while the block is in cache,
-//! accumulates the M-step sums: `n_c = sum_i w_i r_ic`, `A_c = sum_i w_i r_ic X_i` (and
-//! `sum_i w_i r_ic X_i∘X_i` for diag and spherical, from the same product), and for full and
-//! tied the scatter about the current means, `B_c = sum_i w_i r_ic (X_i - m_c)(X_i - m_c)^T`.
+//! accumulates the M-step sums: `n_c = sum_i w_i r_ic`, `A_c = sum_i w_i r_ic X_i`, and the
+//! scatter about the current means, `B_c = sum_i w_i r_ic (X_i - m_c)(X_i - m_c)^T` (only its
+//! diagonal for diag and spherical).
 //! No `n x k` matrix is stored. [`Sums::parameters`] turns the sums into the new weights,
 //! means and covariances exactly (the covariance about the new mean is
 //! `B_c - δ C^T - C δ^T + n_c δ δ^T` with `δ` the mean's move and `C = A_c - n_c m_c`), so a
@@ -79,10 +77,6 @@ impl Evaluator {
         raw: bool,
     ) -> Self {
         let (k, d) = means.dim();
-        let m0 = match prec_chol {
-            CovMatrices::Full(_) | CovMatrices::Tied(_) => m0,
-            CovMatrices::Diag(_) | CovMatrices::Spherical(_) => vec![0.0; d],
-        };
         let mut mc = Vec::with_capacity(k * d);
         for row in means.rows() {
             mc.extend(row.iter().zip(&m0).map(|(&m, &o)| m - o));
@@ -448,9 +442,11 @@ pub(crate) struct Sums {
     pub log_lik: f64,
     /// `sum_i w_i r_ic`, one per column (noise last).
     pub nk: Vec<f64>,
-    /// `sum_i w_i r_ic z_i`, k x width (`z = [x∘x, x]` or `x`, shifted).
+    /// `sum_i w_i r_ic (x_i - m0)`, k x d.
     a: Vec<f64>,
-    /// Full / tied: `sum_i w_i r_ic (x_i - m_c)(x_i - m_c)^T`, k x d x d.
+    /// Full / tied: `sum_i w_i r_ic (x_i - mu_c)(x_i - mu_c)^T`, k x d x d; diag / spherical:
+    /// its diagonal, `sum_i w_i r_ic (x_i - mu_c)∘(x_i - mu_c)`, k x d (`mu_c` the current
+    /// means: no raw moments).
     b: Vec<f64>,
 }
 
@@ -460,8 +456,15 @@ impl Sums {
         Sums {
             log_lik: 0.0,
             nk: vec![0.0; ev.cols()],
-            a: vec![0.0; ev.k * ev.width],
-            b: vec![0.0; if full { ev.k * ev.d * ev.d } else { 0 }],
+            a: vec![0.0; ev.k * ev.d],
+            b: vec![
+                0.0;
+                if full {
+                    ev.k * ev.d * ev.d
+                } else {
+                    ev.k * ev.d
+                }
+            ],
         }
     }
 
@@ -478,6 +481,41 @@ impl Sums {
         }
     }
 
+    /// The sums as one flat vector `[log_lik, n_1..n_cols, A, B]`, which a distributed engine
+    /// adds element-wise.
+    pub(crate) fn to_flat(&self) -> Vec<f64> {
+        let mut v = Vec::with_capacity(1 + self.nk.len() + self.a.len() + self.b.len());
+        v.push(self.log_lik);
+        v.extend(&self.nk);
+        v.extend(&self.a);
+        v.extend(&self.b);
+        v
+    }
+
+    /// Reads [`Self::to_flat`] back for the shapes of `ev`; `None` when the length differs.
+    pub(crate) fn from_flat(ev: &Evaluator, v: &[f64]) -> Option<Self> {
+        let mut s = Sums::zeros(ev);
+        let (nc, na, nb) = (s.nk.len(), s.a.len(), s.b.len());
+        if v.len() != 1 + nc + na + nb {
+            return None;
+        }
+        s.log_lik = v[0];
+        s.nk.copy_from_slice(&v[1..1 + nc]);
+        s.a.copy_from_slice(&v[1 + nc..1 + nc + na]);
+        s.b.copy_from_slice(&v[1 + nc + na..]);
+        Some(s)
+    }
+
+    /// Zero sums shaped for `ev`.
+    pub(crate) fn empty(ev: &Evaluator) -> Self {
+        Sums::zeros(ev)
+    }
+
+    /// Adds another block's sums.
+    pub(crate) fn merge(&mut self, o: &Sums) {
+        self.add(o);
+    }
+
     /// The M-step from the sums: `(n_k + 10 eps, means, covariances)` with `reg_covar` added
     /// to the diagonal, as scikit-learn's `_estimate_gaussian_parameters`.
     pub(crate) fn parameters(
@@ -486,27 +524,31 @@ impl Sums {
         reg_covar: f64,
         cov_type: CovarianceType,
     ) -> (Array1<f64>, Array2<f64>, CovMatrices) {
-        let (k, d, width) = (ev.k, ev.d, ev.width);
-        let off = width - d;
+        let (k, d) = (ev.k, ev.d);
         let rs = &self.nk[..k];
         let nk: Array1<f64> = rs.iter().map(|v| v + 10.0 * f64::EPSILON).collect();
         // Shifted new means.
         let mut mnew = Array2::<f64>::zeros((k, d));
         for c in 0..k {
             for t in 0..d {
-                mnew[(c, t)] = self.a[c * width + off + t] / nk[c];
+                mnew[(c, t)] = self.a[c * d + t] / nk[c];
             }
         }
         let means = Array2::from_shape_fn((k, d), |(c, t)| mnew[(c, t)] + ev.m0[t]);
+        // The scatter about the new mean from the scatter about the old one:
+        // B - δ C^T - C δ^T + n δ δ^T, with δ the mean's move and C = A - n m_old.
+        let moves: Vec<(Vec<f64>, Vec<f64>)> = (0..k)
+            .map(|c| {
+                let s = &ev.mc[c * d..(c + 1) * d];
+                let delta: Vec<f64> = (0..d).map(|t| mnew[(c, t)] - s[t]).collect();
+                let cc: Vec<f64> = (0..d).map(|t| self.a[c * d + t] - rs[c] * s[t]).collect();
+                (delta, cc)
+            })
+            .collect();
         let cov = match cov_type {
             CovarianceType::Full | CovarianceType::Tied => {
                 let mut scatter = Array3::<f64>::zeros((k, d, d));
-                for c in 0..k {
-                    let s = &ev.mc[c * d..(c + 1) * d];
-                    let delta: Vec<f64> = (0..d).map(|t| mnew[(c, t)] - s[t]).collect();
-                    let cc: Vec<f64> = (0..d)
-                        .map(|t| self.a[c * width + off + t] - rs[c] * s[t])
-                        .collect();
+                for (c, (delta, cc)) in moves.iter().enumerate() {
                     for t in 0..d {
                         for u in 0..d {
                             scatter[(c, t, u)] =
@@ -535,8 +577,14 @@ impl Sums {
             }
             CovarianceType::Diag | CovarianceType::Spherical => {
                 let v = Array2::from_shape_fn((k, d), |(c, t)| {
-                    let m = mnew[(c, t)];
-                    self.a[c * width + t] / nk[c] - 2.0 * (m * m) + m * m + reg_covar
+                    let (delta, cc) = (&moves[c].0, &moves[c].1);
+                    let s =
+                        self.b[c * d + t] - 2.0 * delta[t] * cc[t] + rs[c] * delta[t] * delta[t];
+                    // A variance below the squared rounding of the mean itself is 0: points
+                    // that are all identical must read as a collapsed component.
+                    let round = 8.0 * f64::EPSILON * (mnew[(c, t)].abs() + ev.m0[t].abs());
+                    let v = s / nk[c];
+                    (if v <= round * round { 0.0 } else { v }) + reg_covar
                 });
                 if cov_type == CovarianceType::Diag {
                     CovMatrices::Diag(v)
@@ -601,9 +649,20 @@ fn em_block<F: Float>(
     let r = ArrayView2::from_shape((b, cols), &*lp).expect("block shape");
     let r = r.slice(s![.., ..k]);
     let zv = ArrayView2::from_shape((b, width), z).expect("block shape");
-    let mut a = ArrayViewMut2::from_shape((k, width), &mut sums.a[..]).expect("sums shape");
-    matmul(1.0, &r.t(), &zv, 1.0, &mut a);
-    if matches!(ev.form, CovarianceType::Full | CovarianceType::Tied) {
+    let zl = zv.slice(s![.., width - d..]);
+    let mut a = ArrayViewMut2::from_shape((k, d), &mut sums.a[..]).expect("sums shape");
+    matmul(1.0, &r.t(), &zl, 1.0, &mut a);
+    if matches!(ev.form, CovarianceType::Diag | CovarianceType::Spherical) {
+        simd::dispatch(DiagScatter {
+            z,
+            mc: &ev.mc,
+            r: &*lp,
+            cols,
+            k,
+            d,
+            b: &mut sums.b,
+        });
+    } else {
         for c in 0..k {
             simd::dispatch(WeightedDiff {
                 z,
@@ -660,6 +719,43 @@ impl simd::Kernel for Responsibilities<'_> {
             }
         }
         ll
+    }
+}
+
+/// The diagonal scatter about the current means, `b_c += sum_i w_i r_ic (z_i - m_c)∘(z_i -
+/// m_c)`, from rows `z = [x∘x, x]` (the linear half is used).
+struct DiagScatter<'a> {
+    z: &'a [f64],
+    mc: &'a [f64],
+    r: &'a [f64],
+    cols: usize,
+    k: usize,
+    d: usize,
+    b: &'a mut [f64],
+}
+
+impl simd::Kernel for DiagScatter<'_> {
+    type Output = ();
+    #[inline(always)]
+    fn run(self) {
+        let (k, d) = (self.k, self.d);
+        for (zr, rr) in self
+            .z
+            .chunks_exact(2 * d)
+            .zip(self.r.chunks_exact(self.cols))
+        {
+            let x = &zr[d..];
+            for ((&ri, m), acc) in rr[..k]
+                .iter()
+                .zip(self.mc.chunks_exact(d))
+                .zip(self.b.chunks_exact_mut(d))
+            {
+                for ((a, &v), &mv) in acc.iter_mut().zip(x).zip(m) {
+                    let t = v - mv;
+                    *a += ri * t * t;
+                }
+            }
+        }
     }
 }
 

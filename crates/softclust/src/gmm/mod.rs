@@ -26,6 +26,7 @@
 //! # Ok::<(), softclust::Error>(())
 //! ```
 
+pub mod block;
 pub mod config;
 pub mod covariance;
 pub(crate) mod em;

@@ -18,29 +18,38 @@ use crate::simd;
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2};
 use rayon::prelude::*;
 
-/// What one assignment pass accumulates.
-pub(crate) struct Accumulated {
-    /// Weighted sums of centred points per cluster (k x d, row-major), f64.
-    sums: Vec<f64>,
-    /// Weight per cluster.
-    weight: Vec<f64>,
+/// What one assignment pass accumulates: the sufficient statistics of a Lloyd step, which
+/// merge by addition over row blocks ([`LloydStats::add`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LloydStats {
+    /// Weighted sums of the points of each cluster about the centring vector `m`,
+    /// `S_j = sum_{l_i = j} w_i (x_i - m)` (k x d, row-major), f64.
+    pub sums: Vec<f64>,
+    /// Weight per cluster, `W_j = sum_{l_i = j} w_i`.
+    pub weight: Vec<f64>,
     /// Number of positive-weight points per cluster.
-    count: Vec<usize>,
-    /// `sum_i w_i min_j d²_ij` (GEMM-form distances).
-    inertia: f64,
+    pub count: Vec<usize>,
+    /// `sum_i w_i min_j |x_i - c_j|²` (GEMM-form distances).
+    pub inertia: f64,
+    /// Whether every label equals the previous pass's (known only to a fit that keeps its
+    /// labels; block statistics report `false`).
+    pub unchanged: bool,
 }
 
-impl Accumulated {
-    fn zeros(k: usize, d: usize) -> Self {
-        Accumulated {
+impl LloydStats {
+    /// Zero statistics for `k` clusters of `d` features.
+    pub fn zeros(k: usize, d: usize) -> Self {
+        LloydStats {
             sums: vec![0.0; k * d],
             weight: vec![0.0; k],
             count: vec![0; k],
             inertia: 0.0,
+            unchanged: false,
         }
     }
 
-    fn add(&mut self, other: &Accumulated) {
+    /// Adds the statistics of another block.
+    pub fn add(&mut self, other: &LloydStats) {
         for (a, b) in self.sums.iter_mut().zip(&other.sums) {
             *a += b;
         }
@@ -51,6 +60,38 @@ impl Accumulated {
             *a += b;
         }
         self.inertia += other.inertia;
+    }
+
+    /// The statistics as one flat vector `[inertia, W_1..W_k, n_1..n_k, S_11..S_kd]`
+    /// (`1 + 2k + kd` numbers), which a distributed engine sums element-wise.
+    pub fn to_flat(&self) -> Vec<f64> {
+        let mut v = Vec::with_capacity(1 + 2 * self.weight.len() + self.sums.len());
+        v.push(self.inertia);
+        v.extend(&self.weight);
+        v.extend(self.count.iter().map(|&c| c as f64));
+        v.extend(&self.sums);
+        v
+    }
+
+    /// Reads [`Self::to_flat`] back for `k` clusters of `d` features.
+    pub fn from_flat(k: usize, d: usize, v: &[f64]) -> crate::error::Result<Self> {
+        if v.len() != 1 + 2 * k + k * d || v.iter().any(|t| !t.is_finite()) {
+            return Err(crate::error::Error::ShapeMismatch {
+                what: "k-means block statistics",
+                expected: format!("{} finite numbers (1 + 2k + kd)", 1 + 2 * k + k * d),
+                found: format!("{} numbers", v.len()),
+            });
+        }
+        Ok(LloydStats {
+            inertia: v[0],
+            weight: v[1..1 + k].to_vec(),
+            count: v[1 + k..1 + 2 * k]
+                .iter()
+                .map(|&c| c.max(0.0) as usize)
+                .collect(),
+            sums: v[1 + 2 * k..].to_vec(),
+            unchanged: false,
+        })
     }
 }
 
@@ -66,12 +107,12 @@ pub(crate) fn assign<F: Float>(
     kernel: &DistanceKernel<F>,
     labels: &mut [usize],
     accumulate: bool,
-) -> Accumulated {
+) -> LloydStats {
     let k = kernel.n_centers();
     let d = x.ncols();
     let norms = kernel.center_norms();
     let cs = kernel.shifted_centers();
-    let parts: Vec<Accumulated> = labels
+    let parts: Vec<LloydStats> = labels
         .par_chunks_mut(SEGMENT_ROWS)
         .enumerate()
         .map_init(
@@ -84,7 +125,7 @@ pub(crate) fn assign<F: Float>(
             },
             |(scratch, best, idx), (s, lab)| {
                 let first = s * SEGMENT_ROWS;
-                let mut acc = Accumulated::zeros(k, if accumulate { d } else { 0 });
+                let mut acc = LloydStats::zeros(k, if accumulate { d } else { 0 });
                 kernel.for_each_centred_block(x, first..first + lab.len(), scratch, |blk| {
                     let (o, b) = (blk.start - first, blk.rows);
                     // The product transposed (k x b): the nearest-centre search then runs over
@@ -107,7 +148,7 @@ pub(crate) fn assign<F: Float>(
             },
         )
         .collect();
-    let mut total = Accumulated::zeros(k, if accumulate { d } else { 0 });
+    let mut total = LloydStats::zeros(k, if accumulate { d } else { 0 });
     for p in &parts {
         total.add(p);
     }
@@ -125,7 +166,7 @@ struct AssignCols<'a, F> {
     labels: &'a mut [usize],
     best: &'a mut [F],
     idx: &'a mut [usize],
-    acc: &'a mut Accumulated,
+    acc: &'a mut LloydStats,
     accumulate: bool,
 }
 
@@ -279,22 +320,58 @@ pub(crate) struct Run<F> {
     pub relocations: usize,
 }
 
-/// Moves empty clusters onto the points farthest from their current centres, as scikit-learn
-/// does: the `e` farthest positive-weight points (ties by index) each become a singleton.
-fn relocate_empty<F: Float>(
+/// A point offered to an empty cluster: the cluster it is in, its weight, and its coordinates
+/// minus the centring vector.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Candidate {
+    /// The cluster the point was assigned to in this pass.
+    pub label: usize,
+    /// Its sample weight (> 0).
+    pub weight: f64,
+    /// `x_i - m`, the point about the centring vector.
+    pub row: Vec<f64>,
+}
+
+/// Moves empty clusters onto far points, as scikit-learn does: `candidates` come farthest from
+/// their assigned centre first (ties by row order), and each empty cluster takes the next one
+/// whose own cluster keeps at least one other point, so the hole is not just moved. Updates the
+/// sums, weights and counts; returns the number moved. At most `k` candidates are skipped, so
+/// `empty + k` candidates are always enough.
+pub fn apply_relocations(stats: &mut LloydStats, candidates: &[Candidate]) -> usize {
+    let k = stats.count.len();
+    let d = stats.sums.len() / k.max(1);
+    let empty: Vec<usize> = (0..k).filter(|&j| stats.count[j] == 0).collect();
+    let mut far = candidates.iter();
+    let mut moved = 0;
+    for &e in &empty {
+        let Some(p) = far.by_ref().find(|p| stats.count[p.label] > 1) else {
+            break;
+        };
+        let o = p.label;
+        for (t, &a) in p.row.iter().enumerate().take(d) {
+            stats.sums[o * d + t] -= p.weight * a;
+            stats.sums[e * d + t] = p.weight * a;
+        }
+        stats.weight[o] -= p.weight;
+        stats.count[o] -= 1;
+        stats.weight[e] = p.weight;
+        stats.count[e] = 1;
+        moved += 1;
+    }
+    moved
+}
+
+/// The `m` positive-weight points of `x` farthest from their assigned centres in `old`
+/// (`labels`), farthest first, ties by row: relocation candidates. `offset` is added to row
+/// indices in the returned keys (for blocks of a larger matrix).
+pub(crate) fn farthest<F: Float>(
     x: ArrayView2<'_, F>,
     w: &[f64],
     mu: ArrayView1<'_, F>,
     old: ArrayView2<'_, F>,
     labels: &[usize],
-    acc: &mut Accumulated,
-) -> usize {
-    let empty: Vec<usize> = (0..acc.count.len())
-        .filter(|&j| acc.count[j] == 0)
-        .collect();
-    if empty.is_empty() {
-        return 0;
-    }
+    m: usize,
+) -> Vec<(f64, usize, Candidate)> {
     let dist: Vec<f64> = crate::data::map_segments(x.nrows(), |rows| {
         rows.map(|i| {
             if w[i] > 0.0 {
@@ -307,29 +384,175 @@ fn relocate_empty<F: Float>(
     })
     .concat();
     let mut order: Vec<usize> = (0..x.nrows()).filter(|&i| w[i] > 0.0).collect();
-    order.sort_by(|&a, &b| dist[b].total_cmp(&dist[a]).then(a.cmp(&b)));
-    let mut moved = 0;
-    let d = x.ncols();
-    let mut far = order.into_iter();
-    for &e in &empty {
-        // Taking the only point of a cluster would just move the hole elsewhere.
-        let Some(p) = far.by_ref().find(|&p| acc.count[labels[p]] > 1) else {
-            break;
-        };
-        let o = labels[p];
-        let wp = w[p];
-        for (t, (&v, &m)) in x.row(p).iter().zip(mu.iter()).enumerate() {
-            let a = (v - m).as_f64();
-            acc.sums[o * d + t] -= wp * a;
-            acc.sums[e * d + t] = wp * a;
-        }
-        acc.weight[o] -= wp;
-        acc.count[o] -= 1;
-        acc.weight[e] = wp;
-        acc.count[e] = 1;
-        moved += 1;
+    let cmp = |a: &usize, b: &usize| dist[*b].total_cmp(&dist[*a]).then(a.cmp(b));
+    if order.len() > m && m > 0 {
+        order.select_nth_unstable_by(m - 1, cmp);
+        order.truncate(m);
+    } else if m == 0 {
+        order.clear();
     }
-    moved
+    order.sort_by(cmp);
+    order
+        .into_iter()
+        .map(|i| {
+            let row = x
+                .row(i)
+                .iter()
+                .zip(mu.iter())
+                .map(|(&v, &c)| (v - c).as_f64())
+                .collect();
+            (
+                dist[i],
+                i,
+                Candidate {
+                    label: labels[i],
+                    weight: w[i],
+                    row,
+                },
+            )
+        })
+        .collect()
+}
+
+/// The centre step: `c_j = m + S_j / W_j` for clusters with points (others keep their centre),
+/// and the total squared shift `sum_j |c_j' - c_j|²`.
+pub fn update_centers<F: Float>(
+    stats: &LloydStats,
+    centers: ArrayView2<'_, F>,
+    mu: ArrayView1<'_, F>,
+) -> (Array2<F>, f64) {
+    let (k, d) = centers.dim();
+    let mut new_centers = Array2::<F>::zeros((k, d));
+    let mut shift = 0.0;
+    for j in 0..k {
+        for t in 0..d {
+            let c = if stats.count[j] > 0 && stats.weight[j] > 0.0 {
+                F::of(stats.sums[j * d + t] / stats.weight[j] + mu[t].as_f64())
+            } else {
+                centers[(j, t)]
+            };
+            let delta = (c - centers[(j, t)]).as_f64();
+            shift += delta * delta;
+            new_centers[(j, t)] = c;
+        }
+    }
+    (new_centers, shift)
+}
+
+/// Where a Lloyd loop gets its passes: data in memory, or row blocks held elsewhere (a Dask
+/// cluster, a file streamed block by block).
+pub trait LloydPasses<F: Float> {
+    /// One assignment pass against `centers`: the merged statistics of every row.
+    fn pass(&mut self, centers: ArrayView2<'_, F>) -> crate::error::Result<LloydStats>;
+    /// After a pass against `old` left clusters empty: the `m` positive-weight points farthest
+    /// from their assigned centres, farthest first, ties by row order (see
+    /// [`apply_relocations`]).
+    fn candidates(
+        &mut self,
+        old: ArrayView2<'_, F>,
+        m: usize,
+    ) -> crate::error::Result<Vec<Candidate>>;
+}
+
+/// How a Lloyd loop ended.
+pub struct LoopOutcome<F> {
+    /// The final centres.
+    pub centers: Array2<F>,
+    /// Iterations run.
+    pub n_iter: usize,
+    /// Whether it stopped before `max_iter` (labels unchanged, or shift within tolerance).
+    pub converged: bool,
+    /// Stopped because the labels did not change (the last labels are then final).
+    pub strict: bool,
+    /// Inertia of every iteration's assignment.
+    pub history: Vec<f64>,
+    /// Empty clusters moved onto far points.
+    pub relocations: usize,
+    /// Stopped by `on_iter`.
+    pub stopped: bool,
+}
+
+/// Lloyd iterations from `init` over any source of passes: assignment statistics, empty
+/// clusters relocated, the centre step; it stops when the labels no longer change, when the
+/// total squared centre shift falls to `tol_abs`, after `max_iter` iterations, or when
+/// `on_iter(iteration, inertia)` returns true. Unchanged labels give an unchanged centre step,
+/// so a source that cannot compare labels stops at the same iteration through the shift (0).
+pub fn lloyd_loop<F: Float>(
+    passes: &mut dyn LloydPasses<F>,
+    init: Array2<F>,
+    mu: ArrayView1<'_, F>,
+    max_iter: usize,
+    tol_abs: f64,
+    on_iter: &mut dyn FnMut(usize, f64) -> bool,
+) -> crate::error::Result<LoopOutcome<F>> {
+    let k = init.nrows();
+    let mut out = LoopOutcome {
+        centers: init,
+        n_iter: 0,
+        converged: false,
+        strict: false,
+        history: Vec::new(),
+        relocations: 0,
+        stopped: false,
+    };
+    for it in 0..max_iter {
+        out.n_iter = it + 1;
+        let mut acc = passes.pass(out.centers.view())?;
+        out.history.push(acc.inertia);
+        let n_empty = acc.count.iter().filter(|&&c| c == 0).count();
+        if n_empty > 0 {
+            let cands = passes.candidates(out.centers.view(), n_empty + k)?;
+            out.relocations += apply_relocations(&mut acc, &cands);
+        }
+        let (new_centers, shift) = update_centers(&acc, out.centers.view(), mu);
+        out.centers = new_centers;
+        // The observer returns true to stop (an interrupt); the caller reports it.
+        if on_iter(it, acc.inertia) {
+            out.stopped = true;
+            break;
+        }
+        if acc.unchanged {
+            out.strict = true;
+            out.converged = true;
+            break;
+        }
+        if shift <= tol_abs {
+            out.converged = true;
+            break;
+        }
+    }
+    Ok(out)
+}
+
+/// The in-memory source of Lloyd passes: the data, weights and centring vector, and the labels
+/// of the last two passes (to detect unchanged labels).
+struct InMemory<'a, F: Float> {
+    x: ArrayView2<'a, F>,
+    w: &'a [f64],
+    mu: ArrayView1<'a, F>,
+    labels: Vec<usize>,
+    labels_old: Vec<usize>,
+}
+
+impl<F: Float> LloydPasses<F> for InMemory<'_, F> {
+    fn pass(&mut self, centers: ArrayView2<'_, F>) -> crate::error::Result<LloydStats> {
+        std::mem::swap(&mut self.labels, &mut self.labels_old);
+        let kernel = DistanceKernel::new(centers, self.mu);
+        let mut acc = assign(self.x, self.w, &kernel, &mut self.labels, true);
+        acc.unchanged = self.labels == self.labels_old;
+        Ok(acc)
+    }
+
+    fn candidates(
+        &mut self,
+        old: ArrayView2<'_, F>,
+        m: usize,
+    ) -> crate::error::Result<Vec<Candidate>> {
+        Ok(farthest(self.x, self.w, self.mu, old, &self.labels, m)
+            .into_iter()
+            .map(|(_, _, c)| c)
+            .collect())
+    }
 }
 
 /// Runs Lloyd's algorithm from `init` (k x d, original coordinates). `mu` is the centring
@@ -346,67 +569,34 @@ pub(crate) fn lloyd<F: Float>(
     on_iter: &mut dyn FnMut(usize, f64) -> bool,
 ) -> Run<F> {
     let n = x.nrows();
-    let (k, d) = init.dim();
-    let mut centers = init;
-    let mut labels = vec![usize::MAX; n];
-    let mut labels_old = vec![usize::MAX; n];
-    let mut history = Vec::new();
-    let mut strict = false;
-    let mut converged = false;
-    let mut relocations = 0;
-    let mut n_iter = 0;
-    for it in 0..max_iter {
-        n_iter = it + 1;
-        let kernel = DistanceKernel::new(centers.view(), mu);
-        let mut acc = assign(x, w, &kernel, &mut labels, true);
-        history.push(acc.inertia);
-        relocations += relocate_empty(x, w, mu, centers.view(), &labels, &mut acc);
-        let mut new_centers = Array2::<F>::zeros((k, d));
-        let mut shift = 0.0;
-        for j in 0..k {
-            for t in 0..d {
-                let c = if acc.count[j] > 0 && acc.weight[j] > 0.0 {
-                    F::of(acc.sums[j * d + t] / acc.weight[j] + mu[t].as_f64())
-                } else {
-                    centers[(j, t)]
-                };
-                let delta = (c - centers[(j, t)]).as_f64();
-                shift += delta * delta;
-                new_centers[(j, t)] = c;
-            }
-        }
-        centers = new_centers;
-        // The observer returns true to stop (an interrupt); the caller reports it.
-        if on_iter(it, acc.inertia) {
-            break;
-        }
-        if labels == labels_old {
-            strict = true;
-            converged = true;
-            break;
-        }
-        if shift <= tol_abs {
-            converged = true;
-            break;
-        }
-        labels_old.copy_from_slice(&labels);
-    }
-    if !strict {
-        let kernel = DistanceKernel::new(centers.view(), mu);
+    let mut src = InMemory {
+        x,
+        w,
+        mu,
+        labels: vec![usize::MAX; n],
+        labels_old: vec![usize::MAX; n],
+    };
+    let out = match lloyd_loop(&mut src, init, mu, max_iter, tol_abs, on_iter) {
+        Ok(o) => o,
+        Err(_) => unreachable!("in-memory passes do not fail"),
+    };
+    let mut labels = src.labels;
+    if !out.strict {
+        let kernel = DistanceKernel::new(out.centers.view(), mu);
         assign(x, w, &kernel, &mut labels, false);
     }
-    let (deviations, cluster_weight) = exact_deviations(x, w, centers.view(), &labels);
+    let (deviations, cluster_weight) = exact_deviations(x, w, out.centers.view(), &labels);
     let inertia = deviations.sum();
     Run {
-        centers,
+        centers: out.centers,
         labels,
         inertia,
         deviations,
         cluster_weight,
-        n_iter,
-        converged,
-        history,
-        relocations,
+        n_iter: out.n_iter,
+        converged: out.converged,
+        history: out.history,
+        relocations: out.relocations,
     }
 }
 

@@ -22,6 +22,7 @@
 //! # Ok::<(), softclust::Error>(())
 //! ```
 
+pub mod block;
 mod init;
 mod lloyd;
 
@@ -502,6 +503,79 @@ impl<F: Float> KMeansModel<F> {
                 empty_relocations: 0,
             },
         })
+    }
+
+    /// The model a fit over row blocks ends with: the loop's outcome, the centring vector it
+    /// ran with, the summed final-pass statistics of [`block::deviation_stats`] (`S_jt`, `W_j`),
+    /// the total weight `W`, the absolute tolerance used, and the soft step, estimated from
+    /// those sums exactly as the in-memory fit does (softmax and inverse-power only: minmax
+    /// and anchored need the training distances, so such a fit refuses them).
+    pub fn from_block_stats(
+        outcome: block::LoopOutcome<F>,
+        centering: Array1<F>,
+        deviations: Array2<f64>,
+        cluster_weight: Array1<f64>,
+        tol_abs: f64,
+        soft: &SoftMethod,
+    ) -> Result<Self> {
+        if !soft.from_sums() {
+            return Err(invalid(
+                "soft",
+                soft.name(),
+                "softmax or inverse-power for a fit over blocks (minmax and anchored need the \
+                 training distances: fit in memory, or attach a soft step fitted on distances)",
+            ));
+        }
+        let k = outcome.centers.nrows();
+        let d = outcome.centers.ncols();
+        if deviations.dim() != (k, d) || cluster_weight.len() != k {
+            return Err(Error::ShapeMismatch {
+                what: "final-pass statistics",
+                expected: format!("{k} x {d} deviations and {k} weights"),
+                found: format!(
+                    "{} x {} and {}",
+                    deviations.nrows(),
+                    deviations.ncols(),
+                    cluster_weight.len()
+                ),
+            });
+        }
+        let inertia = deviations.sum();
+        let total_weight = cluster_weight.sum();
+        let mut model = KMeansModel {
+            centers: outcome.centers,
+            centering,
+            labels: Array1::zeros(0),
+            stats: Some(TrainingStats {
+                inertia,
+                total_weight,
+                clusters: ClusterStats {
+                    deviations,
+                    cluster_weight,
+                },
+            }),
+            soft: None,
+            diagnostics: KMeansDiagnostics {
+                n_iter: outcome.n_iter,
+                converged: outcome.converged,
+                tol_abs,
+                best_run: 0,
+                run_inertia: vec![inertia],
+                run_n_iter: vec![outcome.n_iter],
+                run_converged: vec![outcome.converged],
+                empty_relocations: outcome.relocations,
+                inertia_history: outcome.history,
+            },
+        };
+        model.validate()?;
+        let st = model.stats.as_ref().expect("set above");
+        let fitted = soft.fit_nearest_sums(
+            st.clusters.deviations.sum_axis(ndarray::Axis(1)).to_vec(),
+            st.clusters.cluster_weight.to_vec(),
+            d,
+        )?;
+        model.soft = Some(fitted);
+        Ok(model)
     }
 
     /// This model with `soft` as its soft step (fitted elsewhere, for example with

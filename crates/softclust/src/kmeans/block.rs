@@ -1,0 +1,151 @@
+//! k-means over row blocks: the sufficient statistics of one pass, which merge by addition, so
+//! that a fit can run over data held elsewhere (a Dask cluster, a file read block by block).
+//!
+//! A Lloyd iteration is a sum over rows. For a block `X_b` with weights `w`, the current
+//! centres `C` and a fixed centring vector `m` (the data's column means, as in the in-memory
+//! fit), [`lloyd_stats`] returns the inertia `sum_i w_i min_j |x_i - c_j|²`, and per cluster the
+//! weight `W_j`, the count and `S_j = sum_{l_i = j} w_i (x_i - m)`; the blocks' statistics add
+//! up to the whole data's ([`LloydStats::add`], or element-wise on [`LloydStats::to_flat`]).
+//! The loop itself ([`lloyd_loop`]: relocation of empty clusters, the centre step
+//! `c_j = m + S_j / W_j`, the stopping rules) is the one the in-memory fit runs; it asks a
+//! [`LloydPasses`] source for passes, so from the same start and centring vector a fit over
+//! blocks gives the in-memory fit's centres up to the order of the floating-point sums.
+//!
+//! ```
+//! use ndarray::array;
+//! use softclust::kmeans::block::{lloyd_stats, update_centers, LloydStats};
+//!
+//! let x = array![[0.0, 0.0], [0.0, 2.0], [10.0, 0.0], [10.0, 2.0]];
+//! let c = array![[1.0, 1.0], [9.0, 1.0]];
+//! let m = array![5.0, 1.0];
+//! let mut total = LloydStats::zeros(2, 2);
+//! for rows in [0..2, 2..4] {
+//!     let block = x.slice(ndarray::s![rows, ..]);
+//!     total.add(&lloyd_stats(block, None, c.view(), m.view())?);
+//! }
+//! let (next, _shift) = update_centers(&total, c.view(), m.view());
+//! assert_eq!(next, array![[0.0, 1.0], [10.0, 1.0]]);
+//! assert!((total.inertia - 8.0).abs() < 1e-12);
+//! # Ok::<(), softclust::Error>(())
+//! ```
+
+pub use super::lloyd::{
+    apply_relocations, lloyd_loop, update_centers, Candidate, LloydPasses, LloydStats, LoopOutcome,
+};
+use super::lloyd::{assign, exact_deviations, farthest};
+use crate::data::check_matrix;
+use crate::distance::DistanceKernel;
+use crate::error::{Error, Result};
+use crate::float::Float;
+use ndarray::{Array1, Array2, ArrayView1, ArrayView2};
+
+/// Checks a block against centres (`k x d`) and a centring vector: finite, bounded values
+/// (the first bad cell named by its row within the block), matching widths, weights one per row,
+/// finite and non-negative. Returns the weights (ones when none are given).
+pub fn check_block<F: Float>(
+    x: ArrayView2<'_, F>,
+    w: Option<ArrayView1<'_, f64>>,
+    d: usize,
+) -> Result<Vec<f64>> {
+    check_matrix(x, "data")?;
+    if x.ncols() != d {
+        return Err(Error::ShapeMismatch {
+            what: "data block",
+            expected: format!("{d} columns, as the model"),
+            found: format!("{} columns", x.ncols()),
+        });
+    }
+    match w {
+        None => Ok(vec![1.0; x.nrows()]),
+        Some(w) => {
+            if w.len() != x.nrows() {
+                return Err(Error::ShapeMismatch {
+                    what: "sample weights",
+                    expected: format!("one weight per row ({})", x.nrows()),
+                    found: format!("{} weights", w.len()),
+                });
+            }
+            for (row, &v) in w.iter().enumerate() {
+                if !(v.is_finite() && v >= 0.0) {
+                    return Err(Error::InvalidWeight { row, value: v });
+                }
+            }
+            Ok(w.to_vec())
+        }
+    }
+}
+
+fn check_centers<F: Float>(c: ArrayView2<'_, F>, m: ArrayView1<'_, F>) -> Result<()> {
+    if c.nrows() == 0 || c.ncols() != m.len() {
+        return Err(Error::ShapeMismatch {
+            what: "centres and centring vector",
+            expected: format!("k >= 1 centres of {} features", m.len()),
+            found: format!("{} x {}", c.nrows(), c.ncols()),
+        });
+    }
+    Ok(())
+}
+
+/// The statistics of one Lloyd pass over a block (see the module documentation). An empty
+/// block gives zeros.
+pub fn lloyd_stats<F: Float>(
+    x: ArrayView2<'_, F>,
+    w: Option<ArrayView1<'_, f64>>,
+    centers: ArrayView2<'_, F>,
+    centering: ArrayView1<'_, F>,
+) -> Result<LloydStats> {
+    check_centers(centers, centering)?;
+    let (k, d) = centers.dim();
+    if x.nrows() == 0 {
+        return Ok(LloydStats::zeros(k, d));
+    }
+    let w = check_block(x, w, d)?;
+    let kernel = DistanceKernel::new(centers, centering);
+    let mut labels = vec![0usize; x.nrows()];
+    Ok(assign(x, &w, &kernel, &mut labels, true))
+}
+
+/// Relocation candidates of a block: its `m` positive-weight points farthest from their
+/// nearest centre in `old`, as `(squared distance, row within the block, candidate)`,
+/// farthest first, ties by row. Merging blocks: order by distance (descending), then block,
+/// then row, and keep the first `m` ([`apply_relocations`] takes them in that order).
+pub fn block_candidates<F: Float>(
+    x: ArrayView2<'_, F>,
+    w: Option<ArrayView1<'_, f64>>,
+    old: ArrayView2<'_, F>,
+    centering: ArrayView1<'_, F>,
+    m: usize,
+) -> Result<Vec<(f64, usize, Candidate)>> {
+    check_centers(old, centering)?;
+    if x.nrows() == 0 {
+        return Ok(Vec::new());
+    }
+    let w = check_block(x, w, old.ncols())?;
+    let kernel = DistanceKernel::new(old, centering);
+    let mut labels = vec![0usize; x.nrows()];
+    assign(x, &w, &kernel, &mut labels, false);
+    Ok(farthest(x, &w, centering, old, &labels, m))
+}
+
+/// The final pass of a fit over one block: each row assigned to its nearest centre, then per
+/// cluster and feature the exact weighted squared deviations `S_jt = sum_{l_i = j} w_i
+/// (x_it - c_jt)²` (`k x d`) and the weights `W_j`; they add up over blocks and give the
+/// model's inertia, soft step and spreads ([`super::KMeansModel::from_block_stats`]).
+pub fn deviation_stats<F: Float>(
+    x: ArrayView2<'_, F>,
+    w: Option<ArrayView1<'_, f64>>,
+    centers: ArrayView2<'_, F>,
+    centering: ArrayView1<'_, F>,
+) -> Result<(Array2<f64>, Array1<f64>)> {
+    check_centers(centers, centering)?;
+    let (k, d) = centers.dim();
+    if x.nrows() == 0 {
+        return Ok((Array2::zeros((k, d)), Array1::zeros(k)));
+    }
+    let w = check_block(x, w, d)?;
+    let kernel = DistanceKernel::new(centers, centering);
+    let mut labels = vec![0usize; x.nrows()];
+    assign(x, &w, &kernel, &mut labels, false);
+    let (dev, weight) = exact_deviations(x, &w, centers, &labels);
+    Ok((dev, Array1::from(weight)))
+}
