@@ -229,7 +229,6 @@ impl<F: Float> FuzzyCMeans<F> {
         let w = crate::data::weights_or_ones(sample_weight, n);
         let mu = column_means(x);
         let eps = f64::EPSILON;
-        let d = x.ncols();
         let m = self.m;
         let mu64 = mu.mapv(|v| v.as_f64());
         // The iteration keeps memberships cluster-major (k x n), so that every per-point loop
@@ -251,7 +250,7 @@ impl<F: Float> FuzzyCMeans<F> {
             );
             (p.tot, p.sums)
         };
-        let (mut tot, mut sums) = match &self.init {
+        let (tot, sums) = match &self.init {
             FcmInit::Memberships(u0) => {
                 ut.assign(&u0.t().mapv(|v| v.max(eps)));
                 let mut um0 = u0.mapv(|v| v.max(eps));
@@ -274,30 +273,37 @@ impl<F: Float> FuzzyCMeans<F> {
                 from_centers(x.select(Axis(0), &rows).view(), &mut ut)
             }
         };
-        let mut centers = Array2::<F>::zeros((k, d));
-        let mut objective = Vec::new();
-        let mut converged = false;
-        let mut change = f64::INFINITY;
-        let mut n_iter = 0;
-        for it in 1..=self.max_iter {
-            crate::interrupt::check(&self.interrupt)?;
-            n_iter = it;
-            for j in 0..k {
-                for l in 0..d {
-                    centers[(j, l)] = F::of(mu64[l] + sums[(j, l)] / tot[j]);
-                }
-            }
-            let kernel = DistanceKernel::new(centers.view(), mu.view());
-            let pass = fcm_pass(x, &w, &kernel, &mut ut, m, false, &pool);
-            objective.push(pass.objective);
-            change = pass.change.sqrt();
-            sums = pass.sums;
-            tot = pass.tot;
-            if change < self.tol {
-                converged = true;
-                break;
-            }
-        }
+        let mut src = InMemory {
+            x,
+            w: &w,
+            mu: mu.view(),
+            ut,
+            m,
+            pool,
+        };
+        let start = FcmStats {
+            objective: 0.0,
+            change: 0.0,
+            tot,
+            sums,
+        };
+        let out = fcm_loop(
+            &mut src,
+            start,
+            None,
+            mu.view(),
+            self.max_iter,
+            self.tol,
+            &self.interrupt,
+        )?;
+        let ut = src.ut;
+        let FcmOutcome {
+            centers,
+            n_iter,
+            converged,
+            objective,
+            change,
+        } = out;
         let total: f64 = w.iter().sum();
         let fin = final_stats(x, &w, centers.view(), &ut);
         let u = ut.t().as_standard_layout().into_owned();
@@ -343,14 +349,132 @@ fn at_least(v: f64, lo: f64) -> f64 {
     }
 }
 
-/// Statistics of the final memberships, from one more pass.
-struct FinalStats {
+/// Statistics of the final memberships, from one more pass (they add up over row blocks).
+#[derive(Debug, Clone, PartialEq)]
+pub struct FinalStats {
     /// `sum_ij w_i u_ij²`.
-    pc: f64,
+    pub pc: f64,
     /// `-sum_ij w_i u_ij ln u_ij`.
-    pe: f64,
-    deviations: Array2<f64>,
-    weight: Array1<f64>,
+    pub pe: f64,
+    /// `sum_i w_i u_ij (x_it - c_jt)²`, k x d.
+    pub deviations: Array2<f64>,
+    /// `sum_i w_i u_ij`.
+    pub weight: Array1<f64>,
+}
+
+impl FinalStats {
+    /// Adds another block's statistics.
+    pub fn add(&mut self, o: &FinalStats) {
+        self.pc += o.pc;
+        self.pe += o.pe;
+        self.deviations += &o.deviations;
+        self.weight += &o.weight;
+    }
+
+    /// One flat vector `[pc, pe, weight (k), deviations (k x d)]`.
+    pub fn to_flat(&self) -> Vec<f64> {
+        let mut v = vec![self.pc, self.pe];
+        v.extend(self.weight.iter());
+        v.extend(self.deviations.iter());
+        v
+    }
+
+    /// Reads [`Self::to_flat`] back.
+    pub fn from_flat(k: usize, d: usize, v: &[f64]) -> Result<Self> {
+        let st = FcmStats::from_flat(k, d, v)?;
+        Ok(FinalStats {
+            pc: st.objective,
+            pe: st.change,
+            weight: st.tot,
+            deviations: st.sums,
+        })
+    }
+}
+
+/// Block statistics of fuzzy c-means (stateless, for data held elsewhere): with `prev = None`
+/// the start pass against `centers` (memberships floored at eps, as scikit-fuzzy's `u0`);
+/// with `prev = Some((p, p_is_start))`, the memberships of the previous pass are recomputed
+/// from `p`, then the pass against `centers`, exactly as the in-memory pass that keeps them
+/// (at twice its arithmetic).
+pub fn fcm_block_stats<F: Float>(
+    x: ArrayView2<'_, F>,
+    w: Option<ArrayView1<'_, f64>>,
+    prev: Option<(ArrayView2<'_, F>, bool)>,
+    centers: ArrayView2<'_, F>,
+    centering: ArrayView1<'_, F>,
+    m: f64,
+) -> Result<FcmStats> {
+    let (k, d) = centers.dim();
+    if x.nrows() == 0 {
+        return Ok(FcmStats::zeros(k, d));
+    }
+    let w = crate::kmeans::block::check_block(x, w, d)?;
+    let pool = ScratchPool::new();
+    let mut ut = Array2::<f64>::from_elem((k, x.nrows()), 1.0 / k as f64);
+    match prev {
+        None => Ok(fcm_pass(
+            x,
+            &w,
+            &DistanceKernel::new(centers, centering),
+            &mut ut,
+            m,
+            true,
+            &pool,
+        )),
+        Some((p, first)) => {
+            fcm_pass(
+                x,
+                &w,
+                &DistanceKernel::new(p, centering),
+                &mut ut,
+                m,
+                first,
+                &pool,
+            );
+            Ok(fcm_pass(
+                x,
+                &w,
+                &DistanceKernel::new(centers, centering),
+                &mut ut,
+                m,
+                false,
+                &pool,
+            ))
+        }
+    }
+}
+
+/// The final statistics of a block under the fitted `centers` (partition coefficient and
+/// entropy sums, membership weights and deviations).
+pub fn fcm_final_block<F: Float>(
+    x: ArrayView2<'_, F>,
+    w: Option<ArrayView1<'_, f64>>,
+    centers: ArrayView2<'_, F>,
+    centering: ArrayView1<'_, F>,
+    m: f64,
+) -> Result<FinalStats> {
+    let (k, d) = centers.dim();
+    if x.nrows() == 0 {
+        return Ok(FinalStats {
+            pc: 0.0,
+            pe: 0.0,
+            deviations: Array2::zeros((k, d)),
+            weight: Array1::zeros(k),
+        });
+    }
+    let w = crate::kmeans::block::check_block(x, w, d)?;
+    let pool = ScratchPool::new();
+    let mut ut = Array2::<f64>::from_elem((k, x.nrows()), 1.0 / k as f64);
+    fcm_pass(
+        x,
+        &w,
+        &DistanceKernel::new(centers, centering),
+        &mut ut,
+        m,
+        false,
+        &pool,
+    );
+    Ok(final_stats(x, &w, centers, &ut))
 }
 
 /// Partition coefficient and entropy sums, membership weights and membership-weighted
@@ -475,16 +599,168 @@ impl simd::Kernel for FinalRows<'_> {
     }
 }
 
-/// What one fused pass returns.
-struct Pass {
+/// What one fused pass returns: the statistics of a fuzzy c-means iteration, which merge by
+/// addition over row blocks.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FcmStats {
     /// `sum_i sum_j w_i u_ij^m d²_ij`: the old memberships against the current centres.
-    objective: f64,
+    pub objective: f64,
     /// `sum_ij (u'_ij - u_ij)²`.
-    change: f64,
+    pub change: f64,
     /// `sum_i w_i u'_ij^m` of the new memberships.
-    tot: Array1<f64>,
+    pub tot: Array1<f64>,
     /// `sum_i w_i u'_ij^m (x_i - mu)`, k x d.
-    sums: Array2<f64>,
+    pub sums: Array2<f64>,
+}
+
+impl FcmStats {
+    /// Zero statistics for `k` clusters of `d` features.
+    pub fn zeros(k: usize, d: usize) -> Self {
+        FcmStats {
+            objective: 0.0,
+            change: 0.0,
+            tot: Array1::zeros(k),
+            sums: Array2::zeros((k, d)),
+        }
+    }
+
+    /// Adds another block's statistics.
+    pub fn add(&mut self, o: &FcmStats) {
+        self.objective += o.objective;
+        self.change += o.change;
+        self.tot += &o.tot;
+        self.sums += &o.sums;
+    }
+
+    /// One flat vector `[objective, change, tot (k), sums (k x d)]`.
+    pub fn to_flat(&self) -> Vec<f64> {
+        let mut v = vec![self.objective, self.change];
+        v.extend(self.tot.iter());
+        v.extend(self.sums.iter());
+        v
+    }
+
+    /// Reads [`Self::to_flat`] back.
+    pub fn from_flat(k: usize, d: usize, v: &[f64]) -> Result<Self> {
+        if v.len() != 2 + k + k * d {
+            return Err(Error::ShapeMismatch {
+                what: "fuzzy c-means block statistics",
+                expected: format!("{} numbers (2 + k + kd)", 2 + k + k * d),
+                found: format!("{} numbers", v.len()),
+            });
+        }
+        Ok(FcmStats {
+            objective: v[0],
+            change: v[1],
+            tot: Array1::from(v[2..2 + k].to_vec()),
+            sums: Array2::from_shape_vec((k, d), v[2 + k..].to_vec()).expect("checked length"),
+        })
+    }
+}
+
+/// Where a fuzzy c-means loop gets its passes: data in memory (which keep the memberships), or
+/// row blocks held elsewhere (which recompute the old memberships from the previous centres).
+pub trait FcmPasses<F: Float> {
+    /// One pass against `centers`; `prev` are the centres of the previous pass (`None` when
+    /// the start was given as memberships), `prev_is_start` whether that was the start.
+    fn pass(
+        &mut self,
+        prev: Option<ArrayView2<'_, F>>,
+        prev_is_start: bool,
+        centers: ArrayView2<'_, F>,
+    ) -> Result<FcmStats>;
+}
+
+/// How a fuzzy c-means loop ended.
+#[derive(Debug, Clone)]
+pub struct FcmOutcome<F> {
+    /// The final centres.
+    pub centers: Array2<F>,
+    /// Iterations run.
+    pub n_iter: usize,
+    /// The membership change fell below `tol`.
+    pub converged: bool,
+    /// `J_m` of every iteration.
+    pub objective: Vec<f64>,
+    /// Frobenius norm of the last membership change.
+    pub change: f64,
+}
+
+/// Fuzzy c-means iterations from the start's statistics (`tot`, `sums` of the starting
+/// memberships; `start_centers` the centres they came from, if any): the centre step
+/// `c_j = mu + sums_j / tot_j`, then a pass; stops when the Frobenius norm of the membership
+/// change falls below `tol` or after `max_iter` iterations. The in-memory fit runs this loop.
+#[allow(clippy::too_many_arguments)]
+pub fn fcm_loop<F: Float>(
+    passes: &mut dyn FcmPasses<F>,
+    start: FcmStats,
+    start_centers: Option<Array2<F>>,
+    mu: ArrayView1<'_, F>,
+    max_iter: usize,
+    tol: f64,
+    interrupt: &Option<crate::interrupt::Interrupt>,
+) -> Result<FcmOutcome<F>> {
+    let (k, d) = start.sums.dim();
+    let mu64 = mu.mapv(|v| v.as_f64());
+    let (mut tot, mut sums) = (start.tot, start.sums);
+    let mut prev = start_centers;
+    let mut out = FcmOutcome {
+        centers: Array2::<F>::zeros((k, d)),
+        n_iter: 0,
+        converged: false,
+        objective: Vec::new(),
+        change: f64::INFINITY,
+    };
+    for it in 1..=max_iter {
+        crate::interrupt::check(interrupt)?;
+        out.n_iter = it;
+        for j in 0..k {
+            for l in 0..d {
+                out.centers[(j, l)] = F::of(mu64[l] + sums[(j, l)] / tot[j]);
+            }
+        }
+        let pass = passes.pass(prev.as_ref().map(|p| p.view()), it == 1, out.centers.view())?;
+        out.objective.push(pass.objective);
+        out.change = pass.change.sqrt();
+        sums = pass.sums;
+        tot = pass.tot;
+        prev = Some(out.centers.clone());
+        if out.change < tol {
+            out.converged = true;
+            break;
+        }
+    }
+    Ok(out)
+}
+
+/// The in-memory source of fuzzy c-means passes: it keeps the memberships (`k x n`).
+struct InMemory<'a, F: Float> {
+    x: ArrayView2<'a, F>,
+    w: &'a [f64],
+    mu: ArrayView1<'a, F>,
+    ut: Array2<f64>,
+    m: f64,
+    pool: ScratchPool<(Scratch<F>, FcmScratch<F>)>,
+}
+
+impl<F: Float> FcmPasses<F> for InMemory<'_, F> {
+    fn pass(
+        &mut self,
+        _prev: Option<ArrayView2<'_, F>>,
+        _prev_is_start: bool,
+        centers: ArrayView2<'_, F>,
+    ) -> Result<FcmStats> {
+        let kernel = DistanceKernel::new(centers, self.mu);
+        Ok(fcm_pass(
+            self.x,
+            self.w,
+            &kernel,
+            &mut self.ut,
+            self.m,
+            false,
+            &self.pool,
+        ))
+    }
 }
 
 /// One fuzzy c-means iteration in one read of the data, per row block: distances to the
@@ -502,9 +778,9 @@ fn fcm_pass<F: Float>(
     m: f64,
     start: bool,
     pool: &ScratchPool<(Scratch<F>, FcmScratch<F>)>,
-) -> Pass {
+) -> FcmStats {
     let (k, d) = (kernel.n_centers(), x.ncols());
-    let zero = || Pass {
+    let zero = || FcmStats {
         objective: 0.0,
         change: 0.0,
         tot: Array1::zeros(k),
@@ -512,7 +788,7 @@ fn fcm_pass<F: Float>(
     };
     // Shifted centres (k x d, row-major) for the transposed product and exact recomputation.
     let cs = kernel.shifted_centers();
-    let parts: Vec<Pass> = ut
+    let parts: Vec<FcmStats> = ut
         .axis_chunks_iter_mut(Axis(1), SEGMENT_ROWS)
         .into_par_iter()
         .enumerate()
@@ -738,6 +1014,37 @@ impl<F: Float> FcmCols<'_, '_, F> {
 }
 
 impl<F: Float> FuzzyCMeansModel<F> {
+    /// The model a fit over row blocks ends with: the loop's outcome, the fuzzifier, the
+    /// centring vector, and the summed [`fcm_final_block`] statistics.
+    pub fn from_block_stats(
+        outcome: FcmOutcome<F>,
+        m: f64,
+        centering: Array1<F>,
+        fin: FinalStats,
+    ) -> Result<Self> {
+        let total = fin.weight.sum();
+        let model = FuzzyCMeansModel {
+            centers: outcome.centers,
+            m,
+            mu: centering,
+            memberships: Array2::zeros((0, 0)),
+            stats: Some(ClusterStats {
+                deviations: fin.deviations,
+                cluster_weight: fin.weight,
+            }),
+            diagnostics: FcmDiagnostics {
+                n_iter: outcome.n_iter,
+                converged: outcome.converged,
+                objective: outcome.objective,
+                last_change: outcome.change,
+                partition_coefficient: fin.pc / total,
+                partition_entropy: fin.pe / total,
+            },
+        };
+        model.validate()?;
+        Ok(model)
+    }
+
     /// A model from centres and a fuzzifier (for example read back from a file).
     pub fn from_centers(centers: Array2<F>, m: f64, centering: Option<Array1<F>>) -> Result<Self> {
         check_matrix(centers.view(), "centres")?;

@@ -252,3 +252,103 @@ fn block_kernels_name_bad_cells_and_shapes() {
     assert!(e.contains("row 1"), "{e}");
     assert!(LloydStats::from_flat(2, 2, &[0.0; 3]).is_err());
 }
+
+struct FcmBlocked<'a> {
+    x: ArrayView2<'a, f64>,
+    w: Array1<f64>,
+    mu: Array1<f64>,
+    m: f64,
+}
+
+impl softclust::fcm::FcmPasses<f64> for FcmBlocked<'_> {
+    fn pass(
+        &mut self,
+        prev: Option<ArrayView2<'_, f64>>,
+        prev_is_start: bool,
+        c: ArrayView2<'_, f64>,
+    ) -> softclust::Result<softclust::fcm::FcmStats> {
+        let mut t = softclust::fcm::FcmStats::zeros(c.nrows(), c.ncols());
+        for r in blocks(self.x.nrows()) {
+            let st = softclust::fcm::fcm_block_stats(
+                self.x.slice(s![r.clone(), ..]),
+                Some(self.w.slice(s![r])),
+                prev.map(|p| (p, prev_is_start)),
+                c,
+                self.mu.view(),
+                self.m,
+            )?;
+            t.add(&st);
+        }
+        Ok(t)
+    }
+}
+
+#[test]
+fn fuzzy_c_means_over_blocks_equals_the_in_memory_fit() {
+    use softclust::fcm::{
+        fcm_block_stats, fcm_final_block, fcm_loop, FcmInit, FcmStats, FuzzyCMeans,
+        FuzzyCMeansModel,
+    };
+    let (x, _) = common::blobs(1500, 4, 3, 1.0, 8);
+    let w: Array1<f64> = (0..1500).map(|i| 1.0 + (i % 4) as f64 * 0.5).collect();
+    let c0 = x.select(Axis(0), &[0, 700, 1400]);
+    for m in [2.0, 1.7] {
+        let mem = FuzzyCMeans::new(3)
+            .m(m)
+            .init(FcmInit::Centers(c0.clone()))
+            .fit(x.view(), Some(w.view()))
+            .unwrap();
+        let mu = mem.centering().to_owned();
+        let mut start = FcmStats::zeros(3, 4);
+        for r in blocks(1500) {
+            let st = fcm_block_stats(
+                x.slice(s![r.clone(), ..]),
+                Some(w.slice(s![r])),
+                None,
+                c0.view(),
+                mu.view(),
+                m,
+            )
+            .unwrap();
+            start.add(&st);
+        }
+        let mut src = FcmBlocked {
+            x: x.view(),
+            w: w.clone(),
+            mu: mu.clone(),
+            m,
+        };
+        let out = fcm_loop(
+            &mut src,
+            start,
+            Some(c0.clone()),
+            mu.view(),
+            300,
+            1e-5,
+            &None,
+        )
+        .unwrap();
+        assert_eq!(out.n_iter, mem.diagnostics().n_iter);
+        let mut fin: Option<softclust::fcm::FinalStats> = None;
+        for r in blocks(1500) {
+            let f = fcm_final_block(
+                x.slice(s![r.clone(), ..]),
+                Some(w.slice(s![r])),
+                out.centers.view(),
+                mu.view(),
+                m,
+            )
+            .unwrap();
+            match fin.as_mut() {
+                None => fin = Some(f),
+                Some(t) => t.add(&f),
+            }
+        }
+        let model = FuzzyCMeansModel::from_block_stats(out, m, mu, fin.unwrap()).unwrap();
+        close(model.centers(), mem.centers(), 1e-10);
+        let (a, b) = (model.diagnostics(), mem.diagnostics());
+        assert!((a.partition_coefficient - b.partition_coefficient).abs() < 1e-10);
+        let last = |v: &Vec<f64>| *v.last().unwrap();
+        assert!((last(&a.objective) - last(&b.objective)).abs() <= 1e-10 * last(&b.objective));
+    }
+}
