@@ -46,6 +46,8 @@ LAYERS = {
         {"soft"},
         {"model"},
         {"kmeans", "gmm", "fcm", "consensus"},
+        # fits over row blocks held by Python (Dask): kernels and delegating drivers
+        {"blocks"},
         {"lib"},
     ],
 }

@@ -28,7 +28,7 @@ pub struct GmmConfig<'py> {
     noise: Option<f64>,
 }
 
-fn cov_from_py(t: CovarianceType, a: ArrayD<f64>, what: &str) -> PyResult<CovMatrices> {
+pub(crate) fn cov_from_py(t: CovarianceType, a: ArrayD<f64>, what: &str) -> PyResult<CovMatrices> {
     let shape = a.shape().to_vec();
     let wrong = || {
         bad(format!(

@@ -6,6 +6,7 @@
 //! per call; configurations come in as dicts read item by item. Core errors become
 //! `SoftclustError`, a `ValueError` subclass, with the core's message.
 
+mod blocks;
 mod common;
 mod consensus;
 mod fcm;
@@ -31,5 +32,19 @@ fn _softclust(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(gmm::gmm_select, m)?)?;
     m.add_function(wrap_pyfunction!(fcm::fcm_fit, m)?)?;
     m.add_function(wrap_pyfunction!(consensus::consensus_fit, m)?)?;
+    m.add_function(wrap_pyfunction!(blocks::block_column_stats, m)?)?;
+    m.add_function(wrap_pyfunction!(blocks::kmeans_block_stats, m)?)?;
+    m.add_function(wrap_pyfunction!(blocks::kmeans_block_candidates, m)?)?;
+    m.add_function(wrap_pyfunction!(blocks::kmeans_block_deviations, m)?)?;
+    m.add_function(wrap_pyfunction!(blocks::kmeans_block_parallel_sample, m)?)?;
+    m.add_function(wrap_pyfunction!(blocks::kmeans_fit_blocks, m)?)?;
+    m.add_function(wrap_pyfunction!(blocks::gmm_block_stats, m)?)?;
+    m.add_function(wrap_pyfunction!(blocks::gmm_fit_blocks, m)?)?;
+    m.add_function(wrap_pyfunction!(blocks::fcm_block_stats, m)?)?;
+    m.add_function(wrap_pyfunction!(blocks::fcm_block_final, m)?)?;
+    m.add_function(wrap_pyfunction!(blocks::fcm_fit_blocks, m)?)?;
+    m.add_function(wrap_pyfunction!(blocks::gmm_model_from_parameters, m)?)?;
+    m.add_function(wrap_pyfunction!(blocks::gmm_batch_moments, m)?)?;
+    m.add_function(wrap_pyfunction!(blocks::kmeans_model_from_stats, m)?)?;
     Ok(())
 }

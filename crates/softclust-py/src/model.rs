@@ -121,7 +121,7 @@ impl PyModel {
     }
 }
 
-fn cov_to_py<'py>(py: Python<'py>, c: CovMatrices) -> Bound<'py, PyArrayDyn<f64>> {
+pub(crate) fn cov_to_py<'py>(py: Python<'py>, c: CovMatrices) -> Bound<'py, PyArrayDyn<f64>> {
     match c {
         CovMatrices::Full(a) => a.into_dyn().into_pyarray(py),
         CovMatrices::Tied(a) | CovMatrices::Diag(a) => a.into_dyn().into_pyarray(py),

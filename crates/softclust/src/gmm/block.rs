@@ -114,6 +114,17 @@ impl EmStats {
     }
 }
 
+impl EmStats {
+    /// The M-step of these statistics alone, without regularisation: per component the
+    /// weight `n_c` (with the `10 eps` guard), the mean and the covariance (about that mean),
+    /// shaped for `params`' covariance type. Stepwise EM blends these across mini-batches.
+    pub fn moments(&self, params: &EmParams) -> (Array1<f64>, Array2<f64>, CovMatrices) {
+        let ev = params.evaluator();
+        self.0
+            .parameters(&ev, 0.0, params.precisions_cholesky.covariance_type())
+    }
+}
+
 /// The statistics of one EM pass over a block (validated: finite, bounded values, weights
 /// finite and non-negative). An empty block gives zeros.
 pub fn em_stats<F: Float>(
@@ -216,6 +227,31 @@ pub fn em_loop(
         }
     }
     Ok(out)
+}
+
+impl super::model::GaussianMixtureModel {
+    /// The model a fit over row blocks ends with: the loop's final parameters and its
+    /// diagnostics (one run), and the regularisation it ended with; validated.
+    pub fn from_em_outcome(out: EmOutcome, reg: &Regularizer) -> Result<Self> {
+        let model = Self::from_fit(
+            out.params.weights,
+            out.params.means,
+            out.params.precisions_cholesky,
+            out.params.noise,
+            super::model::GmmDiagnostics {
+                converged: out.converged,
+                n_iter: out.n_iter,
+                lower_bound: out.lower_bound,
+                run_lower_bounds: vec![out.lower_bound],
+                lower_bounds: out.history,
+                best_run: 0,
+                reg_covar: reg.current,
+                regularization_increases: reg.increases,
+            },
+        );
+        model.validate()?;
+        Ok(model)
+    }
 }
 
 /// The in-memory source of EM passes.

@@ -149,3 +149,62 @@ pub fn deviation_stats<F: Float>(
     let (dev, weight) = exact_deviations(x, &w, centers, &labels);
     Ok((dev, Array1::from(weight)))
 }
+
+/// Column statistics of a block for the start of a fit over blocks (validating it on the
+/// way): `[n, sum_i (x_i1 - s_1), .., sum_i (x_id - s_d)]`, with `square` the squared
+/// deviations. Summed over blocks, the first gives the column means `m` (the in-memory fits'
+/// centring vector, unweighted as theirs), the second with `s = m` the mean feature variance
+/// that scales `tol`.
+pub fn column_stats<F: Float>(
+    x: ArrayView2<'_, F>,
+    w: Option<ArrayView1<'_, f64>>,
+    shift: &[f64],
+    square: bool,
+) -> Result<Vec<f64>> {
+    let d = shift.len();
+    if x.nrows() == 0 {
+        return Ok(vec![0.0; 1 + d]);
+    }
+    check_block(x, w, d)?;
+    let mut v = vec![x.nrows() as f64];
+    v.extend(crate::data::column_sums(x, shift, square));
+    Ok(v)
+}
+
+/// One k-means|| round over a block (Bahmani et al. 2012): each positive-weight row is drawn
+/// independently with probability `min(1, factor * w_i d²_i)`, `d²_i` its squared distance to
+/// the nearest of the current `candidates` (`factor = l / phi`, the oversampling `l` over the
+/// current cost `phi`). The draws use a generator seeded by `seed` (derive one per block and
+/// round), so the result does not depend on scheduling. Returns the block's cost under the
+/// candidates, `sum_i w_i d²_i`, and the rows drawn (indices within the block).
+pub fn parallel_sample<F: Float>(
+    x: ArrayView2<'_, F>,
+    w: Option<ArrayView1<'_, f64>>,
+    candidates: ArrayView2<'_, F>,
+    centering: ArrayView1<'_, F>,
+    factor: f64,
+    seed: u64,
+) -> Result<(f64, Vec<usize>)> {
+    check_centers(candidates, centering)?;
+    if x.nrows() == 0 {
+        return Ok((0.0, Vec::new()));
+    }
+    let w = check_block(x, w, candidates.ncols())?;
+    let d2 = DistanceKernel::new(candidates, centering).squared_distances(x);
+    let mut rng = crate::rng::Rng::new(seed);
+    let mut cost = 0.0;
+    let mut rows = Vec::new();
+    for (i, (row, &wi)) in d2.rows().into_iter().zip(&w).enumerate() {
+        let m = row
+            .iter()
+            .fold(f64::INFINITY, |a, &v| a.min(v.as_f64()))
+            .max(0.0);
+        cost += wi * m;
+        // One draw per row whatever its weight, so the stream stays aligned with the rows.
+        let u = rng.uniform();
+        if wi > 0.0 && u < factor * wi * m {
+            rows.push(i);
+        }
+    }
+    Ok((cost, rows))
+}
