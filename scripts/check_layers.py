@@ -37,7 +37,11 @@ LAYERS = {
     "crates/softclust-cli/src": [
         {"error", "cli"},
         {"input", "output", "report", "progress", "model_io"},
+        # files read block by block (.npy, Parquet)
+        {"source"},
         {"prepare", "mixture"},
+        # fits out of core: passes over a file, block by block
+        {"stream"},
         {"commands"},
         {"main"},
     ],

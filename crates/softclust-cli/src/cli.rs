@@ -171,6 +171,38 @@ pub struct InputArgs {
     /// lines, else comma).
     #[arg(long, value_name = "CHAR")]
     pub delimiter: Option<char>,
+    /// Memory budget for the data, e.g. 512M or 4G (default: half the memory available). A
+    /// .npy or Parquet input larger than this is fitted out of core by kmeans, gmm and fcm:
+    /// the file is read once per pass, one block at a time.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub memory_limit: Option<u64>,
+}
+
+/// A size in bytes: a number with an optional K, M, G or T suffix (powers of 1024).
+fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let (num, mult) = match t.char_indices().last() {
+        Some((i, c)) if c.is_ascii_alphabetic() => {
+            let m: u64 = match c.to_ascii_uppercase() {
+                'B' => 1,
+                'K' => 1 << 10,
+                'M' => 1 << 20,
+                'G' => 1 << 30,
+                'T' => 1 << 40,
+                _ => return Err(format!("'{s}' is not a size: the unit must be K, M, G or T (e.g. 512M, 4G)")),
+            };
+            (&t[..i], m)
+        }
+        _ => (t, 1),
+    };
+    let v: f64 = num
+        .trim()
+        .parse()
+        .map_err(|_| format!("'{s}' is not a size (e.g. 512M, 4G)"))?;
+    if !(v.is_finite() && v > 0.0) {
+        return Err(format!("'{s}': the size must be positive"));
+    }
+    Ok((v * mult as f64).min(u64::MAX as f64) as u64)
 }
 
 /// How distances become probabilities (the fields of the core's `SoftSpec`).

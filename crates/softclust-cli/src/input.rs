@@ -37,8 +37,9 @@ impl From<&InputArgs> for Header {
 
 const NPY_MAGIC: &[u8] = b"\x93NUMPY";
 
-/// Reads a table from `path` (`None` or `-` = standard input).
-pub fn read_table(path: Option<&str>, opts: &InputArgs) -> CliResult<Table> {
+/// Reads a text or `.npy` table from `path` (`None` or `-` = standard input); Parquet goes
+/// through [`crate::source::read_table`].
+pub fn read_text_or_npy(path: Option<&str>, opts: &InputArgs) -> CliResult<Table> {
     if let Some(p) = path.filter(|p| *p != "-") {
         if p.to_ascii_lowercase().ends_with(".npy") || starts_with_npy_magic(p) {
             let source = format!("'{p}'");
@@ -309,10 +310,33 @@ fn header_field<'h>(header: &'h str, key: &str) -> Option<&'h str> {
     Some(rest[..end].trim())
 }
 
-/// Reads a .npy array (1-D: one column; 2-D: rows x columns) of `len` bytes in all from `r`,
-/// as f64. The header is checked against the file's length before anything is allocated, so
-/// a header that claims more data than the file holds is an error, not an allocation.
-fn read_npy(source: &str, mut r: impl Read, len: u64) -> CliResult<Table> {
+/// What a .npy header says: element type, order, shape, and where the data start.
+#[derive(Debug, Clone, Copy)]
+pub struct NpyInfo {
+    dtype: Dtype,
+    pub fortran: bool,
+    pub n: usize,
+    pub d: usize,
+    /// Bytes before the data.
+    pub offset: u64,
+}
+
+impl NpyInfo {
+    /// Bytes per element.
+    pub fn item_size(&self) -> usize {
+        self.dtype.size
+    }
+
+    /// Decodes `bytes` (whole elements) to f64, appending to `out`.
+    pub fn decode(&self, bytes: &[u8], out: &mut Vec<f64>) {
+        out.extend(bytes.chunks_exact(self.dtype.size).map(|e| self.dtype.value(e)));
+    }
+}
+
+/// Reads and checks the header of a .npy array of `len` bytes in all from `r` (leaving `r` at
+/// the first data byte). The header is checked against the file's length, so a header that
+/// claims more data than the file holds is an error, not an allocation.
+pub fn npy_info(source: &str, mut r: impl Read, len: u64) -> CliResult<NpyInfo> {
     let bad = |what: String| CliError::msg(format!("{source}: not a readable .npy file: {what}"));
     let mut pre = [0u8; 10];
     r.read_exact(&mut pre)
@@ -401,7 +425,21 @@ fn read_npy(source: &str, mut r: impl Read, len: u64) -> CliResult<Table> {
     if d == 0 {
         return Err(CliError::msg(format!("{source}: the array has no columns")));
     }
-    let (n, d) = (n as usize, d as usize);
+    Ok(NpyInfo {
+        dtype,
+        fortran,
+        n: n as usize,
+        d: d as usize,
+        offset: prefix + header_len,
+    })
+}
+
+/// Reads a .npy array (1-D: one column; 2-D: rows x columns) of `len` bytes in all from `r`,
+/// as f64 (see [`npy_info`]).
+fn read_npy(source: &str, mut r: impl Read, len: u64) -> CliResult<Table> {
+    let bad = |what: String| CliError::msg(format!("{source}: not a readable .npy file: {what}"));
+    let info = npy_info(source, &mut r, len)?;
+    let (n, d, dtype, fortran) = (info.n, info.d, info.dtype, info.fortran);
     // The file holds n * d * size bytes, so this allocation is at most 8x the file's size.
     let mut values: Vec<f64> = Vec::with_capacity(n * d);
     let mut chunk = vec![0u8; dtype.size * 8192];

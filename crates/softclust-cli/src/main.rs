@@ -20,6 +20,8 @@ mod output;
 mod prepare;
 mod progress;
 mod report;
+mod source;
+mod stream;
 
 use cli::{Cli, Command};
 use error::{CliError, CliResult};

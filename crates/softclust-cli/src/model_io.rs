@@ -2,7 +2,10 @@
 //! Python package) and a model's outputs as columns of the membership file.
 
 use crate::error::{lib_error, CliError, CliResult};
-use crate::output::{write_membership_header, write_membership_rows, write_to, Columns};
+use crate::output::{
+    wants_parquet, write_membership_header, write_membership_rows, write_to, Columns,
+    ParquetMemberships,
+};
 use ndarray::{s, ArrayView2};
 use softclust::model::{Extra, Outputs};
 use softclust::ModelFile;
@@ -64,28 +67,79 @@ pub fn write_outputs(
     z: ArrayView2<'_, f64>,
 ) -> CliResult<OutputSummary> {
     let n = z.nrows();
-    let has_noise = file.model.has_noise();
-    let block = |a: usize| -> softclust::Result<Outputs> {
-        file.outputs_scaled(z.slice(s![a..(a + BLOCK_ROWS).min(n), ..]))
-    };
-    // The first block is computed here, so that an error is the library's, not a write error.
-    let mut first = Some(block(0).map_err(lib_error)?);
-    let mut sum_max_p = 0.0;
-    write_to(output, |w| {
+    write_blocks(output, file, n, &mut |sink| {
         for a in (0..n).step_by(BLOCK_ROWS) {
-            let out = match first.take() {
-                Some(out) => {
-                    let k = out.memberships.n_clusters();
-                    write_membership_header(w, k, &columns(&out, has_noise))?;
-                    out
-                }
-                None => block(a).map_err(|e| std::io::Error::other(e.to_string()))?,
-            };
-            sum_max_p += out.memberships.max_p.sum();
-            write_membership_rows(w, &out.memberships, &columns(&out, has_noise))?;
+            sink(z.slice(s![a..(a + BLOCK_ROWS).min(n), ..]))?;
         }
         Ok(())
-    })?;
+    })
+}
+
+/// A consumer of blocks of data in the model's units.
+pub type Sink<'s> = dyn FnMut(ArrayView2<'_, f64>) -> CliResult<()> + 's;
+
+/// Writes the outputs of `file`'s model on the `n` rows that `feed` hands to its sink, block by
+/// block, as CSV or (for a `.parquet` path) Parquet: what a fit in memory, a fit out of core and
+/// `predict` all write.
+pub fn write_blocks(
+    output: Option<&Path>,
+    file: &ModelFile,
+    n: usize,
+    feed: &mut dyn FnMut(&mut Sink<'_>) -> CliResult<()>,
+) -> CliResult<OutputSummary> {
+    let has_noise = file.model.has_noise();
+    let parquet = wants_parquet(output);
+    let mut sum_max_p = 0.0;
+    let mut failure: Option<CliError> = None;
+    let written = write_to(output, |w| {
+        let mut pq: Option<ParquetMemberships> = None;
+        let mut first = true;
+        // A write error keeps its kind (a reader that went away is not an error).
+        let mut io_failure: Option<std::io::Error> = None;
+        let r = feed(&mut |z| {
+            let out = file.outputs_scaled(z).map_err(lib_error)?;
+            let cols = columns(&out, has_noise);
+            let mut put = || -> std::io::Result<()> {
+                if first {
+                    first = false;
+                    let k = out.memberships.n_clusters();
+                    if parquet {
+                        pq = Some(ParquetMemberships::new(k, &cols)?);
+                    } else {
+                        write_membership_header(w, k, &cols)?;
+                    }
+                }
+                match pq.as_mut() {
+                    Some(p) => p.write(w, &out.memberships, &cols),
+                    None => write_membership_rows(w, &out.memberships, &cols),
+                }
+            };
+            sum_max_p += out.memberships.max_p.sum();
+            put().map_err(|e| {
+                let c = CliError::io(
+                    "writing the memberships",
+                    std::io::Error::new(e.kind(), e.to_string()),
+                );
+                io_failure = Some(e);
+                c
+            })
+        });
+        if let Err(e) = r {
+            if let Some(io) = io_failure {
+                return Err(io);
+            }
+            failure = Some(e);
+            return Err(std::io::Error::other("stopped"));
+        }
+        match pq {
+            Some(p) => p.finish(w),
+            None => Ok(()),
+        }
+    });
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    written?;
     Ok(OutputSummary {
         n,
         mean_max_p: sum_max_p / n as f64,

@@ -362,3 +362,99 @@ pub fn write_matrix(
     }
     Ok(())
 }
+
+/// Whether an output path asks for Parquet (`.parquet` or `.pq`).
+pub fn wants_parquet(path: Option<&Path>) -> bool {
+    path.and_then(|p| p.extension())
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| e.eq_ignore_ascii_case("parquet") || e.eq_ignore_ascii_case("pq"))
+}
+
+/// The membership table written as Parquet, one row group per block: the columns of the CSV
+/// (`label` as int64, the rest float64). The encoder writes into a buffer that is moved to the
+/// output after every row group, so memory stays at one block.
+pub struct ParquetMemberships {
+    writer: parquet::arrow::ArrowWriter<Vec<u8>>,
+    schema: std::sync::Arc<arrow_schema::Schema>,
+}
+
+fn parquet_io(e: parquet::errors::ParquetError) -> io::Error {
+    io::Error::other(e.to_string())
+}
+
+impl ParquetMemberships {
+    /// A writer for `k` probability columns and `extra`'s columns.
+    pub fn new(k: usize, extra: &Columns) -> io::Result<Self> {
+        use arrow_schema::{DataType, Field, Schema};
+        let mut fields = Vec::new();
+        for j in 0..k {
+            let name = if extra.noise_last && j + 1 == k {
+                "p_noise".to_string()
+            } else {
+                format!("p_{j}")
+            };
+            fields.push(Field::new(name, DataType::Float64, false));
+        }
+        fields.push(Field::new("label", DataType::Int64, false));
+        for name in ["max_p", "margin", "entropy"] {
+            fields.push(Field::new(name, DataType::Float64, false));
+        }
+        for name in &extra.names {
+            fields.push(Field::new(name.clone(), DataType::Float64, false));
+        }
+        let schema = std::sync::Arc::new(Schema::new(fields));
+        let props = parquet::file::properties::WriterProperties::builder()
+            .set_compression(parquet::basic::Compression::SNAPPY)
+            .build();
+        let writer = parquet::arrow::ArrowWriter::try_new(Vec::new(), schema.clone(), Some(props))
+            .map_err(parquet_io)?;
+        Ok(ParquetMemberships { writer, schema })
+    }
+
+    /// Writes one block of rows as a row group.
+    pub fn write(
+        &mut self,
+        w: &mut dyn Write,
+        m: &Membership<f64>,
+        extra: &Columns,
+    ) -> io::Result<()> {
+        use arrow_array::{ArrayRef, Float64Array, Int64Array};
+        let mut cols: Vec<ArrayRef> = Vec::new();
+        for col in m.proba.columns() {
+            cols.push(std::sync::Arc::new(Float64Array::from_iter_values(
+                col.iter().copied(),
+            )));
+        }
+        cols.push(std::sync::Arc::new(Int64Array::from_iter_values(
+            m.label.iter().map(|&l| l as i64),
+        )));
+        for v in [&m.max_p, &m.margin, &m.entropy] {
+            cols.push(std::sync::Arc::new(Float64Array::from_iter_values(
+                v.iter().copied(),
+            )));
+        }
+        for v in &extra.values {
+            cols.push(std::sync::Arc::new(Float64Array::from_iter_values(
+                v.iter().copied(),
+            )));
+        }
+        let batch = arrow_array::RecordBatch::try_new(self.schema.clone(), cols)
+            .map_err(|e| io::Error::other(e.to_string()))?;
+        self.writer.write(&batch).map_err(parquet_io)?;
+        self.writer.flush().map_err(parquet_io)?;
+        self.drain(w)
+    }
+
+    fn drain(&mut self, w: &mut dyn Write) -> io::Result<()> {
+        let buf = self.writer.inner_mut();
+        w.write_all(buf)?;
+        buf.clear();
+        Ok(())
+    }
+
+    /// Writes the footer.
+    pub fn finish(mut self, w: &mut dyn Write) -> io::Result<()> {
+        self.writer.finish().map_err(parquet_io)?;
+        self.drain(w)
+    }
+}

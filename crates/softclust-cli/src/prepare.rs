@@ -4,7 +4,8 @@
 
 use crate::cli::{InitName, InputArgs, SaveArgs};
 use crate::error::{lib_error, CliResult};
-use crate::input::{read_table, Table};
+use crate::input::Table;
+use crate::source::read_table;
 use crate::model_io;
 use crate::model_io::OutputSummary;
 use crate::progress::FitProgress;

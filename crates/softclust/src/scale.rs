@@ -60,6 +60,53 @@ impl Standardize {
         Ok((scaler, x))
     }
 
+    /// A scaler from column moments gathered elsewhere (data read block by block): `n` rows,
+    /// the column means and the population variances (`sum (x - mean)² / n`, taken about the
+    /// means). Columns of zero spread are centred but left unscaled, as in [`Self::fit`]. The
+    /// robust scaler needs quantiles, not moments, and is refused.
+    pub fn from_moments<F: Float>(self, n: f64, mean: &[f64], var: &[f64]) -> Result<Scaler<F>> {
+        if mean.len() != var.len() {
+            return Err(Error::ShapeMismatch {
+                what: "column moments",
+                expected: format!("{} variances, one per mean", mean.len()),
+                found: format!("{}", var.len()),
+            });
+        }
+        let d = mean.len();
+        let mut center = Array1::<F>::zeros(d);
+        let mut scale = Array1::<F>::ones(d);
+        let mut unscaled = Vec::new();
+        for j in 0..d {
+            let (c, s, zero) = match self {
+                Standardize::None => (0.0, 1.0, false),
+                Standardize::ZScore => {
+                    let sd = var[j].max(0.0).sqrt();
+                    (mean[j], sd, sd == 0.0 || sd <= n * f64::EPSILON * mean[j].abs())
+                }
+                Standardize::Robust => {
+                    return Err(Error::InvalidParameter {
+                        name: "standardize",
+                        value: "robust".into(),
+                        expected: "none or zscore for data read block by block (the robust \
+                                   scaler needs quantiles of all the data in memory)",
+                    })
+                }
+            };
+            center[j] = F::of(c);
+            if zero {
+                unscaled.push(j);
+            } else {
+                scale[j] = F::of(s);
+            }
+        }
+        Ok(Scaler {
+            method: self,
+            center,
+            scale,
+            unscaled,
+        })
+    }
+
     /// Learns centres and scales from `x` (n x d).
     pub fn fit<F: Float>(self, x: ArrayView2<'_, F>) -> Result<Scaler<F>> {
         check_matrix(x, "data")?;

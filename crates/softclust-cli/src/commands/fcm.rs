@@ -9,6 +9,9 @@ use softclust::fcm::FuzzyCMeans;
 use softclust::Model;
 
 pub fn run(a: &FcmArgs, quiet: bool) -> CliResult<()> {
+    if let Some(src) = crate::stream::plan(a.input.as_deref(), &a.input_opts)? {
+        return crate::stream::fcm(a, src, quiet);
+    }
     let mut timer = Timer::new();
     let p = Prepared::read(
         a.input.as_deref(),

@@ -10,6 +10,9 @@ use serde_json::json;
 use softclust::Model;
 
 pub fn run(a: &GmmArgs, quiet: bool) -> CliResult<()> {
+    if let Some(src) = crate::stream::plan(a.input.as_deref(), &a.input_opts)? {
+        return crate::stream::gmm(a, src, quiet);
+    }
     let mut timer = Timer::new();
     let p = prepare(a.input.as_deref(), &a.input_opts, &a.em, quiet)?;
     timer.lap("read");

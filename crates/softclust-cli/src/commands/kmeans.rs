@@ -9,6 +9,9 @@ use serde_json::json;
 use softclust::Model;
 
 pub fn run(a: &KmeansArgs, quiet: bool) -> CliResult<()> {
+    if let Some(src) = crate::stream::plan(a.input.as_deref(), &a.input_opts)? {
+        return crate::stream::kmeans(a, src, quiet);
+    }
     let mut timer = Timer::new();
     let soft = a.soft_opts.spec(a.soft).method();
     let p = Prepared::read(

@@ -3,11 +3,31 @@
 
 use crate::cli::PredictArgs;
 use crate::error::{lib_error, CliError, CliResult};
-use crate::input::read_table;
+use crate::source::read_table;
 use crate::model_io;
 
 pub fn run(a: &PredictArgs, quiet: bool) -> CliResult<()> {
     let file = model_io::load(&a.model)?;
+    // A .npy or Parquet file is read, scored and written block by block.
+    if let Some(src) = a
+        .input
+        .as_deref()
+        .filter(|p| *p != "-")
+        .map(crate::source::Source::open)
+        .transpose()?
+        .flatten()
+    {
+        let out = crate::stream::predict(&file, &src, a.output.as_deref())?;
+        if !quiet {
+            note!(
+                "softclust: {} rows scored with the {} model '{}'",
+                out.n,
+                file.model.kind_name(),
+                a.model.display()
+            );
+        }
+        return Ok(());
+    }
     let table = read_table(a.input.as_deref(), &a.input_opts)?;
     let d = file.scaler.n_features();
     if table.data.ncols() != d {

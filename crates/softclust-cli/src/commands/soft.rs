@@ -2,7 +2,7 @@
 
 use crate::cli::SoftArgs;
 use crate::error::{lib_error, CliError, CliResult};
-use crate::input::read_table;
+use crate::source::read_table;
 use crate::output::{write_membership, write_to, Columns};
 use crate::prepare::describe_soft;
 use softclust::{DistanceKind, SoftKind};

@@ -1,0 +1,339 @@
+//! Files read block by block: `.npy` (positioned reads of whole rows, C or Fortran order) and
+//! Parquet (numeric columns of any row-group layout, through the arrow-rs `parquet` crate). A
+//! fit whose data exceed the memory budget reads its file once per pass, one block at a time,
+//! so its memory stays at one block whatever the number of rows; a fit that fits in memory reads
+//! the same blocks once into one matrix.
+
+use crate::error::{CliError, CliResult};
+use crate::cli::InputArgs;
+use crate::input::{npy_info, read_text_or_npy, NpyInfo, Table};
+use arrow_array::cast::AsArray;
+use arrow_array::types::{
+    Float32Type, Float64Type, Int16Type, Int32Type, Int64Type, Int8Type, UInt16Type, UInt32Type,
+    UInt64Type, UInt8Type,
+};
+use arrow_array::{Array, RecordBatch};
+use arrow_schema::DataType;
+use ndarray::Array2;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::ProjectionMask;
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+
+/// Rows per block of a pass: 65,536 (16 MiB of f64 at 32 features).
+pub const BLOCK_ROWS: usize = 1 << 16;
+
+/// A file that can be read block by block.
+#[derive(Debug, Clone)]
+pub struct Source {
+    /// Where the data come from, for messages.
+    pub source: String,
+    /// Column names (Parquet's, or `x_0, x_1, ...`).
+    pub columns: Vec<String>,
+    /// Rows.
+    pub n: usize,
+    kind: Kind,
+}
+
+#[derive(Debug, Clone)]
+enum Kind {
+    Npy { path: PathBuf, info: NpyInfo },
+    Parquet { path: PathBuf, leaves: Vec<usize> },
+}
+
+const PARQUET_MAGIC: &[u8] = b"PAR1";
+
+/// Whether `p` names a Parquet file (by extension or by its first four bytes).
+pub fn is_parquet(p: &str) -> bool {
+    if p.to_ascii_lowercase().ends_with(".parquet") || p.to_ascii_lowercase().ends_with(".pq") {
+        return true;
+    }
+    let mut head = [0u8; 4];
+    File::open(p)
+        .and_then(|mut f| f.read_exact(&mut head))
+        .is_ok_and(|()| head == *PARQUET_MAGIC)
+}
+
+fn io_err(source: &str, e: impl std::fmt::Display) -> CliError {
+    CliError::msg(format!("cannot read {source}: {e}"))
+}
+
+impl Source {
+    /// Opens `path` as a block source when it is a `.npy` or Parquet file (`None` otherwise:
+    /// text is read whole).
+    pub fn open(path: &str) -> CliResult<Option<Source>> {
+        let lower = path.to_ascii_lowercase();
+        let source = format!("'{path}'");
+        if is_parquet(path) {
+            return Self::parquet(path, source).map(Some);
+        }
+        let mut head = [0u8; 6];
+        let npy = lower.ends_with(".npy")
+            || File::open(path)
+                .and_then(|mut f| f.read_exact(&mut head))
+                .is_ok_and(|()| &head == b"\x93NUMPY");
+        if !npy {
+            return Ok(None);
+        }
+        let file = File::open(path).map_err(|e| io_err(&source, e))?;
+        let len = file.metadata().map_err(|e| io_err(&source, e))?.len();
+        let info = npy_info(&source, std::io::BufReader::new(file), len)?;
+        Ok(Some(Source {
+            columns: (0..info.d).map(|j| format!("x_{j}")).collect(),
+            n: info.n,
+            source,
+            kind: Kind::Npy {
+                path: PathBuf::from(path),
+                info,
+            },
+        }))
+    }
+
+    fn parquet(path: &str, source: String) -> CliResult<Source> {
+        let file = File::open(path).map_err(|e| io_err(&source, e))?;
+        let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| {
+            CliError::msg(format!("{source}: not a readable Parquet file: {e}"))
+        })?;
+        let n = builder.metadata().file_metadata().num_rows();
+        let n = usize::try_from(n).map_err(|_| CliError::msg(format!("{source}: bad row count {n}")))?;
+        let schema = builder.schema().clone();
+        let mut columns = Vec::new();
+        let mut leaves = Vec::new();
+        for (j, f) in schema.fields().iter().enumerate() {
+            let numeric = matches!(
+                f.data_type(),
+                DataType::Float64
+                    | DataType::Float32
+                    | DataType::Int8
+                    | DataType::Int16
+                    | DataType::Int32
+                    | DataType::Int64
+                    | DataType::UInt8
+                    | DataType::UInt16
+                    | DataType::UInt32
+                    | DataType::UInt64
+            );
+            if !numeric {
+                return Err(CliError::msg(format!(
+                    "{source}: column '{}' has type {}; softclust reads numeric columns \
+                     (float, integer) only: write the features to a file of their own",
+                    f.name(),
+                    f.data_type()
+                )));
+            }
+            columns.push(f.name().clone());
+            leaves.push(j);
+        }
+        if columns.is_empty() {
+            return Err(CliError::msg(format!("{source} has no columns")));
+        }
+        if n == 0 {
+            return Err(CliError::msg(format!("{source} is empty: no rows to read")));
+        }
+        Ok(Source {
+            source,
+            columns,
+            n,
+            kind: Kind::Parquet {
+                path: PathBuf::from(path),
+                leaves,
+            },
+        })
+    }
+
+    /// Features per row.
+    pub fn d(&self) -> usize {
+        self.columns.len()
+    }
+
+    /// The bytes the data take in memory as f64.
+    pub fn bytes_f64(&self) -> u64 {
+        (self.n as u64)
+            .saturating_mul(self.d() as u64)
+            .saturating_mul(8)
+    }
+
+    /// Calls `f(first_row, block)` for consecutive blocks of at most `rows` rows (Parquet:
+    /// record batches of that size), in order. Non-finite values and nulls are errors naming
+    /// the row (1-based) and column.
+    pub fn for_each_block(
+        &self,
+        rows: usize,
+        f: &mut dyn FnMut(usize, Array2<f64>) -> CliResult<()>,
+    ) -> CliResult<()> {
+        match &self.kind {
+            Kind::Npy { path, info } => self.npy_blocks(path, info, rows.max(1), f),
+            Kind::Parquet { path, leaves } => self.parquet_blocks(path, leaves, rows.max(1), f),
+        }
+    }
+
+    fn npy_blocks(
+        &self,
+        path: &Path,
+        info: &NpyInfo,
+        rows: usize,
+        f: &mut dyn FnMut(usize, Array2<f64>) -> CliResult<()>,
+    ) -> CliResult<()> {
+        let src = &self.source;
+        let mut file = File::open(path).map_err(|e| io_err(src, e))?;
+        let (n, d, size) = (info.n, info.d, info.item_size() as u64);
+        let mut bytes = Vec::new();
+        let mut vals = Vec::new();
+        for start in (0..n).step_by(rows) {
+            let b = rows.min(n - start);
+            vals.clear();
+            if info.fortran {
+                // Column-major: one read per column, then transposed into rows.
+                let mut cols = Vec::with_capacity(b * d);
+                for j in 0..d {
+                    let at = info.offset + (j as u64 * n as u64 + start as u64) * size;
+                    bytes.resize(b * size as usize, 0);
+                    file.seek(SeekFrom::Start(at)).map_err(|e| io_err(src, e))?;
+                    file.read_exact(&mut bytes).map_err(|e| io_err(src, e))?;
+                    info.decode(&bytes, &mut cols);
+                }
+                vals.extend((0..b * d).map(|t| cols[(t % d) * b + t / d]));
+            } else {
+                let at = info.offset + start as u64 * d as u64 * size;
+                bytes.resize(b * d * size as usize, 0);
+                file.seek(SeekFrom::Start(at)).map_err(|e| io_err(src, e))?;
+                file.read_exact(&mut bytes).map_err(|e| io_err(src, e))?;
+                info.decode(&bytes, &mut vals);
+            }
+            if let Some(t) = vals.iter().position(|v| !v.is_finite()) {
+                return Err(CliError::msg(format!(
+                    "{src} row {}, column {}: value {} is not finite; remove or impute missing \
+                     and infinite values",
+                    start + t / d + 1,
+                    t % d + 1,
+                    vals[t]
+                )));
+            }
+            let block = Array2::from_shape_vec((b, d), std::mem::take(&mut vals))
+                .map_err(|e| CliError::msg(format!("{src}: {e}")))?;
+            f(start, block)?;
+        }
+        Ok(())
+    }
+
+    fn parquet_blocks(
+        &self,
+        path: &Path,
+        leaves: &[usize],
+        rows: usize,
+        f: &mut dyn FnMut(usize, Array2<f64>) -> CliResult<()>,
+    ) -> CliResult<()> {
+        let src = &self.source;
+        let file = File::open(path).map_err(|e| io_err(src, e))?;
+        let builder = ParquetRecordBatchReaderBuilder::try_new(file)
+            .map_err(|e| CliError::msg(format!("{src}: not a readable Parquet file: {e}")))?;
+        let mask = ProjectionMask::roots(builder.parquet_schema(), leaves.iter().copied());
+        let reader = builder
+            .with_projection(mask)
+            .with_batch_size(rows)
+            .build()
+            .map_err(|e| CliError::msg(format!("{src}: {e}")))?;
+        let mut start = 0;
+        for batch in reader {
+            let batch = batch.map_err(|e| CliError::msg(format!("{src}: {e}")))?;
+            let block = self.batch_to_rows(&batch, start)?;
+            let b = block.nrows();
+            f(start, block)?;
+            start += b;
+        }
+        if start != self.n {
+            return Err(CliError::msg(format!(
+                "{src}: the metadata say {} rows but {start} were read",
+                self.n
+            )));
+        }
+        Ok(())
+    }
+
+    /// A record batch as a row-major f64 block; nulls and non-finite values are errors.
+    fn batch_to_rows(&self, batch: &RecordBatch, start: usize) -> CliResult<Array2<f64>> {
+        let (b, d) = (batch.num_rows(), batch.num_columns());
+        let mut out = Array2::<f64>::zeros((b, d));
+        for (j, col) in batch.columns().iter().enumerate() {
+            let name = &self.columns[j];
+            if col.null_count() > 0 {
+                let i = (0..b).find(|&i| col.is_null(i)).unwrap_or(0);
+                return Err(CliError::msg(format!(
+                    "{} column '{name}' has missing values (null), the first at row {}; remove \
+                     or impute them",
+                    self.source,
+                    start + i + 1
+                )));
+            }
+            let vals: Vec<f64> = match col.data_type() {
+                DataType::Float64 => col.as_primitive::<Float64Type>().values().to_vec(),
+                DataType::Float32 => col
+                    .as_primitive::<Float32Type>()
+                    .values()
+                    .iter()
+                    .map(|&v| f64::from(v))
+                    .collect(),
+                DataType::Int8 => prim::<Int8Type>(col.as_ref(), |v| f64::from(v)),
+                DataType::Int16 => prim::<Int16Type>(col.as_ref(), |v| f64::from(v)),
+                DataType::Int32 => prim::<Int32Type>(col.as_ref(), |v| f64::from(v)),
+                DataType::Int64 => prim::<Int64Type>(col.as_ref(), |v| v as f64),
+                DataType::UInt8 => prim::<UInt8Type>(col.as_ref(), |v| f64::from(v)),
+                DataType::UInt16 => prim::<UInt16Type>(col.as_ref(), |v| f64::from(v)),
+                DataType::UInt32 => prim::<UInt32Type>(col.as_ref(), |v| f64::from(v)),
+                DataType::UInt64 => prim::<UInt64Type>(col.as_ref(), |v| v as f64),
+                t => {
+                    return Err(CliError::msg(format!(
+                        "{} column '{name}' has type {t}; softclust reads numeric columns only",
+                        self.source
+                    )))
+                }
+            };
+            for (i, v) in vals.into_iter().enumerate() {
+                if !v.is_finite() {
+                    return Err(CliError::msg(format!(
+                        "{} row {}, column '{name}': value {v} is not finite; remove or impute \
+                         missing and infinite values",
+                        self.source,
+                        start + i + 1
+                    )));
+                }
+                out[(i, j)] = v;
+            }
+        }
+        Ok(out)
+    }
+
+    /// Every row in one matrix (the in-memory path).
+    pub fn read_all(&self) -> CliResult<Table> {
+        let d = self.d();
+        let mut values = Vec::with_capacity(self.n.saturating_mul(d));
+        self.for_each_block(BLOCK_ROWS, &mut |_, b| {
+            values.extend(b.iter().copied());
+            Ok(())
+        })?;
+        let data = Array2::from_shape_vec((self.n, d), values)
+            .map_err(|e| CliError::msg(format!("{}: {e}", self.source)))?;
+        Ok(Table {
+            source: self.source.clone(),
+            columns: self.columns.clone(),
+            data,
+        })
+    }
+}
+
+fn prim<T: arrow_array::types::ArrowPrimitiveType>(
+    col: &dyn Array,
+    to: impl Fn(T::Native) -> f64,
+) -> Vec<f64> {
+    col.as_primitive::<T>().values().iter().map(|&v| to(v)).collect()
+}
+
+/// Reads a whole table from `path` (`None` or `-` = standard input): Parquet, `.npy`, CSV or
+/// TSV.
+pub fn read_table(path: Option<&str>, opts: &InputArgs) -> CliResult<Table> {
+    match path.filter(|p| *p != "-") {
+        Some(p) if is_parquet(p) => Source::parquet(p, format!("'{p}'"))?.read_all(),
+        _ => read_text_or_npy(path, opts),
+    }
+}

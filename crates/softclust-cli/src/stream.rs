@@ -1,0 +1,802 @@
+//! Fits whose data exceed the memory budget (`--memory-limit`): the `.npy` or Parquet file is
+//! read once per pass, one block at a time, and every pass runs the core's block kernels and
+//! loops (the ones the in-memory fits run), so peak memory is one block plus the model,
+//! whatever the number of rows.
+//!
+//! The first pass gathers the column moments (means, and squared deviations merged across
+//! blocks by Chan's rule, never raw moments), the bounding box, the total weight, and a uniform
+//! Bernoulli sample of about [`SAMPLE_ROWS`] rows. The scaler comes from the moments; the fit
+//! starts from the in-memory fit (same settings and restarts) on the standardised sample, then
+//! runs full passes. Memberships are written block by block.
+
+use crate::cli::{EmArgs, FcmArgs, GmmArgs, InputArgs, KmeansArgs, SaveArgs};
+use crate::error::{lib_error, CliError, CliResult};
+use crate::mixture::{config, convergence_note, em_params};
+use crate::model_io::{self, OutputSummary};
+use crate::output::{write_matrix, write_to};
+use crate::progress::FitProgress;
+use crate::report::{num, write_report, Timer};
+use crate::source::{Source, BLOCK_ROWS};
+use ndarray::{Array1, Array2, ArrayView2, Axis};
+use serde_json::json;
+use softclust::fcm::{fcm_block_stats, fcm_final_block, fcm_loop, FcmPasses, FcmStats, FinalStats};
+use softclust::gmm::block::{em_loop, em_stats, EmParams, EmPasses, EmSettings, EmStats, Regularizer};
+use softclust::kmeans::block::{
+    block_candidates, deviation_stats, lloyd_loop, lloyd_stats, Candidate, LloydPasses, LloydStats,
+};
+use softclust::{
+    KMeans, KMeansModel, Model, ModelFile, Scaler, Spread, Standardize,
+};
+use std::cell::RefCell;
+use std::path::Path;
+
+/// Expected rows of the sample that starts a fit.
+pub const SAMPLE_ROWS: usize = 200_000;
+
+/// The default budget: half the memory the system reports available (4 GiB when unknown).
+pub fn default_budget() -> u64 {
+    let avail = std::fs::read_to_string("/proc/meminfo").ok().and_then(|t| {
+        t.lines()
+            .find(|l| l.starts_with("MemAvailable:"))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse::<u64>().ok())
+            .map(|kb| kb * 1024)
+    });
+    avail.map_or(4 << 30, |b| b / 2)
+}
+
+/// The file to stream when `input` is a `.npy` or Parquet file whose data (as f64) exceed the
+/// budget; `None` when the data are read into memory.
+pub fn plan(input: Option<&str>, opts: &InputArgs) -> CliResult<Option<Source>> {
+    let Some(p) = input.filter(|p| *p != "-") else {
+        return Ok(None);
+    };
+    let Some(src) = Source::open(p)? else {
+        return Ok(None);
+    };
+    let budget = opts.memory_limit.unwrap_or_else(default_budget);
+    Ok((src.bytes_f64() > budget).then_some(src))
+}
+
+/// `spec` (a column name, or a 1-based position) among `columns`.
+fn find_column(columns: &[String], spec: &str, source: &str) -> CliResult<usize> {
+    if let Some(j) = columns.iter().position(|c| c == spec) {
+        return Ok(j);
+    }
+    match spec.parse::<usize>() {
+        Ok(p) if p >= 1 && p <= columns.len() => Ok(p - 1),
+        _ => Err(CliError::msg(format!(
+            "{source} has no column '{spec}' (columns: {}; or give a 1-based position)",
+            columns.join(", ")
+        ))),
+    }
+}
+
+/// A file prepared for passes: the weights column, the scaler and the first pass's statistics.
+pub struct Streamed {
+    src: Source,
+    wcol: Option<usize>,
+    /// Feature names (the weights column removed).
+    pub columns: Vec<String>,
+    pub scaler: Scaler<f64>,
+    pub n: usize,
+    /// Column means of the standardised data (the kernels' centring vector).
+    pub mean_z: Array1<f64>,
+    /// Mean feature variance of the standardised data.
+    pub mean_var_z: f64,
+    /// `ln` of the bounding box's volume in standardised units (None: a constant feature).
+    pub log_volume_z: Option<f64>,
+    /// The sample (standardised) and its weights.
+    pub sample: Array2<f64>,
+    pub sample_w: Array1<f64>,
+    pub total_weight: f64,
+    /// Passes over the file so far.
+    pub passes: std::cell::Cell<usize>,
+}
+
+/// Per-column count, mean and sum of squared deviations, merged across blocks (Chan et al.).
+struct Moments {
+    n: f64,
+    mean: Vec<f64>,
+    m2: Vec<f64>,
+    lo: Vec<f64>,
+    hi: Vec<f64>,
+}
+
+impl Moments {
+    fn add_block(&mut self, x: ArrayView2<'_, f64>) {
+        let nb = x.nrows() as f64;
+        if nb == 0.0 {
+            return;
+        }
+        for (j, col) in x.axis_iter(Axis(1)).enumerate() {
+            let mb = col.sum() / nb;
+            let m2b: f64 = col.iter().map(|v| (v - mb) * (v - mb)).sum();
+            let n = self.n + nb;
+            let delta = mb - self.mean[j];
+            self.mean[j] += delta * nb / n;
+            self.m2[j] += m2b + delta * delta * self.n * nb / n;
+            for &v in col {
+                self.lo[j] = self.lo[j].min(v);
+                self.hi[j] = self.hi[j].max(v);
+            }
+        }
+        self.n += nb;
+    }
+}
+
+impl Streamed {
+    /// The first pass over `src` (see the module documentation).
+    pub fn prepare(
+        src: Source,
+        weights: Option<&str>,
+        standardize: Standardize,
+        seed: u64,
+        quiet: bool,
+    ) -> CliResult<Self> {
+        let wcol = weights
+            .map(|w| find_column(&src.columns, w, &src.source))
+            .transpose()?;
+        let columns: Vec<String> = src
+            .columns
+            .iter()
+            .enumerate()
+            .filter(|&(j, _)| Some(j) != wcol)
+            .map(|(_, c)| c.clone())
+            .collect();
+        let d = columns.len();
+        if d == 0 {
+            return Err(CliError::msg(format!(
+                "{} has no feature columns besides the weights",
+                src.source
+            )));
+        }
+        let mut mo = Moments {
+            n: 0.0,
+            mean: vec![0.0; d],
+            m2: vec![0.0; d],
+            lo: vec![f64::INFINITY; d],
+            hi: vec![f64::NEG_INFINITY; d],
+        };
+        let p = (SAMPLE_ROWS as f64 / src.n as f64).min(1.0);
+        let mut rng = softclust::rng::Rng::new(softclust::rng::derive_seed(seed, 0x5a3b1e));
+        let mut sample: Vec<f64> = Vec::new();
+        let mut sample_w: Vec<f64> = Vec::new();
+        let mut total_weight = 0.0;
+        let source = src.source.clone();
+        src.for_each_block(BLOCK_ROWS, &mut |start, block| {
+            let (x, w) = split(block, wcol, &source, start)?;
+            mo.add_block(x.view());
+            let wsum: f64 = w.as_ref().map_or(x.nrows() as f64, |w| w.sum());
+            total_weight += wsum;
+            for (i, row) in x.rows().into_iter().enumerate() {
+                let wi = w.as_ref().map_or(1.0, |w| w[i]);
+                if rng.uniform() < p && wi > 0.0 {
+                    sample.extend(row.iter());
+                    sample_w.push(wi);
+                }
+            }
+            Ok(())
+        })?;
+        if !(total_weight > 0.0) {
+            return Err(CliError::msg(
+                "the sample weights sum to zero: give some rows a positive weight",
+            ));
+        }
+        let var: Vec<f64> = mo.m2.iter().map(|m| m / mo.n).collect();
+        let scaler: Scaler<f64> = standardize
+            .from_moments(mo.n, &mo.mean, &var)
+            .map_err(lib_error)?;
+        if !quiet {
+            for &j in scaler.unscaled_columns() {
+                note!(
+                    "softclust: note: column '{}' has zero spread; it is centred but left unscaled",
+                    columns[j]
+                );
+            }
+        }
+        let (c, sc) = (scaler.center(), scaler.scale());
+        let mean_z: Array1<f64> = (0..d).map(|j| (mo.mean[j] - c[j]) / sc[j]).collect();
+        let mean_var_z = (0..d).map(|j| var[j] / (sc[j] * sc[j])).sum::<f64>() / d as f64;
+        let log_volume_z = (0..d)
+            .map(|j| {
+                let e = (mo.hi[j] - mo.lo[j]) / sc[j];
+                (e > 0.0).then(|| e.ln())
+            })
+            .sum::<Option<f64>>();
+        let ns = sample_w.len();
+        let mut sample = Array2::from_shape_vec((ns, d), sample)
+            .map_err(|e| CliError::msg(e.to_string()))?;
+        scaler
+            .transform_inplace(sample.view_mut())
+            .map_err(lib_error)?;
+        Ok(Streamed {
+            n: src.n,
+            src,
+            wcol,
+            columns,
+            scaler,
+            mean_z,
+            mean_var_z,
+            log_volume_z,
+            sample,
+            sample_w: Array1::from(sample_w),
+            total_weight,
+            passes: std::cell::Cell::new(1),
+        })
+    }
+
+    /// One pass: `f(first_row, standardised block, weights)` for every block, in order.
+    pub fn each(
+        &self,
+        f: &mut dyn FnMut(usize, ArrayView2<'_, f64>, Option<&Array1<f64>>) -> CliResult<()>,
+    ) -> CliResult<()> {
+        self.passes.set(self.passes.get() + 1);
+        self.src.for_each_block(BLOCK_ROWS, &mut |start, block| {
+            let (mut x, w) = split(block, self.wcol, &self.src.source, start)?;
+            self.scaler
+                .transform_inplace(x.view_mut())
+                .map_err(lib_error)?;
+            f(start, x.view(), w.as_ref())
+        })
+    }
+
+    fn model_file(&self, model: Model<f64>, typicality: Option<Spread>) -> ModelFile {
+        ModelFile::new(self.columns.clone(), self.scaler.clone(), typicality, model)
+    }
+
+    fn sample_fits(&self, k: usize) -> CliResult<()> {
+        if self.sample.nrows() < k.max(2) {
+            return Err(CliError::msg(format!(
+                "the start sample has {} rows, fewer than k = {k}; give more data",
+                self.sample.nrows()
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// A block's features and, with a weights column, its (checked) weights.
+fn split(
+    block: Array2<f64>,
+    wcol: Option<usize>,
+    source: &str,
+    start: usize,
+) -> CliResult<(Array2<f64>, Option<Array1<f64>>)> {
+    let Some(j) = wcol else {
+        return Ok((block, None));
+    };
+    let w = block.column(j).to_owned();
+    if let Some(i) = w.iter().position(|&v| !(v.is_finite() && v >= 0.0)) {
+        return Err(CliError::msg(format!(
+            "{source} row {}: weight {} is negative or not finite; weights must be >= 0",
+            start + i + 1,
+            w[i]
+        )));
+    }
+    let keep: Vec<usize> = (0..block.ncols()).filter(|&c| c != j).collect();
+    Ok((block.select(Axis(1), &keep), Some(w)))
+}
+
+/// Carries a CLI error out of a core loop (the loop sees an interruption).
+struct Errors(RefCell<Option<CliError>>);
+
+impl Errors {
+    fn keep<T>(&self, r: CliResult<T>) -> softclust::Result<T> {
+        r.map_err(|e| {
+            *self.0.borrow_mut() = Some(e);
+            softclust::Error::Interrupted
+        })
+    }
+    fn finish<T>(self, r: softclust::Result<T>) -> CliResult<T> {
+        match (self.0.into_inner(), r) {
+            (Some(e), _) => Err(e),
+            (None, r) => r.map_err(lib_error),
+        }
+    }
+}
+
+struct Passes<'a> {
+    s: &'a Streamed,
+    err: &'a Errors,
+    progress: &'a FitProgress,
+    it: usize,
+}
+
+impl LloydPasses<f64> for Passes<'_> {
+    fn pass(&mut self, c: ArrayView2<'_, f64>) -> softclust::Result<LloydStats> {
+        let mut t = LloydStats::zeros(c.nrows(), c.ncols());
+        let mu = self.s.mean_z.view();
+        let r = self.s.each(&mut |_, z, w| {
+            let st = lloyd_stats(z, w.map(|w| w.view()), c, mu).map_err(lib_error)?;
+            t.add(&st);
+            Ok(())
+        });
+        self.err.keep(r)?;
+        self.progress.tick(0, self.it, t.inertia);
+        self.it += 1;
+        Ok(t)
+    }
+
+    fn candidates(
+        &mut self,
+        old: ArrayView2<'_, f64>,
+        m: usize,
+    ) -> softclust::Result<Vec<Candidate>> {
+        let mut all: Vec<(f64, usize, Candidate)> = Vec::new();
+        let mu = self.s.mean_z.view();
+        let r = self.s.each(&mut |start, z, w| {
+            for (d2, i, c) in
+                block_candidates(z, w.map(|w| w.view()), old, mu, m).map_err(lib_error)?
+            {
+                all.push((d2, start + i, c));
+            }
+            all.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+            all.truncate(m);
+            Ok(())
+        });
+        self.err.keep(r)?;
+        Ok(all.into_iter().map(|t| t.2).collect())
+    }
+}
+
+impl EmPasses for Passes<'_> {
+    fn pass(&mut self, p: &EmParams) -> softclust::Result<EmStats> {
+        let mut t = EmStats::zeros(p);
+        let r = self.s.each(&mut |_, z, w| {
+            t.add(&em_stats(z, w.map(|w| w.view()), p).map_err(lib_error)?);
+            Ok(())
+        });
+        self.err.keep(r)?;
+        self.progress
+            .tick(0, self.it, t.log_likelihood() / self.s.total_weight);
+        self.it += 1;
+        Ok(t)
+    }
+}
+
+struct FcmStream<'a> {
+    s: &'a Streamed,
+    err: &'a Errors,
+    m: f64,
+}
+
+impl FcmPasses<f64> for FcmStream<'_> {
+    fn pass(
+        &mut self,
+        prev: Option<ArrayView2<'_, f64>>,
+        prev_is_start: bool,
+        c: ArrayView2<'_, f64>,
+    ) -> softclust::Result<FcmStats> {
+        let mut t = FcmStats::zeros(c.nrows(), c.ncols());
+        let mu = self.s.mean_z.view();
+        let r = self.s.each(&mut |_, z, w| {
+            let st = fcm_block_stats(
+                z,
+                w.map(|w| w.view()),
+                prev.map(|p| (p, prev_is_start)),
+                c,
+                mu,
+                self.m,
+            )
+            .map_err(lib_error)?;
+            t.add(&st);
+            Ok(())
+        });
+        self.err.keep(r)?;
+        Ok(t)
+    }
+}
+
+/// Writes the memberships of `file`'s model on every row of the stream, block by block.
+pub fn write_outputs(
+    output: Option<&Path>,
+    file: &ModelFile,
+    s: &Streamed,
+) -> CliResult<OutputSummary> {
+    model_io::write_blocks(output, file, s.n, &mut |sink| s.each(&mut |_, z, _| sink(z)))
+}
+
+/// The model file, the report and a summary line: what every streamed fit ends with.
+#[allow(clippy::too_many_arguments)]
+fn finish(
+    s: &Streamed,
+    file: &ModelFile,
+    output: Option<&Path>,
+    save: &SaveArgs,
+    timer: &mut Timer,
+    mut report: serde_json::Value,
+) -> CliResult<OutputSummary> {
+    let summary = write_outputs(output, file, s)?;
+    timer.lap("memberships");
+    if let Some(path) = &save.model_out {
+        model_io::save(file, path)?;
+    }
+    timer.lap("write");
+    if let Some(path) = &save.report {
+        report["n"] = json!(s.n);
+        report["d"] = json!(s.columns.len());
+        report["out_of_core"] = json!({
+            "passes": s.passes.get(),
+            "block_rows": BLOCK_ROWS,
+            "start_sample_rows": s.sample.nrows(),
+        });
+        report["mean_max_p"] = num(summary.mean_max_p);
+        write_report(path, report, timer)?;
+    }
+    Ok(summary)
+}
+
+fn announce(s: &Streamed, what: &str, quiet: bool) {
+    if !quiet {
+        note!(
+            "softclust: {} is {} x {} ({:.1} GiB as f64), more than the memory budget: fitting \
+             {what} out of core, one block of {BLOCK_ROWS} rows at a time",
+            s.src.source,
+            s.n,
+            s.src.d(),
+            s.src.bytes_f64() as f64 / f64::from(1u32 << 30)
+        );
+    }
+}
+
+/// `softclust kmeans` out of core.
+pub fn kmeans(a: &KmeansArgs, src: Source, quiet: bool) -> CliResult<()> {
+    let mut timer = Timer::new();
+    let s = Streamed::prepare(src, a.weights.as_deref(), a.standardize, a.seed, quiet)?;
+    announce(&s, "k-means", quiet);
+    timer.lap("read");
+    s.sample_fits(a.k)?;
+    let soft = a.soft_opts.spec(a.soft).method();
+    if !soft.from_sums() {
+        return Err(CliError::msg(format!(
+            "--soft {} needs the training distances, which an out-of-core fit does not keep: \
+             use softmax or inverse-power, or raise --memory-limit",
+            soft.name()
+        )));
+    }
+    // The start: the in-memory k-means (same settings and restarts) on the sample.
+    let init: softclust::Init<f64> = a.init.0.parse().map_err(lib_error)?;
+    let mut km = KMeans::new(a.k)
+        .max_iter(a.max_iter)
+        .tol(a.tol)
+        .seed(a.seed)
+        .init(init);
+    if let Some(n) = a.n_init {
+        km = km.n_init(n);
+    }
+    let start = km
+        .fit(s.sample.view(), Some(s.sample_w.view()))
+        .map_err(lib_error)?;
+    let progress = FitProgress::new(quiet, "k-means", "inertia", 1, a.max_iter);
+    let err = Errors(RefCell::new(None));
+    let tol_abs = a.tol * s.mean_var_z;
+    let out = {
+        let mut passes = Passes {
+            s: &s,
+            err: &err,
+            progress: &progress,
+            it: 0,
+        };
+        lloyd_loop(
+            &mut passes,
+            start.centers().to_owned(),
+            s.mean_z.view(),
+            a.max_iter,
+            tol_abs,
+            &mut |_, _| false,
+        )
+    };
+    progress.finish();
+    let out = match out {
+        Ok(o) => o,
+        Err(e) => return err.finish(Err(e)),
+    };
+    let (k, d) = out.centers.dim();
+    let mut dev = Array2::<f64>::zeros((k, d));
+    let mut cw = Array1::<f64>::zeros(k);
+    let centers = out.centers.clone();
+    s.each(&mut |_, z, w| {
+        let (dv, c) = deviation_stats(z, w.map(|w| w.view()), centers.view(), s.mean_z.view())
+            .map_err(lib_error)?;
+        dev += &dv;
+        cw += &c;
+        Ok(())
+    })?;
+    let model = KMeansModel::from_block_stats(out, s.mean_z.clone(), dev, cw, tol_abs, &soft)
+        .map_err(lib_error)?;
+    timer.lap("fit");
+    let dg = model.diagnostics().clone();
+    let inertia = model.inertia();
+    let fitted_soft = model.soft().cloned();
+    let raw_centers = s
+        .scaler
+        .inverse_transform(model.centers())
+        .map_err(lib_error)?;
+    let file = s.model_file(
+        Model::Kmeans(model),
+        a.typ.typicality.then_some(a.typ.spread),
+    );
+    if let Some(path) = &a.centers_out {
+        write_to(Some(path), |w| {
+            write_matrix(w, &s.columns, raw_centers.view())
+        })?;
+    }
+    let report = json!({
+        "method": "kmeans",
+        "parameters": {
+            "k": a.k, "init": a.init.0, "max_iter": a.max_iter, "tol": a.tol, "seed": a.seed,
+            "standardize": a.standardize.name(), "weights_column": a.weights,
+            "soft": fitted_soft.as_ref().map(|f| f.method_name()),
+            "sigma": fitted_soft.as_ref().and_then(|f| f.sigma()),
+        },
+        "k": a.k,
+        "converged": dg.converged,
+        "n_iter": dg.n_iter,
+        "inertia": num(inertia),
+        "inertia_history": dg.inertia_history.iter().map(|&v| num(v)).collect::<Vec<_>>(),
+    });
+    finish(&s, &file, a.output.as_deref(), &a.save, &mut timer, report)?;
+    if !quiet {
+        note!(
+            "softclust: k-means k={} on {} x {} ({}, out of core, {} passes): {} after {} \
+             iterations, inertia {:.6}",
+            a.k,
+            s.n,
+            s.columns.len(),
+            a.standardize.name(),
+            s.passes.get(),
+            if dg.converged {
+                "converged"
+            } else {
+                "NOT converged (raise --max-iter)"
+            },
+            dg.n_iter,
+            inertia
+        );
+    }
+    Ok(())
+}
+
+fn em_start(
+    s: &Streamed,
+    em: &EmArgs,
+    k: usize,
+    t: softclust::CovarianceType,
+    noise: Option<f64>,
+) -> CliResult<EmParams> {
+    let mut cfg = config(em, k, t);
+    if let Some(p0) = noise {
+        cfg = cfg.noise(p0);
+    }
+    let m = cfg
+        .fit(s.sample.view(), Some(s.sample_w.view()))
+        .map_err(lib_error)?;
+    let noise = match m.noise() {
+        None => None,
+        Some(mut nz) => {
+            nz.log_volume = s.log_volume_z.ok_or_else(|| {
+                CliError::msg(
+                    "--noise needs a bounding box of positive extent in every feature (drop \
+                     constant columns)",
+                )
+            })?;
+            Some(nz)
+        }
+    };
+    Ok(EmParams {
+        weights: m.weights().to_owned(),
+        means: m.means().to_owned(),
+        precisions_cholesky: m.precisions_cholesky().clone(),
+        noise,
+        m0: s.mean_z.to_vec(),
+    })
+}
+
+/// `softclust gmm` out of core.
+pub fn gmm(a: &GmmArgs, src: Source, quiet: bool) -> CliResult<()> {
+    let mut timer = Timer::new();
+    let em = &a.em;
+    let s = Streamed::prepare(src, em.weights.as_deref(), em.standardize, em.seed, quiet)?;
+    announce(&s, "the Gaussian mixture", quiet);
+    timer.lap("read");
+    s.sample_fits(a.k)?;
+    let t = a.covariance;
+    let start = em_start(&s, em, a.k, t, a.noise)?;
+    let progress = FitProgress::new(quiet, "EM", "mean log-likelihood", 1, em.max_iter);
+    let err = Errors(RefCell::new(None));
+    let mut reg = Regularizer::with_scale(em.reg_covar, em.auto_regularize, s.mean_var_z);
+    let settings = EmSettings {
+        covariance_type: t,
+        total_weight: s.total_weight,
+        max_iter: em.max_iter,
+        tol: em.tol,
+        start_lower_bound: f64::NEG_INFINITY,
+    };
+    let out = {
+        let mut passes = Passes {
+            s: &s,
+            err: &err,
+            progress: &progress,
+            it: 0,
+        };
+        em_loop(&mut passes, start, settings, &mut reg, &None, &mut |_, _| {})
+    };
+    progress.finish();
+    let model = err.finish(
+        out.and_then(|o| softclust::GaussianMixtureModel::from_em_outcome(o, &reg)),
+    )?;
+    timer.lap("fit");
+    // Criteria from one more pass (log-likelihood and the largest responsibilities).
+    let (mut ll, mut max_lr) = (0.0, 0.0);
+    s.each(&mut |_, z, w| {
+        let (lnp, lp) = model
+            .score_samples_and_log_proba(z)
+            .map_err(lib_error)?;
+        for i in 0..z.nrows() {
+            let wi = w.map_or(1.0, |w| w[i]);
+            ll += wi * lnp[i];
+            max_lr += wi * lp.row(i).iter().fold(f64::NEG_INFINITY, |m, &v| m.max(v));
+        }
+        Ok(())
+    })?;
+    let np = model.n_parameters() as f64;
+    let bic = -2.0 * ll + np * s.total_weight.ln();
+    let typicality = a.typicality.then_some(Spread::Isotropic);
+    let dg = model.diagnostics().clone();
+    let file = s.model_file(Model::Gmm(model.clone()), typicality);
+    let mut params = em_params(em);
+    params["covariance_type"] = json!(t.name());
+    params["noise_init"] = json!(a.noise);
+    let report = json!({
+        "method": "gmm",
+        "parameters": params,
+        "k": a.k,
+        "covariance_type": t.name(),
+        "converged": dg.converged,
+        "n_iter": dg.n_iter,
+        "lower_bound": num(dg.lower_bound),
+        "lower_bounds": dg.lower_bounds.iter().map(|&v| num(v)).collect::<Vec<_>>(),
+        "mean_log_likelihood": num(ll / s.total_weight),
+        "bic": num(bic),
+        "aic": num(-2.0 * ll + 2.0 * np),
+        "icl": num(bic - 2.0 * max_lr),
+        "n_parameters": model.n_parameters(),
+        "reg_covar_used": dg.reg_covar,
+        "weights": model.weights().to_vec(),
+        "noise_weight": model.noise().map(|nz| nz.log_weight.exp()),
+    });
+    finish(&s, &file, a.output.as_deref(), &a.save, &mut timer, report)?;
+    if !quiet {
+        note!(
+            "softclust: Gaussian mixture k={} ({}) on {} x {} (out of core, {} passes): {} \
+             after {} iterations, mean log-likelihood {:.6}",
+            a.k,
+            t.name(),
+            s.n,
+            s.columns.len(),
+            s.passes.get(),
+            convergence_note(&model, em.max_iter),
+            dg.n_iter,
+            dg.lower_bound
+        );
+    }
+    Ok(())
+}
+
+/// `softclust fcm` out of core.
+pub fn fcm(a: &FcmArgs, src: Source, quiet: bool) -> CliResult<()> {
+    let mut timer = Timer::new();
+    let s = Streamed::prepare(src, a.weights.as_deref(), a.standardize, a.seed, quiet)?;
+    announce(&s, "fuzzy c-means", quiet);
+    timer.lap("read");
+    s.sample_fits(a.k)?;
+    let local = softclust::fcm::FuzzyCMeans::new(a.k)
+        .m(a.m)
+        .max_iter(a.max_iter)
+        .tol(a.tol)
+        .seed(a.seed)
+        .fit(s.sample.view(), Some(s.sample_w.view()))
+        .map_err(lib_error)?;
+    let init = local.centers().to_owned();
+    let mut start = FcmStats::zeros(a.k, s.columns.len());
+    s.each(&mut |_, z, w| {
+        let st = fcm_block_stats(z, w.map(|w| w.view()), None, init.view(), s.mean_z.view(), a.m)
+            .map_err(lib_error)?;
+        start.add(&st);
+        Ok(())
+    })?;
+    let err = Errors(RefCell::new(None));
+    let out = {
+        let mut passes = FcmStream {
+            s: &s,
+            err: &err,
+            m: a.m,
+        };
+        fcm_loop(
+            &mut passes,
+            start,
+            Some(init),
+            s.mean_z.view(),
+            a.max_iter,
+            a.tol,
+            &None,
+        )
+    };
+    let out = err.finish(out)?;
+    let mut fin: Option<FinalStats> = None;
+    s.each(&mut |_, z, w| {
+        let f = fcm_final_block(z, w.map(|w| w.view()), out.centers.view(), s.mean_z.view(), a.m)
+            .map_err(lib_error)?;
+        match fin.as_mut() {
+            None => fin = Some(f),
+            Some(t) => t.add(&f),
+        }
+        Ok(())
+    })?;
+    let fin = fin.ok_or_else(|| CliError::msg("no rows were read"))?;
+    let model = softclust::fcm::FuzzyCMeansModel::from_block_stats(
+        out,
+        a.m,
+        s.mean_z.clone(),
+        fin,
+    )
+    .map_err(lib_error)?;
+    timer.lap("fit");
+    let dg = model.diagnostics().clone();
+    let file = s.model_file(Model::Fcm(model), a.typ.typicality.then_some(a.typ.spread));
+    let report = json!({
+        "method": "fcm",
+        "parameters": {
+            "k": a.k, "m": a.m, "max_iter": a.max_iter, "tol": a.tol, "seed": a.seed,
+            "standardize": a.standardize.name(), "weights_column": a.weights,
+        },
+        "k": a.k,
+        "converged": dg.converged,
+        "n_iter": dg.n_iter,
+        "objective": dg.objective.last().copied().map(num),
+        "partition_coefficient": num(dg.partition_coefficient),
+        "partition_entropy": num(dg.partition_entropy),
+    });
+    finish(&s, &file, a.output.as_deref(), &a.save, &mut timer, report)?;
+    if !quiet {
+        note!(
+            "softclust: fuzzy c-means k={} m={} on {} x {} (out of core, {} passes): {} after {} \
+             iterations",
+            a.k,
+            a.m,
+            s.n,
+            s.columns.len(),
+            s.passes.get(),
+            if dg.converged {
+                "converged"
+            } else {
+                "NOT converged (raise --max-iter)"
+            },
+            dg.n_iter
+        );
+    }
+    Ok(())
+}
+
+/// `softclust predict` on a `.npy` or Parquet file: read, scored and written block by block.
+pub fn predict(file: &ModelFile, src: &Source, output: Option<&Path>) -> CliResult<OutputSummary> {
+    let d = file.scaler.n_features();
+    if src.d() != d {
+        return Err(CliError::msg(format!(
+            "{} has {} columns but the model was fitted on {d} ({}); give the same features in \
+             the same order",
+            src.source,
+            src.d(),
+            file.feature_names.join(", ")
+        )));
+    }
+    model_io::write_blocks(output, file, src.n, &mut |sink| {
+        src.for_each_block(BLOCK_ROWS, &mut |_, mut z| {
+            file.scaler
+                .transform_inplace(z.view_mut())
+                .map_err(lib_error)?;
+            sink(z.view())
+        })
+    })
+}
