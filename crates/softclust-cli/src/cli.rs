@@ -189,7 +189,11 @@ fn parse_size(s: &str) -> Result<u64, String> {
                 'M' => 1 << 20,
                 'G' => 1 << 30,
                 'T' => 1 << 40,
-                _ => return Err(format!("'{s}' is not a size: the unit must be K, M, G or T (e.g. 512M, 4G)")),
+                _ => {
+                    return Err(format!(
+                        "'{s}' is not a size: the unit must be K, M, G or T (e.g. 512M, 4G)"
+                    ))
+                }
             };
             (&t[..i], m)
         }

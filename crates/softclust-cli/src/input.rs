@@ -329,7 +329,11 @@ impl NpyInfo {
 
     /// Decodes `bytes` (whole elements) to f64, appending to `out`.
     pub fn decode(&self, bytes: &[u8], out: &mut Vec<f64>) {
-        out.extend(bytes.chunks_exact(self.dtype.size).map(|e| self.dtype.value(e)));
+        out.extend(
+            bytes
+                .chunks_exact(self.dtype.size)
+                .map(|e| self.dtype.value(e)),
+        );
     }
 }
 

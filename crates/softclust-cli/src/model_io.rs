@@ -28,6 +28,19 @@ pub fn load(path: &Path) -> CliResult<ModelFile> {
     ModelFile::from_json(&text, &name).map_err(CliError::from)
 }
 
+/// Checks that data from `source` have the `d` columns `file`'s model was fitted on.
+pub fn check_width(file: &ModelFile, source: &str, d: usize) -> CliResult<()> {
+    let want = file.scaler.n_features();
+    if d != want {
+        return Err(CliError::msg(format!(
+            "{source} has {d} columns but the model was fitted on {want} ({}); give the same \
+             features in the same order",
+            file.feature_names.join(", ")
+        )));
+    }
+    Ok(())
+}
+
 /// The columns that follow the contract's: method-specific ones, then typicality.
 pub fn columns(out: &Outputs, has_noise: bool) -> Columns {
     let mut extra = Columns {

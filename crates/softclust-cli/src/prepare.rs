@@ -5,11 +5,11 @@
 use crate::cli::{InitName, InputArgs, SaveArgs};
 use crate::error::{lib_error, CliResult};
 use crate::input::Table;
-use crate::source::read_table;
 use crate::model_io;
 use crate::model_io::OutputSummary;
 use crate::progress::FitProgress;
 use crate::report::{write_report, Timer};
+use crate::source::read_table;
 use ndarray::{Array1, Array2};
 use serde_json::json;
 use softclust::{

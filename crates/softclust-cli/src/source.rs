@@ -4,8 +4,8 @@
 //! so its memory stays at one block whatever the number of rows; a fit that fits in memory reads
 //! the same blocks once into one matrix.
 
-use crate::error::{CliError, CliResult};
 use crate::cli::InputArgs;
+use crate::error::{CliError, CliResult};
 use crate::input::{npy_info, read_text_or_npy, NpyInfo, Table};
 use arrow_array::cast::AsArray;
 use arrow_array::types::{
@@ -92,11 +92,11 @@ impl Source {
 
     fn parquet(path: &str, source: String) -> CliResult<Source> {
         let file = File::open(path).map_err(|e| io_err(&source, e))?;
-        let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| {
-            CliError::msg(format!("{source}: not a readable Parquet file: {e}"))
-        })?;
+        let builder = ParquetRecordBatchReaderBuilder::try_new(file)
+            .map_err(|e| CliError::msg(format!("{source}: not a readable Parquet file: {e}")))?;
         let n = builder.metadata().file_metadata().num_rows();
-        let n = usize::try_from(n).map_err(|_| CliError::msg(format!("{source}: bad row count {n}")))?;
+        let n = usize::try_from(n)
+            .map_err(|_| CliError::msg(format!("{source}: bad row count {n}")))?;
         let schema = builder.schema().clone();
         let mut columns = Vec::new();
         let mut leaves = Vec::new();
@@ -274,13 +274,13 @@ impl Source {
                     .iter()
                     .map(|&v| f64::from(v))
                     .collect(),
-                DataType::Int8 => prim::<Int8Type>(col.as_ref(), |v| f64::from(v)),
-                DataType::Int16 => prim::<Int16Type>(col.as_ref(), |v| f64::from(v)),
-                DataType::Int32 => prim::<Int32Type>(col.as_ref(), |v| f64::from(v)),
+                DataType::Int8 => prim::<Int8Type>(col.as_ref(), f64::from),
+                DataType::Int16 => prim::<Int16Type>(col.as_ref(), f64::from),
+                DataType::Int32 => prim::<Int32Type>(col.as_ref(), f64::from),
                 DataType::Int64 => prim::<Int64Type>(col.as_ref(), |v| v as f64),
-                DataType::UInt8 => prim::<UInt8Type>(col.as_ref(), |v| f64::from(v)),
-                DataType::UInt16 => prim::<UInt16Type>(col.as_ref(), |v| f64::from(v)),
-                DataType::UInt32 => prim::<UInt32Type>(col.as_ref(), |v| f64::from(v)),
+                DataType::UInt8 => prim::<UInt8Type>(col.as_ref(), f64::from),
+                DataType::UInt16 => prim::<UInt16Type>(col.as_ref(), f64::from),
+                DataType::UInt32 => prim::<UInt32Type>(col.as_ref(), f64::from),
                 DataType::UInt64 => prim::<UInt64Type>(col.as_ref(), |v| v as f64),
                 t => {
                     return Err(CliError::msg(format!(
@@ -326,7 +326,11 @@ fn prim<T: arrow_array::types::ArrowPrimitiveType>(
     col: &dyn Array,
     to: impl Fn(T::Native) -> f64,
 ) -> Vec<f64> {
-    col.as_primitive::<T>().values().iter().map(|&v| to(v)).collect()
+    col.as_primitive::<T>()
+        .values()
+        .iter()
+        .map(|&v| to(v))
+        .collect()
 }
 
 /// Reads a whole table from `path` (`None` or `-` = standard input): Parquet, `.npy`, CSV or

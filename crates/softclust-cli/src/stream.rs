@@ -20,13 +20,13 @@ use crate::source::{Source, BLOCK_ROWS};
 use ndarray::{Array1, Array2, ArrayView2, Axis};
 use serde_json::json;
 use softclust::fcm::{fcm_block_stats, fcm_final_block, fcm_loop, FcmPasses, FcmStats, FinalStats};
-use softclust::gmm::block::{em_loop, em_stats, EmParams, EmPasses, EmSettings, EmStats, Regularizer};
+use softclust::gmm::block::{
+    em_loop, em_stats, EmParams, EmPasses, EmSettings, EmStats, Regularizer,
+};
 use softclust::kmeans::block::{
     block_candidates, deviation_stats, lloyd_loop, lloyd_stats, Candidate, LloydPasses, LloydStats,
 };
-use softclust::{
-    KMeans, KMeansModel, Model, ModelFile, Scaler, Spread, Standardize,
-};
+use softclust::{KMeans, KMeansModel, Model, ModelFile, Scaler, Spread, Standardize};
 use std::cell::RefCell;
 use std::path::Path;
 
@@ -178,7 +178,7 @@ impl Streamed {
             }
             Ok(())
         })?;
-        if !(total_weight > 0.0) {
+        if total_weight.is_nan() || total_weight <= 0.0 {
             return Err(CliError::msg(
                 "the sample weights sum to zero: give some rows a positive weight",
             ));
@@ -205,8 +205,8 @@ impl Streamed {
             })
             .sum::<Option<f64>>();
         let ns = sample_w.len();
-        let mut sample = Array2::from_shape_vec((ns, d), sample)
-            .map_err(|e| CliError::msg(e.to_string()))?;
+        let mut sample =
+            Array2::from_shape_vec((ns, d), sample).map_err(|e| CliError::msg(e.to_string()))?;
         scaler
             .transform_inplace(sample.view_mut())
             .map_err(lib_error)?;
@@ -227,10 +227,7 @@ impl Streamed {
     }
 
     /// One pass: `f(first_row, standardised block, weights)` for every block, in order.
-    pub fn each(
-        &self,
-        f: &mut dyn FnMut(usize, ArrayView2<'_, f64>, Option<&Array1<f64>>) -> CliResult<()>,
-    ) -> CliResult<()> {
+    pub fn each(&self, f: &mut BlockFn<'_>) -> CliResult<()> {
         self.passes.set(self.passes.get() + 1);
         self.src.for_each_block(BLOCK_ROWS, &mut |start, block| {
             let (mut x, w) = split(block, self.wcol, &self.src.source, start)?;
@@ -255,6 +252,10 @@ impl Streamed {
         Ok(())
     }
 }
+
+/// A consumer of `(first row, standardised block, weights)`.
+pub type BlockFn<'a> =
+    dyn FnMut(usize, ArrayView2<'_, f64>, Option<&Array1<f64>>) -> CliResult<()> + 'a;
 
 /// A block's features and, with a weights column, its (checked) weights.
 fn split(
@@ -394,7 +395,9 @@ pub fn write_outputs(
     file: &ModelFile,
     s: &Streamed,
 ) -> CliResult<OutputSummary> {
-    model_io::write_blocks(output, file, s.n, &mut |sink| s.each(&mut |_, z, _| sink(z)))
+    model_io::write_blocks(output, file, s.n, &mut |sink| {
+        s.each(&mut |_, z, _| sink(z))
+    })
 }
 
 /// The model file, the report and a summary line: what every streamed fit ends with.
@@ -620,19 +623,23 @@ pub fn gmm(a: &GmmArgs, src: Source, quiet: bool) -> CliResult<()> {
             progress: &progress,
             it: 0,
         };
-        em_loop(&mut passes, start, settings, &mut reg, &None, &mut |_, _| {})
+        em_loop(
+            &mut passes,
+            start,
+            settings,
+            &mut reg,
+            &None,
+            &mut |_, _| {},
+        )
     };
     progress.finish();
-    let model = err.finish(
-        out.and_then(|o| softclust::GaussianMixtureModel::from_em_outcome(o, &reg)),
-    )?;
+    let model =
+        err.finish(out.and_then(|o| softclust::GaussianMixtureModel::from_em_outcome(o, &reg)))?;
     timer.lap("fit");
     // Criteria from one more pass (log-likelihood and the largest responsibilities).
     let (mut ll, mut max_lr) = (0.0, 0.0);
     s.each(&mut |_, z, w| {
-        let (lnp, lp) = model
-            .score_samples_and_log_proba(z)
-            .map_err(lib_error)?;
+        let (lnp, lp) = model.score_samples_and_log_proba(z).map_err(lib_error)?;
         for i in 0..z.nrows() {
             let wi = w.map_or(1.0, |w| w[i]);
             ll += wi * lnp[i];
@@ -701,8 +708,15 @@ pub fn fcm(a: &FcmArgs, src: Source, quiet: bool) -> CliResult<()> {
     let init = local.centers().to_owned();
     let mut start = FcmStats::zeros(a.k, s.columns.len());
     s.each(&mut |_, z, w| {
-        let st = fcm_block_stats(z, w.map(|w| w.view()), None, init.view(), s.mean_z.view(), a.m)
-            .map_err(lib_error)?;
+        let st = fcm_block_stats(
+            z,
+            w.map(|w| w.view()),
+            None,
+            init.view(),
+            s.mean_z.view(),
+            a.m,
+        )
+        .map_err(lib_error)?;
         start.add(&st);
         Ok(())
     })?;
@@ -726,8 +740,14 @@ pub fn fcm(a: &FcmArgs, src: Source, quiet: bool) -> CliResult<()> {
     let out = err.finish(out)?;
     let mut fin: Option<FinalStats> = None;
     s.each(&mut |_, z, w| {
-        let f = fcm_final_block(z, w.map(|w| w.view()), out.centers.view(), s.mean_z.view(), a.m)
-            .map_err(lib_error)?;
+        let f = fcm_final_block(
+            z,
+            w.map(|w| w.view()),
+            out.centers.view(),
+            s.mean_z.view(),
+            a.m,
+        )
+        .map_err(lib_error)?;
         match fin.as_mut() {
             None => fin = Some(f),
             Some(t) => t.add(&f),
@@ -735,13 +755,8 @@ pub fn fcm(a: &FcmArgs, src: Source, quiet: bool) -> CliResult<()> {
         Ok(())
     })?;
     let fin = fin.ok_or_else(|| CliError::msg("no rows were read"))?;
-    let model = softclust::fcm::FuzzyCMeansModel::from_block_stats(
-        out,
-        a.m,
-        s.mean_z.clone(),
-        fin,
-    )
-    .map_err(lib_error)?;
+    let model = softclust::fcm::FuzzyCMeansModel::from_block_stats(out, a.m, s.mean_z.clone(), fin)
+        .map_err(lib_error)?;
     timer.lap("fit");
     let dg = model.diagnostics().clone();
     let file = s.model_file(Model::Fcm(model), a.typ.typicality.then_some(a.typ.spread));
@@ -781,16 +796,7 @@ pub fn fcm(a: &FcmArgs, src: Source, quiet: bool) -> CliResult<()> {
 
 /// `softclust predict` on a `.npy` or Parquet file: read, scored and written block by block.
 pub fn predict(file: &ModelFile, src: &Source, output: Option<&Path>) -> CliResult<OutputSummary> {
-    let d = file.scaler.n_features();
-    if src.d() != d {
-        return Err(CliError::msg(format!(
-            "{} has {} columns but the model was fitted on {d} ({}); give the same features in \
-             the same order",
-            src.source,
-            src.d(),
-            file.feature_names.join(", ")
-        )));
-    }
+    model_io::check_width(file, &src.source, src.d())?;
     model_io::write_blocks(output, file, src.n, &mut |sink| {
         src.for_each_block(BLOCK_ROWS, &mut |_, mut z| {
             file.scaler

@@ -51,7 +51,12 @@ fn x_parquet(dir: &Path, x: &Array2<f64>, weights: bool) -> PathBuf {
     let p = dir.join(if weights { "xw.parquet" } else { "x.parquet" });
     let mut cols: Vec<(&str, ArrayRef)> = vec![
         ("a", Arc::new(Float64Array::from(x.column(0).to_vec()))),
-        ("b", Arc::new(Float32Array::from(x.column(1).iter().map(|&v| v as f32).collect::<Vec<_>>()))),
+        (
+            "b",
+            Arc::new(Float32Array::from(
+                x.column(1).iter().map(|&v| v as f32).collect::<Vec<_>>(),
+            )),
+        ),
         ("c", Arc::new(Float64Array::from(x.column(2).to_vec()))),
     ];
     if weights {
@@ -66,7 +71,12 @@ fn x_parquet(dir: &Path, x: &Array2<f64>, weights: bool) -> PathBuf {
 fn x_csv(dir: &Path, x: &Array2<f64>, weights: bool) -> PathBuf {
     let mut s = String::from(if weights { "a,b,c,w\n" } else { "a,b,c\n" });
     for (i, r) in x.rows().into_iter().enumerate() {
-        s.push_str(&format!("{:?},{:?},{:?}", r[0], f64::from(r[1] as f32), r[2]));
+        s.push_str(&format!(
+            "{:?},{:?},{:?}",
+            r[0],
+            f64::from(r[1] as f32),
+            r[2]
+        ));
         if weights {
             s.push_str(&format!(",{}", 1 + i % 3));
         }
@@ -94,7 +104,11 @@ fn max_diff(a: &[Vec<f64>], b: &[Vec<f64>]) -> f64 {
 
 fn run(args: &[&str]) -> String {
     let out = bin().args(args).arg("-q").output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout).unwrap()
 }
 
@@ -111,18 +125,37 @@ fn kmeans_out_of_core_equals_the_fit_in_memory() {
     let (r1, r2) = (dir.path().join("r1.json"), dir.path().join("r2.json"));
     let npy_s = npy.to_str().unwrap();
     // 30,000 x 3 f64 is 720 KB: a 100K budget streams it.
-    let streamed = run(&["kmeans", npy_s, "-k", "2", "--memory-limit", "100K", "--report", r1.to_str().unwrap()]);
+    let streamed = run(&[
+        "kmeans",
+        npy_s,
+        "-k",
+        "2",
+        "--memory-limit",
+        "100K",
+        "--report",
+        r1.to_str().unwrap(),
+    ]);
     let memory = run(&["kmeans", npy_s, "-k", "2", "--report", r2.to_str().unwrap()]);
     assert!(max_diff(&rows(&streamed), &rows(&memory)) < 1e-9);
     let (a, b) = (report(&r1), report(&r2));
     assert!(a["out_of_core"]["passes"].as_u64().unwrap() >= 4, "{a}");
     assert!(b.get("out_of_core").is_none());
-    let (ia, ib) = (a["inertia"].as_f64().unwrap(), b["inertia"].as_f64().unwrap());
+    let (ia, ib) = (
+        a["inertia"].as_f64().unwrap(),
+        b["inertia"].as_f64().unwrap(),
+    );
     assert!((ia - ib).abs() < 1e-9 * ib);
     // Fortran order reads the same rows.
     let f = dir.path().join("xf.npy");
     ndarray_npy::write_npy(&f, &x.t().as_standard_layout().reversed_axes()).unwrap();
-    let fortran = run(&["kmeans", f.to_str().unwrap(), "-k", "2", "--memory-limit", "100K"]);
+    let fortran = run(&[
+        "kmeans",
+        f.to_str().unwrap(),
+        "-k",
+        "2",
+        "--memory-limit",
+        "100K",
+    ]);
     assert!(max_diff(&rows(&fortran), &rows(&streamed)) < 1e-12);
 }
 
@@ -139,7 +172,13 @@ fn mixtures_and_fcm_out_of_core_match_the_fit_in_memory() {
     ] {
         let r = dir.path().join("r.json");
         let mut a = cmd.clone();
-        a.extend([pq.to_str().unwrap(), "--weights", "w", "--memory-limit", "64K"]);
+        a.extend([
+            pq.to_str().unwrap(),
+            "--weights",
+            "w",
+            "--memory-limit",
+            "64K",
+        ]);
         a.extend(["--report", r.to_str().unwrap()]);
         let streamed = run(&a);
         assert!(report(&r)["out_of_core"]["passes"].as_u64().unwrap() >= 3);
@@ -163,7 +202,16 @@ fn parquet_in_and_out() {
     // -o out.parquet: the same table, label as int64.
     let out = dir.path().join("m.parquet");
     let model = dir.path().join("m.json");
-    run(&["gmm", pq.to_str().unwrap(), "-k", "2", "-o", out.to_str().unwrap(), "--model-out", model.to_str().unwrap()]);
+    run(&[
+        "gmm",
+        pq.to_str().unwrap(),
+        "-k",
+        "2",
+        "-o",
+        out.to_str().unwrap(),
+        "--model-out",
+        model.to_str().unwrap(),
+    ]);
     let f = std::fs::File::open(&out).unwrap();
     let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(f)
         .unwrap()
@@ -173,14 +221,22 @@ fn parquet_in_and_out() {
     let mut got: Vec<Vec<f64>> = Vec::new();
     for b in reader {
         let b = b.unwrap();
-        let names: Vec<String> = b.schema().fields().iter().map(|f| f.name().clone()).collect();
+        let names: Vec<String> = b
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect();
         assert_eq!(names, ["p_0", "p_1", "label", "max_p", "margin", "entropy"]);
         assert_eq!(b.column(2).data_type(), &arrow_schema::DataType::Int64);
         for i in 0..b.num_rows() {
             let mut r = Vec::new();
             for (j, c) in b.columns().iter().enumerate() {
                 r.push(if j == 2 {
-                    c.as_any().downcast_ref::<arrow_array::Int64Array>().unwrap().value(i) as f64
+                    c.as_any()
+                        .downcast_ref::<arrow_array::Int64Array>()
+                        .unwrap()
+                        .value(i) as f64
                 } else {
                     c.as_any().downcast_ref::<Float64Array>().unwrap().value(i)
                 });
@@ -190,11 +246,26 @@ fn parquet_in_and_out() {
     }
     assert_eq!(max_diff(&got, &want), 0.0);
     // predict streams Parquet and .npy input, with the same rows as the fit.
-    let pred = run(&["predict", "--model", model.to_str().unwrap(), pq.to_str().unwrap()]);
+    let pred = run(&[
+        "predict",
+        "--model",
+        model.to_str().unwrap(),
+        pq.to_str().unwrap(),
+    ]);
     assert_eq!(pred, from_pq);
     let pred_pq = dir.path().join("p.parquet");
-    run(&["predict", "--model", model.to_str().unwrap(), pq.to_str().unwrap(), "-o", pred_pq.to_str().unwrap()]);
-    assert_eq!(std::fs::read(&pred_pq).unwrap(), std::fs::read(&out).unwrap());
+    run(&[
+        "predict",
+        "--model",
+        model.to_str().unwrap(),
+        pq.to_str().unwrap(),
+        "-o",
+        pred_pq.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        std::fs::read(&pred_pq).unwrap(),
+        std::fs::read(&out).unwrap()
+    );
 }
 
 #[test]
@@ -205,13 +276,25 @@ fn parquet_and_out_of_core_bad_input_is_named() {
         &p,
         vec![
             ("a", Arc::new(Float64Array::from(vec![1.0, 2.0, 3.0, 4.0]))),
-            ("b", Arc::new(Float64Array::from(vec![Some(1.0), Some(2.0), None, Some(4.0)]))),
+            (
+                "b",
+                Arc::new(Float64Array::from(vec![
+                    Some(1.0),
+                    Some(2.0),
+                    None,
+                    Some(4.0),
+                ])),
+            ),
         ],
         10,
     );
-    bin().args(["kmeans", p.to_str().unwrap(), "-k", "2"]).assert().code(2).stderr(
-        predicate::str::contains("column 'b' has missing values (null), the first at row 3"),
-    );
+    bin()
+        .args(["kmeans", p.to_str().unwrap(), "-k", "2"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "column 'b' has missing values (null), the first at row 3",
+        ));
     let s = dir.path().join("text.parquet");
     parquet(
         &s,
@@ -221,22 +304,50 @@ fn parquet_and_out_of_core_bad_input_is_named() {
         ],
         10,
     );
-    bin().args(["gmm", s.to_str().unwrap(), "-k", "1"]).assert().code(2).stderr(
-        predicate::str::contains("column 'name' has type Utf8").and(predicate::str::contains("numeric columns")),
-    );
+    bin()
+        .args(["gmm", s.to_str().unwrap(), "-k", "1"])
+        .assert()
+        .code(2)
+        .stderr(
+            predicate::str::contains("column 'name' has type Utf8")
+                .and(predicate::str::contains("numeric columns")),
+        );
     let x = data(2_000);
     let npy = dir.path().join("x.npy");
     ndarray_npy::write_npy(&npy, &x).unwrap();
     let npy = npy.to_str().unwrap();
-    bin().args(["kmeans", npy, "-k", "2", "--memory-limit", "1K", "--standardize", "robust"])
+    bin()
+        .args([
+            "kmeans",
+            npy,
+            "-k",
+            "2",
+            "--memory-limit",
+            "1K",
+            "--standardize",
+            "robust",
+        ])
         .assert()
         .code(2)
         .stderr(predicate::str::contains("robust scaler needs quantiles"));
-    bin().args(["kmeans", npy, "-k", "2", "--memory-limit", "1K", "--soft", "minmax"])
+    bin()
+        .args([
+            "kmeans",
+            npy,
+            "-k",
+            "2",
+            "--memory-limit",
+            "1K",
+            "--soft",
+            "minmax",
+        ])
         .assert()
         .code(2)
-        .stderr(predicate::str::contains("--soft minmax needs the training distances"));
-    bin().args(["kmeans", npy, "-k", "2", "--memory-limit", "lots"])
+        .stderr(predicate::str::contains(
+            "--soft minmax needs the training distances",
+        ));
+    bin()
+        .args(["kmeans", npy, "-k", "2", "--memory-limit", "lots"])
         .assert()
         .code(2)
         .stderr(predicate::str::contains("is not a size"));
@@ -244,13 +355,31 @@ fn parquet_and_out_of_core_bad_input_is_named() {
     bad[(1500, 1)] = f64::NAN;
     let badp = dir.path().join("bad.npy");
     ndarray_npy::write_npy(&badp, &bad).unwrap();
-    bin().args(["gmm", badp.to_str().unwrap(), "-k", "2", "--memory-limit", "1K"])
+    bin()
+        .args([
+            "gmm",
+            badp.to_str().unwrap(),
+            "-k",
+            "2",
+            "--memory-limit",
+            "1K",
+        ])
         .assert()
         .code(2)
         .stderr(predicate::str::contains("row 1501, column 2"));
     // A failed streamed fit leaves no output behind.
     let out = dir.path().join("o.csv");
-    bin().args(["gmm", badp.to_str().unwrap(), "-k", "2", "--memory-limit", "1K", "-o", out.to_str().unwrap()])
+    bin()
+        .args([
+            "gmm",
+            badp.to_str().unwrap(),
+            "-k",
+            "2",
+            "--memory-limit",
+            "1K",
+            "-o",
+            out.to_str().unwrap(),
+        ])
         .assert()
         .code(2);
     assert!(!out.exists());

@@ -81,7 +81,11 @@ impl Standardize {
                 Standardize::None => (0.0, 1.0, false),
                 Standardize::ZScore => {
                     let sd = var[j].max(0.0).sqrt();
-                    (mean[j], sd, sd == 0.0 || sd <= n * f64::EPSILON * mean[j].abs())
+                    (
+                        mean[j],
+                        sd,
+                        sd == 0.0 || sd <= n * f64::EPSILON * mean[j].abs(),
+                    )
                 }
                 Standardize::Robust => {
                     return Err(Error::InvalidParameter {

@@ -2,9 +2,9 @@
 
 use crate::cli::SoftArgs;
 use crate::error::{lib_error, CliError, CliResult};
-use crate::source::read_table;
 use crate::output::{write_membership, write_to, Columns};
 use crate::prepare::describe_soft;
+use crate::source::read_table;
 use softclust::{DistanceKind, SoftKind};
 
 pub fn run(a: &SoftArgs, quiet: bool) -> CliResult<()> {
