@@ -597,15 +597,8 @@ class GaussianMixture(_DaskMixin, _mixture.GaussianMixture):
     def _width(self):
         return int(self.n_components)
 
-    def fit(self, X, y=None, sample_weight=None):
-        """Fits the mixture by EM over the blocks of ``X``."""
-        self._fit(X, sample_weight)
-        return self
-
-    def fit_predict(self, X, y=None, sample_weight=None):
-        return self._fit(X, sample_weight).predict(X)
-
     def _fit(self, X, sample_weight):
+        """EM over the blocks of ``X`` (``fit`` and ``fit_predict`` are the in-memory class's)."""
         if self.noise is not None:
             raise ValueError("noise= is not available on Dask yet: fit softclust.GaussianMixture in memory")
         check_positive_ints(self, "n_components", "max_iter", "n_init")

@@ -24,7 +24,8 @@ use softclust::gmm::block::{
     em_loop, em_stats, EmParams, EmPasses, EmSettings, EmStats, Regularizer,
 };
 use softclust::kmeans::block::{
-    block_candidates, deviation_stats, lloyd_loop, lloyd_stats, Candidate, LloydPasses, LloydStats,
+    block_candidates, deviation_stats, lloyd_loop, lloyd_stats, merge_candidates, Candidate,
+    Deviations, LloydPasses, LloydStats,
 };
 use softclust::{KMeans, KMeansModel, Model, ModelFile, Scaler, Spread, Standardize};
 use std::cell::RefCell;
@@ -242,14 +243,37 @@ impl Streamed {
         ModelFile::new(self.columns.clone(), self.scaler.clone(), typicality, model)
     }
 
-    fn sample_fits(&self, k: usize) -> CliResult<()> {
-        if self.sample.nrows() < k.max(2) {
+    /// The first pass, announced, with a sample of at least `k` rows; the timer has lapped
+    /// "read".
+    fn start(
+        src: Source,
+        weights: Option<&str>,
+        standardize: Standardize,
+        seed: u64,
+        what: &str,
+        k: usize,
+        quiet: bool,
+    ) -> CliResult<(Timer, Self)> {
+        let mut timer = Timer::new();
+        let s = Self::prepare(src, weights, standardize, seed, quiet)?;
+        if !quiet {
+            note!(
+                "softclust: {} is {} x {} ({:.1} GiB as f64), more than the memory budget: \
+                 fitting {what} out of core, one block of {BLOCK_ROWS} rows at a time",
+                s.src.source,
+                s.n,
+                s.src.d(),
+                s.src.bytes_f64() as f64 / f64::from(1u32 << 30)
+            );
+        }
+        timer.lap("read");
+        if s.sample.nrows() < k.max(2) {
             return Err(CliError::msg(format!(
                 "the start sample has {} rows, fewer than k = {k}; give more data",
-                self.sample.nrows()
+                s.sample.nrows()
             )));
         }
-        Ok(())
+        Ok((timer, s))
     }
 }
 
@@ -332,12 +356,10 @@ impl LloydPasses<f64> for Passes<'_> {
             {
                 all.push((d2, start + i, c));
             }
-            all.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
-            all.truncate(m);
             Ok(())
         });
         self.err.keep(r)?;
-        Ok(all.into_iter().map(|t| t.2).collect())
+        Ok(merge_candidates(all, m))
     }
 }
 
@@ -430,26 +452,17 @@ fn finish(
     Ok(summary)
 }
 
-fn announce(s: &Streamed, what: &str, quiet: bool) {
-    if !quiet {
-        note!(
-            "softclust: {} is {} x {} ({:.1} GiB as f64), more than the memory budget: fitting \
-             {what} out of core, one block of {BLOCK_ROWS} rows at a time",
-            s.src.source,
-            s.n,
-            s.src.d(),
-            s.src.bytes_f64() as f64 / f64::from(1u32 << 30)
-        );
-    }
-}
-
 /// `softclust kmeans` out of core.
 pub fn kmeans(a: &KmeansArgs, src: Source, quiet: bool) -> CliResult<()> {
-    let mut timer = Timer::new();
-    let s = Streamed::prepare(src, a.weights.as_deref(), a.standardize, a.seed, quiet)?;
-    announce(&s, "k-means", quiet);
-    timer.lap("read");
-    s.sample_fits(a.k)?;
+    let (mut timer, s) = Streamed::start(
+        src,
+        a.weights.as_deref(),
+        a.standardize,
+        a.seed,
+        "k-means",
+        a.k,
+        quiet,
+    )?;
     let soft = a.soft_opts.spec(a.soft).method();
     if !soft.from_sums() {
         return Err(CliError::msg(format!(
@@ -496,17 +509,15 @@ pub fn kmeans(a: &KmeansArgs, src: Source, quiet: bool) -> CliResult<()> {
         Err(e) => return err.finish(Err(e)),
     };
     let (k, d) = out.centers.dim();
-    let mut dev = Array2::<f64>::zeros((k, d));
-    let mut cw = Array1::<f64>::zeros(k);
+    let mut dev = Deviations::zeros(k, d);
     let centers = out.centers.clone();
     s.each(&mut |_, z, w| {
-        let (dv, c) = deviation_stats(z, w.map(|w| w.view()), centers.view(), s.mean_z.view())
+        let part = deviation_stats(z, w.map(|w| w.view()), centers.view(), s.mean_z.view())
             .map_err(lib_error)?;
-        dev += &dv;
-        cw += &c;
+        dev.add(&part);
         Ok(())
     })?;
-    let model = KMeansModel::from_block_stats(out, s.mean_z.clone(), dev, cw, tol_abs, &soft)
+    let model = KMeansModel::from_block_stats(out, s.mean_z.clone(), dev, tol_abs, &soft)
         .map_err(lib_error)?;
     timer.lap("fit");
     let dg = model.diagnostics().clone();
@@ -598,12 +609,16 @@ fn em_start(
 
 /// `softclust gmm` out of core.
 pub fn gmm(a: &GmmArgs, src: Source, quiet: bool) -> CliResult<()> {
-    let mut timer = Timer::new();
     let em = &a.em;
-    let s = Streamed::prepare(src, em.weights.as_deref(), em.standardize, em.seed, quiet)?;
-    announce(&s, "the Gaussian mixture", quiet);
-    timer.lap("read");
-    s.sample_fits(a.k)?;
+    let (mut timer, s) = Streamed::start(
+        src,
+        em.weights.as_deref(),
+        em.standardize,
+        em.seed,
+        "the Gaussian mixture",
+        a.k,
+        quiet,
+    )?;
     let t = a.covariance;
     let start = em_start(&s, em, a.k, t, a.noise)?;
     let progress = FitProgress::new(quiet, "EM", "mean log-likelihood", 1, em.max_iter);
@@ -693,11 +708,15 @@ pub fn gmm(a: &GmmArgs, src: Source, quiet: bool) -> CliResult<()> {
 
 /// `softclust fcm` out of core.
 pub fn fcm(a: &FcmArgs, src: Source, quiet: bool) -> CliResult<()> {
-    let mut timer = Timer::new();
-    let s = Streamed::prepare(src, a.weights.as_deref(), a.standardize, a.seed, quiet)?;
-    announce(&s, "fuzzy c-means", quiet);
-    timer.lap("read");
-    s.sample_fits(a.k)?;
+    let (mut timer, s) = Streamed::start(
+        src,
+        a.weights.as_deref(),
+        a.standardize,
+        a.seed,
+        "fuzzy c-means",
+        a.k,
+        quiet,
+    )?;
     let local = softclust::fcm::FuzzyCMeans::new(a.k)
         .m(a.m)
         .max_iter(a.max_iter)

@@ -47,6 +47,20 @@ fn run<T: Send>(
         .map_err(err)
 }
 
+/// Runs `$body` with the GIL released on `$n` threads, with `$xv` the block and `$c`, `$m` the
+/// centres (or candidates) and centring vector in the block's float type.
+macro_rules! on_block {
+    ($py:expr, $n:expr, $x:expr, $centers:expr, $centering:expr, |$xv:ident, $c:ident, $m:ident| $body:expr) => {{
+        let (c0, m0) = ($centers.as_array(), $centering.as_array());
+        with_data!($x, $xv, {
+            run($py, $n, || {
+                let ($c, $m) = (cast2(c0), cast1(m0));
+                $body
+            })
+        })
+    }};
+}
+
 /// `[n, column sums about shift]` (or squared deviations) of a block, validating it.
 #[pyfunction]
 #[pyo3(signature = (x, sample_weight, shift, square, n_threads=1))]
@@ -77,12 +91,8 @@ pub fn kmeans_block_stats<'py>(
     n_threads: usize,
 ) -> PyResult<Bound<'py, PyArray1<f64>>> {
     let w = view1(&sample_weight);
-    let (c, m) = (centers.as_array(), centering.as_array());
-    let v = with_data!(x, xv, {
-        run(py, n_threads, || {
-            let (c, m) = (cast2(c), cast1(m));
-            kb::lloyd_stats(xv, w, c.view(), m.view()).map(|s| s.to_flat())
-        })
+    let v = on_block!(py, n_threads, x, centers, centering, |xv, c, m| {
+        kb::lloyd_stats(xv, w, c.view(), m.view()).map(|s| s.to_flat())
     })?;
     Ok(v.into_pyarray(py))
 }
@@ -108,13 +118,9 @@ pub fn kmeans_block_candidates<'py>(
     Bound<'py, PyArray2<f64>>,
 )> {
     let w = view1(&sample_weight);
-    let (c, mu) = (old.as_array(), centering.as_array());
-    let d = c.ncols();
-    let v = with_data!(x, xv, {
-        run(py, n_threads, || {
-            let (c, mu) = (cast2(c), cast1(mu));
-            kb::block_candidates(xv, w, c.view(), mu.view(), m)
-        })
+    let d = old.as_array().ncols();
+    let v = on_block!(py, n_threads, x, old, centering, |xv, c, mu| {
+        kb::block_candidates(xv, w, c.view(), mu.view(), m)
     })?;
     let dist: Vec<f64> = v.iter().map(|t| t.0).collect();
     let rows: Vec<i64> = v.iter().map(|t| t.1 as i64).collect();
@@ -147,12 +153,8 @@ pub fn kmeans_block_parallel_sample<'py>(
     n_threads: usize,
 ) -> PyResult<(f64, Bound<'py, PyArray1<i64>>)> {
     let w = view1(&sample_weight);
-    let (c, m) = (candidates.as_array(), centering.as_array());
-    let (cost, rows) = with_data!(x, xv, {
-        run(py, n_threads, || {
-            let (c, m) = (cast2(c), cast1(m));
-            kb::parallel_sample(xv, w, c.view(), m.view(), factor, seed)
-        })
+    let (cost, rows) = on_block!(py, n_threads, x, candidates, centering, |xv, c, m| {
+        kb::parallel_sample(xv, w, c.view(), m.view(), factor, seed)
     })?;
     let rows: Vec<i64> = rows.into_iter().map(|r| r as i64).collect();
     Ok((cost, rows.into_pyarray(py)))
@@ -170,16 +172,8 @@ pub fn kmeans_block_deviations<'py>(
     n_threads: usize,
 ) -> PyResult<Bound<'py, PyArray1<f64>>> {
     let w = view1(&sample_weight);
-    let (c, m) = (centers.as_array(), centering.as_array());
-    let v = with_data!(x, xv, {
-        run(py, n_threads, || {
-            let (c, m) = (cast2(c), cast1(m));
-            kb::deviation_stats(xv, w, c.view(), m.view()).map(|(dev, weight)| {
-                let mut v = weight.to_vec();
-                v.extend(dev.iter());
-                v
-            })
-        })
+    let v = on_block!(py, n_threads, x, centers, centering, |xv, c, m| {
+        kb::deviation_stats(xv, w, c.view(), m.view()).map(|s| s.to_flat())
     })?;
     Ok(v.into_pyarray(py))
 }
@@ -293,22 +287,14 @@ fn kmeans_drive<F: Float>(
     };
     let (k, d) = out.centers.dim();
     let v = src.call(2, (to64(out.centers.view()).into_pyarray(py),));
-    let flat = match v.and_then(|v| src.flat(v)) {
-        Ok(f) => f,
+    let stats = match v
+        .and_then(|v| src.flat(v))
+        .and_then(|f| kb::Deviations::from_flat(k, d, &f))
+    {
+        Ok(s) => s,
         Err(e) => return src.finish(Err(e)),
     };
-    if flat.len() != k + k * d {
-        return Err(bad(format!(
-            "final-pass statistics: expected {} numbers, got {}",
-            k + k * d,
-            flat.len()
-        )));
-    }
-    let weight = Array1::from(flat[..k].to_vec());
-    let dev = Array2::from_shape_vec((k, d), flat[k..].to_vec()).map_err(|e| bad(e.to_string()))?;
-    src.finish(KMeansModel::from_block_stats(
-        out, mu, dev, weight, tol_abs, soft,
-    ))
+    src.finish(KMeansModel::from_block_stats(out, mu, stats, tol_abs, soft))
 }
 
 /// Runs the core's Lloyd loop with passes delegated to Python: `pass_fn(centers)` returns the
@@ -482,22 +468,18 @@ pub fn fcm_block_stats<'py>(
     n_threads: usize,
 ) -> PyResult<Bound<'py, PyArray1<f64>>> {
     let w = view1(&sample_weight);
-    let (c, mu) = (centers.as_array(), centering.as_array());
     let pv = prev.as_ref().map(|p| p.as_array());
-    let v = with_data!(x, xv, {
-        run(py, n_threads, || {
-            let (c, mu) = (cast2(c), cast1(mu));
-            let p = pv.map(cast2);
-            fcm::fcm_block_stats(
-                xv,
-                w,
-                p.as_ref().map(|p| (p.view(), prev_is_start)),
-                c.view(),
-                mu.view(),
-                m,
-            )
-            .map(|s| s.to_flat())
-        })
+    let v = on_block!(py, n_threads, x, centers, centering, |xv, c, mu| {
+        let p = pv.map(cast2);
+        fcm::fcm_block_stats(
+            xv,
+            w,
+            p.as_ref().map(|p| (p.view(), prev_is_start)),
+            c.view(),
+            mu.view(),
+            m,
+        )
+        .map(|s| s.to_flat())
     })?;
     Ok(v.into_pyarray(py))
 }
@@ -515,12 +497,8 @@ pub fn fcm_block_final<'py>(
     n_threads: usize,
 ) -> PyResult<Bound<'py, PyArray1<f64>>> {
     let w = view1(&sample_weight);
-    let (c, mu) = (centers.as_array(), centering.as_array());
-    let v = with_data!(x, xv, {
-        run(py, n_threads, || {
-            let (c, mu) = (cast2(c), cast1(mu));
-            fcm::fcm_final_block(xv, w, c.view(), mu.view(), m).map(|s| s.to_flat())
-        })
+    let v = on_block!(py, n_threads, x, centers, centering, |xv, c, mu| {
+        fcm::fcm_final_block(xv, w, c.view(), mu.view(), m).map(|s| s.to_flat())
     })?;
     Ok(v.into_pyarray(py))
 }
@@ -675,21 +653,11 @@ pub fn kmeans_model_from_stats<'py>(
     let method = soft.spec()?.method();
     let (c, mu) = (centers.as_array(), centering.as_array());
     let (k, d) = c.dim();
-    let flat = stats.as_array().to_vec();
-    if flat.len() != k + k * d {
-        return Err(bad(format!(
-            "statistics: expected {} numbers, got {}",
-            k + k * d,
-            flat.len()
-        )));
-    }
-    let weight = Array1::from(flat[..k].to_vec());
-    let dev = Array2::from_shape_vec((k, d), flat[k..].to_vec()).map_err(|e| bad(e.to_string()))?;
+    let stats = kb::Deviations::from_flat(k, d, &stats.as_array().to_vec()).map_err(err)?;
     fn build<F: Float>(
         c: ArrayView2<'_, f64>,
         mu: ArrayView1<'_, f64>,
-        dev: Array2<f64>,
-        weight: Array1<f64>,
+        stats: kb::Deviations,
         n_iter: usize,
         method: &softclust::SoftMethod,
     ) -> softclust::Result<KMeansModel<F>> {
@@ -702,13 +670,13 @@ pub fn kmeans_model_from_stats<'py>(
             relocations: 0,
             stopped: false,
         };
-        KMeansModel::from_block_stats(out, cast1(mu), dev, weight, 0.0, method)
+        KMeansModel::from_block_stats(out, cast1(mu), stats, 0.0, method)
     }
     if float32 {
-        let m = build::<f32>(c, mu, dev, weight, n_iter, &method).map_err(err)?;
+        let m = build::<f32>(c, mu, stats.clone(), n_iter, &method).map_err(err)?;
         Ok(PyModel::fitted(Model::Kmeans(m), d))
     } else {
-        let m = build::<f64>(c, mu, dev, weight, n_iter, &method).map_err(err)?;
+        let m = build::<f64>(c, mu, stats, n_iter, &method).map_err(err)?;
         Ok(PyModel::fitted(Model::Kmeans(m), d))
     }
 }

@@ -111,42 +111,43 @@ impl Standardize {
         })
     }
 
-    /// Learns centres and scales from `x` (n x d).
+    /// Learns centres and scales from `x` (n x d): column means and standard deviations for
+    /// z-scores (by [`Self::from_moments`]), medians and interquartile ranges for the robust
+    /// scaler.
     pub fn fit<F: Float>(self, x: ArrayView2<'_, F>) -> Result<Scaler<F>> {
         check_matrix(x, "data")?;
         let d = x.ncols();
         let n = x.nrows() as f64;
-        let mut center = Array1::<F>::zeros(d);
-        let mut scale = Array1::<F>::ones(d);
-        let mut unscaled = Vec::new();
-        for (j, col) in x.axis_iter(Axis(1)).enumerate() {
-            let (c, s, zero) = match self {
-                Standardize::None => (0.0, 1.0, false),
-                Standardize::ZScore => {
-                    let mean = col.iter().map(|v| v.as_f64()).sum::<f64>() / n;
-                    let var = col
+        if self != Standardize::Robust {
+            let mut mean = vec![0.0; d];
+            let mut var = vec![0.0; d];
+            if self == Standardize::ZScore {
+                for (j, col) in x.axis_iter(Axis(1)).enumerate() {
+                    mean[j] = col.iter().map(|v| v.as_f64()).sum::<f64>() / n;
+                    var[j] = col
                         .iter()
                         .map(|v| {
-                            let t = v.as_f64() - mean;
+                            let t = v.as_f64() - mean[j];
                             t * t
                         })
                         .sum::<f64>()
                         / n;
-                    let sd = var.sqrt();
-                    (mean, sd, sd == 0.0 || sd <= n * f64::EPSILON * mean.abs())
                 }
-                Standardize::Robust => {
-                    let mut v: Vec<f64> = col.iter().map(|v| v.as_f64()).collect();
-                    v.sort_by(f64::total_cmp);
-                    let iqr = quantile_sorted(&v, 0.75) - quantile_sorted(&v, 0.25);
-                    (quantile_sorted(&v, 0.5), iqr, iqr <= 0.0)
-                }
-            };
-            center[j] = F::of(c);
-            if zero {
+            }
+            return self.from_moments(n, &mean, &var);
+        }
+        let mut center = Array1::<F>::zeros(d);
+        let mut scale = Array1::<F>::ones(d);
+        let mut unscaled = Vec::new();
+        for (j, col) in x.axis_iter(Axis(1)).enumerate() {
+            let mut v: Vec<f64> = col.iter().map(|v| v.as_f64()).collect();
+            v.sort_by(f64::total_cmp);
+            let iqr = quantile_sorted(&v, 0.75) - quantile_sorted(&v, 0.25);
+            center[j] = F::of(quantile_sorted(&v, 0.5));
+            if iqr <= 0.0 {
                 unscaled.push(j);
             } else {
-                scale[j] = F::of(s);
+                scale[j] = F::of(iqr);
             }
         }
         Ok(Scaler {

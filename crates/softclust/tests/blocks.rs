@@ -9,7 +9,8 @@ use softclust::gmm::block::{
     em_loop, em_stats, EmParams, EmPasses, EmSettings, EmStats, Regularizer,
 };
 use softclust::kmeans::block::{
-    block_candidates, deviation_stats, lloyd_loop, lloyd_stats, Candidate, LloydPasses, LloydStats,
+    block_candidates, deviation_stats, lloyd_loop, lloyd_stats, merge_candidates, Candidate,
+    Deviations, LloydPasses, LloydStats,
 };
 use softclust::{CovarianceType, GaussianMixture, Init, KMeans, KMeansModel, SoftMethod};
 
@@ -42,15 +43,14 @@ impl LloydPasses<f64> for Blocked<'_> {
         m: usize,
     ) -> softclust::Result<Vec<Candidate>> {
         let mut all = Vec::new();
-        for (b, r) in blocks(self.x.nrows()).into_iter().enumerate() {
+        for r in blocks(self.x.nrows()) {
             let xb = self.x.slice(s![r.clone(), ..]);
-            let wb = self.w.slice(s![r]);
+            let wb = self.w.slice(s![r.clone()]);
             for (d2, i, c) in block_candidates(xb, Some(wb), old, self.mu.view(), m)? {
-                all.push((d2, b, i, c));
+                all.push((d2, r.start + i, c));
             }
         }
-        all.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
-        Ok(all.into_iter().take(m).map(|t| t.3).collect())
+        Ok(merge_candidates(all, m))
     }
 }
 
@@ -84,21 +84,20 @@ fn kmeans_parity(
     assert_eq!(out.converged, mem.diagnostics().converged);
     assert_eq!(out.relocations, mem.diagnostics().empty_relocations);
     assert_eq!(out.relocations > 0, expect_relocation);
-    let mut dev = Array2::zeros((k, x.ncols()));
-    let mut cw = Array1::zeros(k);
+    let mut dev = Deviations::zeros(k, x.ncols());
     for r in blocks(x.nrows()) {
-        let (d, c) = deviation_stats(
+        let part = deviation_stats(
             x.slice(s![r.clone(), ..]),
             Some(w.slice(s![r])),
             out.centers.view(),
             mu.view(),
         )
         .unwrap();
-        dev += &d;
-        cw += &c;
+        // Through the flat form, as a distributed engine sends it.
+        dev.add(&Deviations::from_flat(k, x.ncols(), &part.to_flat()).unwrap());
     }
     let model =
-        KMeansModel::from_block_stats(out, mu, dev, cw, tol_abs, &SoftMethod::default()).unwrap();
+        KMeansModel::from_block_stats(out, mu, dev, tol_abs, &SoftMethod::default()).unwrap();
     close(model.centers(), mem.centers(), 1e-10);
     assert!((model.inertia() - mem.inertia()).abs() <= 1e-10 * mem.inertia());
     assert!((model.sigma2() - mem.sigma2()).abs() <= 1e-10 * mem.sigma2());

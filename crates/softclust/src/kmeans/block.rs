@@ -86,6 +86,29 @@ fn check_centers<F: Float>(c: ArrayView2<'_, F>, m: ArrayView1<'_, F>) -> Result
     Ok(())
 }
 
+/// A block's weights, labels and (optionally) Lloyd statistics.
+type Assigned = (Vec<f64>, Vec<usize>, LloydStats);
+
+/// A block checked against centres (`None` when it has no rows), its weights, and each row's
+/// nearest centre; with `accumulate`, the Lloyd statistics of the assignment too.
+fn assigned<F: Float>(
+    x: ArrayView2<'_, F>,
+    w: Option<ArrayView1<'_, f64>>,
+    centers: ArrayView2<'_, F>,
+    centering: ArrayView1<'_, F>,
+    accumulate: bool,
+) -> Result<Option<Assigned>> {
+    check_centers(centers, centering)?;
+    if x.nrows() == 0 {
+        return Ok(None);
+    }
+    let w = check_block(x, w, centers.ncols())?;
+    let kernel = DistanceKernel::new(centers, centering);
+    let mut labels = vec![0usize; x.nrows()];
+    let st = assign(x, &w, &kernel, &mut labels, accumulate);
+    Ok(Some((w, labels, st)))
+}
+
 /// The statistics of one Lloyd pass over a block (see the module documentation). An empty
 /// block gives zeros.
 pub fn lloyd_stats<F: Float>(
@@ -94,21 +117,14 @@ pub fn lloyd_stats<F: Float>(
     centers: ArrayView2<'_, F>,
     centering: ArrayView1<'_, F>,
 ) -> Result<LloydStats> {
-    check_centers(centers, centering)?;
     let (k, d) = centers.dim();
-    if x.nrows() == 0 {
-        return Ok(LloydStats::zeros(k, d));
-    }
-    let w = check_block(x, w, d)?;
-    let kernel = DistanceKernel::new(centers, centering);
-    let mut labels = vec![0usize; x.nrows()];
-    Ok(assign(x, &w, &kernel, &mut labels, true))
+    Ok(assigned(x, w, centers, centering, true)?
+        .map_or_else(|| LloydStats::zeros(k, d), |(_, _, st)| st))
 }
 
 /// Relocation candidates of a block: its `m` positive-weight points farthest from their
 /// nearest centre in `old`, as `(squared distance, row within the block, candidate)`,
-/// farthest first, ties by row. Merging blocks: order by distance (descending), then block,
-/// then row, and keep the first `m` ([`apply_relocations`] takes them in that order).
+/// farthest first, ties by row. [`merge_candidates`] merges blocks.
 pub fn block_candidates<F: Float>(
     x: ArrayView2<'_, F>,
     w: Option<ArrayView1<'_, f64>>,
@@ -116,38 +132,93 @@ pub fn block_candidates<F: Float>(
     centering: ArrayView1<'_, F>,
     m: usize,
 ) -> Result<Vec<(f64, usize, Candidate)>> {
-    check_centers(old, centering)?;
-    if x.nrows() == 0 {
-        return Ok(Vec::new());
-    }
-    let w = check_block(x, w, old.ncols())?;
-    let kernel = DistanceKernel::new(old, centering);
-    let mut labels = vec![0usize; x.nrows()];
-    assign(x, &w, &kernel, &mut labels, false);
-    Ok(farthest(x, &w, centering, old, &labels, m))
+    Ok(match assigned(x, w, old, centering, false)? {
+        None => Vec::new(),
+        Some((w, labels, _)) => farthest(x, &w, centering, old, &labels, m),
+    })
 }
 
-/// The final pass of a fit over one block: each row assigned to its nearest centre, then per
-/// cluster and feature the exact weighted squared deviations `S_jt = sum_{l_i = j} w_i
-/// (x_it - c_jt)²` (`k x d`) and the weights `W_j`; they add up over blocks and give the
-/// model's inertia, soft step and spreads ([`super::KMeansModel::from_block_stats`]).
+/// The first `m` of blocks' candidates, given as `(squared distance, row in the whole data,
+/// candidate)`: farthest first, ties by row, the order [`apply_relocations`] takes them in.
+pub fn merge_candidates(mut all: Vec<(f64, usize, Candidate)>, m: usize) -> Vec<Candidate> {
+    all.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+    all.truncate(m);
+    all.into_iter().map(|t| t.2).collect()
+}
+
+/// The final-pass statistics of a fit: per cluster and feature the exact weighted squared
+/// deviations `S_jt = sum_{l_i = j} w_i (x_it - c_jt)²` (`k x d`) and the weights `W_j`.
+/// They add up over blocks and give the model's inertia, soft step and spreads
+/// ([`super::KMeansModel::from_block_stats`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Deviations {
+    /// `S`, k x d.
+    pub deviations: Array2<f64>,
+    /// `W`, k.
+    pub weight: Array1<f64>,
+}
+
+impl Deviations {
+    /// Zeros for `k` clusters of `d` features.
+    pub fn zeros(k: usize, d: usize) -> Self {
+        Deviations {
+            deviations: Array2::zeros((k, d)),
+            weight: Array1::zeros(k),
+        }
+    }
+
+    /// Adds another block's statistics.
+    pub fn add(&mut self, o: &Deviations) {
+        self.deviations += &o.deviations;
+        self.weight += &o.weight;
+    }
+
+    /// One flat vector `[W (k), S (k x d)]`.
+    pub fn to_flat(&self) -> Vec<f64> {
+        let mut v = self.weight.to_vec();
+        v.extend(self.deviations.iter());
+        v
+    }
+
+    /// Reads [`Self::to_flat`] back.
+    pub fn from_flat(k: usize, d: usize, v: &[f64]) -> Result<Self> {
+        if v.len() != k + k * d {
+            return Err(Error::ShapeMismatch {
+                what: "k-means final-pass statistics",
+                expected: format!("{} numbers (k + kd)", k + k * d),
+                found: format!("{} numbers", v.len()),
+            });
+        }
+        Ok(Deviations {
+            weight: Array1::from(v[..k].to_vec()),
+            deviations: Array2::from_shape_vec((k, d), v[k..].to_vec()).map_err(|e| {
+                Error::InvalidModel {
+                    reason: e.to_string(),
+                }
+            })?,
+        })
+    }
+}
+
+/// The final pass of a fit over one block: each row assigned to its nearest centre, then the
+/// block's [`Deviations`].
 pub fn deviation_stats<F: Float>(
     x: ArrayView2<'_, F>,
     w: Option<ArrayView1<'_, f64>>,
     centers: ArrayView2<'_, F>,
     centering: ArrayView1<'_, F>,
-) -> Result<(Array2<f64>, Array1<f64>)> {
-    check_centers(centers, centering)?;
+) -> Result<Deviations> {
     let (k, d) = centers.dim();
-    if x.nrows() == 0 {
-        return Ok((Array2::zeros((k, d)), Array1::zeros(k)));
-    }
-    let w = check_block(x, w, d)?;
-    let kernel = DistanceKernel::new(centers, centering);
-    let mut labels = vec![0usize; x.nrows()];
-    assign(x, &w, &kernel, &mut labels, false);
-    let (dev, weight) = exact_deviations(x, &w, centers, &labels);
-    Ok((dev, Array1::from(weight)))
+    Ok(match assigned(x, w, centers, centering, false)? {
+        None => Deviations::zeros(k, d),
+        Some((w, labels, _)) => {
+            let (dev, weight) = exact_deviations(x, &w, centers, &labels);
+            Deviations {
+                deviations: dev,
+                weight: Array1::from(weight),
+            }
+        }
+    })
 }
 
 /// Column statistics of a block for the start of a fit over blocks (validating it on the

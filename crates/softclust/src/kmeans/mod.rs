@@ -507,17 +507,20 @@ impl<F: Float> KMeansModel<F> {
 
     /// The model a fit over row blocks ends with: the loop's outcome, the centring vector it
     /// ran with, the summed final-pass statistics of [`block::deviation_stats`] (`S_jt`, `W_j`),
-    /// the total weight `W`, the absolute tolerance used, and the soft step, estimated from
+    /// the absolute tolerance used, and the soft step, estimated from
     /// those sums exactly as the in-memory fit does (softmax and inverse-power only: minmax
     /// and anchored need the training distances, so such a fit refuses them).
     pub fn from_block_stats(
         outcome: block::LoopOutcome<F>,
         centering: Array1<F>,
-        deviations: Array2<f64>,
-        cluster_weight: Array1<f64>,
+        stats: block::Deviations,
         tol_abs: f64,
         soft: &SoftMethod,
     ) -> Result<Self> {
+        let block::Deviations {
+            deviations,
+            weight: cluster_weight,
+        } = stats;
         if !soft.from_sums() {
             return Err(invalid(
                 "soft",
