@@ -56,13 +56,15 @@ def timed(f):
 
 
 def per_iteration(fit, iters):
-    """(time of iters + 1 iterations - time of 1) / iters, best of two."""
-    best = np.inf
-    for _ in range(2):
+    """(time of iters + 1 iterations - time of 1) / iters: after one warm-up fit, the median of
+    three such differences."""
+    fit(1)
+    diffs = []
+    for _ in range(3):
         t1 = timed(lambda: fit(1))
         tn = timed(lambda: fit(iters + 1))
-        best = min(best, (tn - t1) / iters)
-    return best
+        diffs.append((tn - t1) / iters)
+    return float(np.median(diffs))
 
 
 def dask_rows(quick):

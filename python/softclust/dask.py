@@ -91,7 +91,7 @@ def _sum(*parts):
 def _tree_sum(parts):
     """Sums delayed vectors in a tree of fan-in ``SPLIT_EVERY``."""
     while len(parts) > 1:
-        parts = [delayed(_sum, pure=True)(*parts[i : i + SPLIT_EVERY]) for i in range(0, len(parts), SPLIT_EVERY)]
+        parts = [delayed(_sum, pure=False)(*parts[i : i + SPLIT_EVERY]) for i in range(0, len(parts), SPLIT_EVERY)]
     return parts[0]
 
 
@@ -186,10 +186,12 @@ class _Blocks:
         self.w = list(persisted[len(xb) :]) if sample_weight is not None else wb
 
     def each(self, fn, *params):
-        """One delayed call per block: ``fn(block, weights, *params)``."""
-        p = delayed(params, pure=True) if params else ()
+        """One delayed call per block: ``fn(block, weights, *params)``. The parameters are one
+        task of the graph (sent once, not per block); the calls get fresh keys (``pure=False``:
+        hashing every argument on every pass would cost more than it saves)."""
+        p = delayed(params, pure=False) if params else ()
         return [
-            delayed(_run, pure=True)(fn, i, self.offsets, xb, wb, p)
+            delayed(_run, pure=False)(fn, i, self.offsets, xb, wb, p)
             for i, (xb, wb) in enumerate(zip(self.x, self.w))
         ]
 

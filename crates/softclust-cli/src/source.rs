@@ -157,15 +157,49 @@ impl Source {
     /// Calls `f(first_row, block)` for consecutive blocks of at most `rows` rows (Parquet:
     /// record batches of that size), in order. Non-finite values and nulls are errors naming
     /// the row (1-based) and column.
+    ///
+    /// A reader thread reads and decodes the next block while `f` works on this one (at most
+    /// two blocks wait), so reading overlaps computing.
     pub fn for_each_block(
         &self,
         rows: usize,
         f: &mut dyn FnMut(usize, Array2<f64>) -> CliResult<()>,
     ) -> CliResult<()> {
-        match &self.kind {
-            Kind::Npy { path, info } => self.npy_blocks(path, info, rows.max(1), f),
-            Kind::Parquet { path, leaves } => self.parquet_blocks(path, leaves, rows.max(1), f),
-        }
+        let rows = rows.max(1);
+        std::thread::scope(|scope| {
+            let (tx, rx) = std::sync::mpsc::sync_channel::<CliResult<(usize, Array2<f64>)>>(2);
+            let reader = scope.spawn(move || {
+                let mut send = |start: usize, block: Array2<f64>| -> CliResult<()> {
+                    // A closed channel means the consumer stopped (its error is reported).
+                    tx.send(Ok((start, block)))
+                        .map_err(|_| CliError::msg("stopped"))
+                };
+                let r = match &self.kind {
+                    Kind::Npy { path, info } => self.npy_blocks(path, info, rows, &mut send),
+                    Kind::Parquet { path, leaves } => {
+                        self.parquet_blocks(path, leaves, rows, &mut send)
+                    }
+                };
+                if let Err(e) = r {
+                    let _ = tx.send(Err(e));
+                }
+            });
+            let mut out = Ok(());
+            for item in rx.iter() {
+                match item.and_then(|(start, block)| f(start, block)) {
+                    Ok(()) => {}
+                    Err(e) => {
+                        out = Err(e);
+                        break;
+                    }
+                }
+            }
+            drop(rx);
+            if reader.join().is_err() {
+                return Err(CliError::msg(format!("{}: the reader stopped", self.source)));
+            }
+            out
+        })
     }
 
     fn npy_blocks(
@@ -254,7 +288,7 @@ impl Source {
     /// A record batch as a row-major f64 block; nulls and non-finite values are errors.
     fn batch_to_rows(&self, batch: &RecordBatch, start: usize) -> CliResult<Array2<f64>> {
         let (b, d) = (batch.num_rows(), batch.num_columns());
-        let mut out = Array2::<f64>::zeros((b, d));
+        let mut flat = vec![0.0f64; b * d];
         for (j, col) in batch.columns().iter().enumerate() {
             let name = &self.columns[j];
             if col.null_count() > 0 {
@@ -289,19 +323,20 @@ impl Source {
                     )))
                 }
             };
-            for (i, v) in vals.into_iter().enumerate() {
-                if !v.is_finite() {
-                    return Err(CliError::msg(format!(
-                        "{} row {}, column '{name}': value {v} is not finite; remove or impute \
-                         missing and infinite values",
-                        self.source,
-                        start + i + 1
-                    )));
-                }
-                out[(i, j)] = v;
+            if let Some(i) = vals.iter().position(|v| !v.is_finite()) {
+                return Err(CliError::msg(format!(
+                    "{} row {}, column '{name}': value {} is not finite; remove or impute \
+                     missing and infinite values",
+                    self.source,
+                    start + i + 1,
+                    vals[i]
+                )));
+            }
+            for (o, v) in flat.iter_mut().skip(j).step_by(d).zip(vals) {
+                *o = v;
             }
         }
-        Ok(out)
+        Array2::from_shape_vec((b, d), flat).map_err(|e| CliError::msg(e.to_string()))
     }
 
     /// Every row in one matrix (the in-memory path).
