@@ -135,16 +135,16 @@ def dask_rows(quick):
 
 
 def run_cli(args):
-    """Runs the CLI; returns (seconds, peak RSS in MB)."""
+    """Runs the CLI under /usr/bin/time; returns (seconds, peak RSS in MB)."""
     exe = ROOT / "target" / "release" / "softclust"
     t = time.perf_counter()
     # Memberships go to /dev/null through standard output (their cost cancels in differences).
-    p = subprocess.Popen([str(exe), *args, "-q", "--threads", str(THREADS)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, ru = os.wait4(p.pid, 0)
+    r = subprocess.run(["/usr/bin/time", "-f", "%M", str(exe), *args, "-q", "--threads", str(THREADS)],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     secs = time.perf_counter() - t
-    if status != 0:
-        raise RuntimeError(p.stderr.read().decode())
-    return secs, ru.ru_maxrss / 1024.0
+    if r.returncode != 0:
+        raise RuntimeError(r.stderr)
+    return secs, int(r.stderr.strip().splitlines()[-1]) / 1024.0
 
 
 def stream_rows(quick):

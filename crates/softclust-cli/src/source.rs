@@ -196,7 +196,10 @@ impl Source {
             }
             drop(rx);
             if reader.join().is_err() {
-                return Err(CliError::msg(format!("{}: the reader stopped", self.source)));
+                return Err(CliError::msg(format!(
+                    "{}: the reader stopped",
+                    self.source
+                )));
             }
             out
         })

@@ -27,7 +27,7 @@ use softclust::kmeans::block::{
     block_candidates, deviation_stats, lloyd_loop, lloyd_stats, merge_candidates, Candidate,
     Deviations, LloydPasses, LloydStats,
 };
-use softclust::{KMeans, KMeansModel, Model, ModelFile, Scaler, Spread, Standardize};
+use softclust::{Criteria, KMeans, KMeansModel, Model, ModelFile, Scaler, Spread, Standardize};
 use std::cell::RefCell;
 use std::path::Path;
 
@@ -239,7 +239,7 @@ impl Streamed {
         })
     }
 
-    fn model_file(&self, model: Model<f64>, typicality: Option<Spread>) -> ModelFile {
+    pub fn model_file(&self, model: Model<f64>, typicality: Option<Spread>) -> ModelFile {
         ModelFile::new(self.columns.clone(), self.scaler.clone(), typicality, model)
     }
 
@@ -578,22 +578,20 @@ fn em_start(
     k: usize,
     t: softclust::CovarianceType,
     noise: Option<f64>,
-) -> CliResult<EmParams> {
+) -> softclust::Result<EmParams> {
     let mut cfg = config(em, k, t);
     if let Some(p0) = noise {
         cfg = cfg.noise(p0);
     }
-    let m = cfg
-        .fit(s.sample.view(), Some(s.sample_w.view()))
-        .map_err(lib_error)?;
+    let m = cfg.fit(s.sample.view(), Some(s.sample_w.view()))?;
     let noise = match m.noise() {
         None => None,
         Some(mut nz) => {
-            nz.log_volume = s.log_volume_z.ok_or_else(|| {
-                CliError::msg(
-                    "--noise needs a bounding box of positive extent in every feature (drop \
-                     constant columns)",
-                )
+            nz.log_volume = s.log_volume_z.ok_or(softclust::Error::InvalidParameter {
+                name: "noise",
+                value: "a constant feature".into(),
+                expected: "a bounding box of positive extent in every feature (drop constant \
+                           columns)",
             })?;
             Some(nz)
         }
@@ -605,6 +603,108 @@ fn em_start(
         noise,
         m0: s.mean_z.to_vec(),
     })
+}
+
+/// A mixture fitted out of core from the in-memory fit on the sample, and its criteria on all
+/// the data (one more pass). The outer error is the CLI's (reading the file); the inner one the
+/// fit's (a singular covariance, for instance), which a sweep records and goes on.
+fn fit_mixture(
+    s: &Streamed,
+    em: &EmArgs,
+    k: usize,
+    t: softclust::CovarianceType,
+    noise: Option<f64>,
+    quiet: bool,
+) -> CliResult<softclust::Result<(softclust::GaussianMixtureModel, Criteria)>> {
+    let start = match em_start(s, em, k, t, noise) {
+        Ok(p) => p,
+        Err(e) => return Ok(Err(e)),
+    };
+    let err = Errors(RefCell::new(None));
+    let progress = FitProgress::new(quiet, "EM", "mean log-likelihood", 1, em.max_iter);
+    let mut reg = Regularizer::with_scale(em.reg_covar, em.auto_regularize, s.mean_var_z);
+    let settings = EmSettings {
+        covariance_type: t,
+        total_weight: s.total_weight,
+        max_iter: em.max_iter,
+        tol: em.tol,
+        start_lower_bound: f64::NEG_INFINITY,
+    };
+    let out = {
+        let mut passes = Passes {
+            s,
+            err: &err,
+            progress: &progress,
+            it: 0,
+        };
+        em_loop(
+            &mut passes,
+            start,
+            settings,
+            &mut reg,
+            &None,
+            &mut |_, _| {},
+        )
+    };
+    progress.finish();
+    if let Some(e) = err.0.into_inner() {
+        return Err(e);
+    }
+    let model = match out.and_then(|o| softclust::GaussianMixtureModel::from_em_outcome(o, &reg)) {
+        Ok(m) => m,
+        Err(e) => return Ok(Err(e)),
+    };
+    let mut sums = [0.0; 3];
+    s.each(&mut |_, z, w| {
+        let part = model
+            .criteria_sums(z, w.map(|w| w.view()))
+            .map_err(lib_error)?;
+        for (a, b) in sums.iter_mut().zip(part) {
+            *a += b;
+        }
+        Ok(())
+    })?;
+    let c = Criteria::from_sums(sums[0], sums[1], sums[2], model.n_parameters());
+    Ok(Ok((model, c)))
+}
+
+/// `softclust select` out of core: every candidate fitted as [`gmm`] fits one, the data read
+/// once per pass; returns the prepared stream and the selection.
+pub fn select(
+    em: &EmArgs,
+    ks: &[usize],
+    types: &[softclust::CovarianceType],
+    criterion: softclust::Criterion,
+    src: Source,
+    quiet: bool,
+) -> CliResult<(Streamed, softclust::Selection)> {
+    let kmax = ks.iter().copied().max().unwrap_or(1);
+    let (_, s) = Streamed::start(
+        src,
+        em.weights.as_deref(),
+        em.standardize,
+        em.seed,
+        "model selection",
+        kmax,
+        quiet,
+    )?;
+    let d = s.columns.len();
+    let mut failure: Option<CliError> = None;
+    let sel = softclust::selection::select_by(ks, types, criterion, d, &mut |k, t| {
+        match fit_mixture(&s, em, k, t, None, quiet) {
+            Ok(r) => r,
+            Err(e) => {
+                // Reading the file failed: the sweep stops with that message.
+                failure = Some(e);
+                Err(softclust::Error::Interrupted)
+            }
+        }
+    });
+    match (failure, sel) {
+        (Some(e), _) => Err(e),
+        (None, Ok(sel)) => Ok((s, sel)),
+        (None, Err(e)) => Err(lib_error(e)),
+    }
 }
 
 /// `softclust gmm` out of core.
@@ -620,50 +720,8 @@ pub fn gmm(a: &GmmArgs, src: Source, quiet: bool) -> CliResult<()> {
         quiet,
     )?;
     let t = a.covariance;
-    let start = em_start(&s, em, a.k, t, a.noise)?;
-    let progress = FitProgress::new(quiet, "EM", "mean log-likelihood", 1, em.max_iter);
-    let err = Errors(RefCell::new(None));
-    let mut reg = Regularizer::with_scale(em.reg_covar, em.auto_regularize, s.mean_var_z);
-    let settings = EmSettings {
-        covariance_type: t,
-        total_weight: s.total_weight,
-        max_iter: em.max_iter,
-        tol: em.tol,
-        start_lower_bound: f64::NEG_INFINITY,
-    };
-    let out = {
-        let mut passes = Passes {
-            s: &s,
-            err: &err,
-            progress: &progress,
-            it: 0,
-        };
-        em_loop(
-            &mut passes,
-            start,
-            settings,
-            &mut reg,
-            &None,
-            &mut |_, _| {},
-        )
-    };
-    progress.finish();
-    let model =
-        err.finish(out.and_then(|o| softclust::GaussianMixtureModel::from_em_outcome(o, &reg)))?;
+    let (model, c) = fit_mixture(&s, em, a.k, t, a.noise, quiet)?.map_err(lib_error)?;
     timer.lap("fit");
-    // Criteria from one more pass (log-likelihood and the largest responsibilities).
-    let (mut ll, mut max_lr) = (0.0, 0.0);
-    s.each(&mut |_, z, w| {
-        let (lnp, lp) = model.score_samples_and_log_proba(z).map_err(lib_error)?;
-        for i in 0..z.nrows() {
-            let wi = w.map_or(1.0, |w| w[i]);
-            ll += wi * lnp[i];
-            max_lr += wi * lp.row(i).iter().fold(f64::NEG_INFINITY, |m, &v| m.max(v));
-        }
-        Ok(())
-    })?;
-    let np = model.n_parameters() as f64;
-    let bic = -2.0 * ll + np * s.total_weight.ln();
     let typicality = a.typicality.then_some(Spread::Isotropic);
     let dg = model.diagnostics().clone();
     let file = s.model_file(Model::Gmm(model.clone()), typicality);
@@ -679,10 +737,10 @@ pub fn gmm(a: &GmmArgs, src: Source, quiet: bool) -> CliResult<()> {
         "n_iter": dg.n_iter,
         "lower_bound": num(dg.lower_bound),
         "lower_bounds": dg.lower_bounds.iter().map(|&v| num(v)).collect::<Vec<_>>(),
-        "mean_log_likelihood": num(ll / s.total_weight),
-        "bic": num(bic),
-        "aic": num(-2.0 * ll + 2.0 * np),
-        "icl": num(bic - 2.0 * max_lr),
+        "mean_log_likelihood": num(c.mean_log_likelihood),
+        "bic": num(c.bic),
+        "aic": num(c.aic),
+        "icl": num(c.icl),
         "n_parameters": model.n_parameters(),
         "reg_covar_used": dg.reg_covar,
         "weights": model.weights().to_vec(),

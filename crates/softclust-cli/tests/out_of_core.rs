@@ -384,3 +384,43 @@ fn parquet_and_out_of_core_bad_input_is_named() {
         .code(2);
     assert!(!out.exists());
 }
+
+#[test]
+fn select_out_of_core_ranks_as_in_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    let x = data(12_000);
+    let pq = x_parquet(dir.path(), &x, false);
+    let csv = x_csv(dir.path(), &x, false);
+    let r = dir.path().join("r.json");
+    let args = ["-k", "1..3", "--covariance", "full,spherical", "--json"];
+    let mut a = vec![
+        "select",
+        pq.to_str().unwrap(),
+        "--memory-limit",
+        "64K",
+        "--report",
+        r.to_str().unwrap(),
+    ];
+    a.extend(args);
+    let streamed: serde_json::Value = serde_json::from_str(&run(&a)).unwrap();
+    let mut b = vec!["select", csv.to_str().unwrap()];
+    b.extend(args);
+    let memory: serde_json::Value = serde_json::from_str(&run(&b)).unwrap();
+    assert_eq!(streamed["chosen"], memory["chosen"]);
+    let (ta, tb) = (
+        streamed["table"].as_array().unwrap(),
+        memory["table"].as_array().unwrap(),
+    );
+    assert_eq!(ta.len(), 6);
+    for (u, v) in ta.iter().zip(tb) {
+        assert_eq!(
+            (&u["k"], &u["covariance_type"]),
+            (&v["k"], &v["covariance_type"])
+        );
+        // The same fit or, where EM has several optima (k = 3 on two clusters), a better one:
+        // out of core continues from the converged fit on the sample.
+        let (bu, bv) = (u["bic"].as_f64().unwrap(), v["bic"].as_f64().unwrap());
+        assert!(bu <= bv + 1e-6 * bv.abs(), "{u} {v}");
+    }
+    assert!(report(&r)["out_of_core"]["passes"].as_u64().unwrap() > 6);
+}

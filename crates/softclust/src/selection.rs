@@ -12,7 +12,7 @@
 use crate::data::{check_matrix, check_weights};
 use crate::error::{invalid, Error, Result};
 use crate::float::Float;
-use crate::gmm::{CovarianceType, GaussianMixture, GaussianMixtureModel};
+use crate::gmm::{CovarianceType, Criteria, GaussianMixture, GaussianMixtureModel};
 use ndarray::{ArrayView1, ArrayView2};
 
 /// An information criterion (lower is better).
@@ -94,6 +94,32 @@ pub fn select_model<F: Float>(
     criterion: Criterion,
     base: &GaussianMixture,
 ) -> Result<Selection> {
+    // The data are validated once here; every candidate fits and is scored without another
+    // scan, and its criteria come from one E-step.
+    check_matrix(x, "data")?;
+    if let Some(w) = sample_weight {
+        check_weights(w, x.nrows())?;
+    }
+    select_by(ks, types, criterion, x.ncols(), &mut |k, t| {
+        let mut cfg = base.clone().covariance_type(t);
+        cfg.n_components = k;
+        let model = cfg.fit_unchecked(x, sample_weight, &mut |_, _, _| {})?;
+        let c = model.criteria_valid(x, sample_weight);
+        Ok((model, c))
+    })
+}
+
+/// The sweep of [`select_model`] over any way of fitting and scoring a candidate: `fit(k, type)`
+/// returns the fitted mixture and its criteria (from data in memory, or from passes over data
+/// held elsewhere). Fits that fail with a singular covariance or too few points are recorded as
+/// failed rows; other errors stop the sweep.
+pub fn select_by(
+    ks: &[usize],
+    types: &[CovarianceType],
+    criterion: Criterion,
+    n_features: usize,
+    fit: &mut dyn FnMut(usize, CovarianceType) -> Result<(GaussianMixtureModel, Criteria)>,
+) -> Result<Selection> {
     if ks.is_empty() {
         return Err(invalid(
             "k range",
@@ -108,22 +134,13 @@ pub fn select_model<F: Float>(
             "at least one covariance type",
         ));
     }
-    // The data are validated once here; every candidate fits and is scored without another
-    // scan, and its criteria come from one E-step.
-    check_matrix(x, "data")?;
-    if let Some(w) = sample_weight {
-        check_weights(w, x.nrows())?;
-    }
     let mut table = Vec::new();
     let mut best: Option<(f64, GaussianMixtureModel)> = None;
     for &k in ks {
         for &t in types {
-            let mut cfg = base.clone().covariance_type(t);
-            cfg.n_components = k;
-            let n_parameters = t.n_parameters(k, x.ncols());
-            match cfg.fit_unchecked(x, sample_weight, &mut |_, _, _| {}) {
-                Ok(model) => {
-                    let c = model.criteria_valid(x, sample_weight);
+            let n_parameters = t.n_parameters(k, n_features);
+            match fit(k, t) {
+                Ok((model, c)) => {
                     let value = match criterion {
                         Criterion::Bic => c.bic,
                         Criterion::Aic => c.aic,

@@ -153,46 +153,87 @@ pub fn run(a: &SelectArgs, quiet: bool) -> CliResult<()> {
     let mut timer = Timer::new();
     let ks = parse_k_range(&a.k)?;
     let types = parse_types(&a.covariance)?;
+    if let Some(src) = crate::stream::plan(a.input.as_deref(), &a.input_opts)? {
+        let (s, sel) = crate::stream::select(&a.em, &ks, &types, a.criterion, src, quiet)?;
+        timer.lap("fit");
+        let file = s.model_file(Model::Gmm(sel.best.clone()), None);
+        return finish(
+            a,
+            &sel,
+            &file,
+            &mut timer,
+            &mut |path| crate::stream::write_outputs(Some(path), &file, &s).map(|_| ()),
+            &mut || {
+                Ok(json!({
+                    "n": s.n,
+                    "d": s.columns.len(),
+                    "out_of_core": {"passes": s.passes.get()},
+                }))
+            },
+        );
+    }
     let p = prepare(a.input.as_deref(), &a.input_opts, &a.em, quiet)?;
     timer.lap("read");
-    let criterion = a.criterion;
     let base = config(&a.em, 1, CovarianceType::Full);
     let sel = select_model(
         p.z.view(),
         p.weights.as_ref().map(|w| w.view()),
         &ks,
         &types,
-        criterion,
+        a.criterion,
         &base,
     )
     .map_err(lib_error)?;
     timer.lap("fit");
     let file = p.model_file(Model::Gmm(sel.best.clone()), None);
+    finish(
+        a,
+        &sel,
+        &file,
+        &mut timer,
+        &mut |path| model_io::write_outputs(Some(path), &file, p.z.view()).map(|_| ()),
+        &mut || {
+            let mut r = model_json(&sel.best, &p)?;
+            r["n"] = json!(p.z.nrows());
+            r["d"] = json!(p.z.ncols());
+            Ok(r)
+        },
+    )
+}
+
+/// The winner's memberships (through `write_memberships`), the model file, the table on
+/// standard output and the report (`report_base` adds the fields that depend on the data).
+fn finish(
+    a: &SelectArgs,
+    sel: &Selection,
+    file: &softclust::ModelFile,
+    timer: &mut Timer,
+    write_memberships: &mut dyn FnMut(&std::path::Path) -> CliResult<()>,
+    report_base: &mut dyn FnMut() -> CliResult<serde_json::Value>,
+) -> CliResult<()> {
     if let Some(path) = &a.output {
-        model_io::write_outputs(Some(path), &file, p.z.view())?;
+        write_memberships(path)?;
     }
     timer.lap("memberships");
     if let Some(path) = &a.save.model_out {
-        model_io::save(&file, path)?;
+        model_io::save(file, path)?;
     }
     write_to(None, |w| {
         if a.json {
-            serde_json::to_writer_pretty(&mut *w, &table_json(&sel))
+            serde_json::to_writer_pretty(&mut *w, &table_json(sel))
                 .map_err(std::io::Error::other)?;
             writeln!(w)
         } else {
-            print_table(w, &sel)
+            print_table(w, sel)
         }
     })?;
     timer.lap("write");
     if let Some(path) = &a.save.report {
-        let mut r = model_json(&sel.best, &p)?;
+        let mut r = report_base()?;
         r["method"] = json!("select");
         r["parameters"] = em_params(&a.em);
-        r["n"] = json!(p.z.nrows());
-        r["d"] = json!(p.z.ncols());
-        r["selection"] = table_json(&sel);
-        write_report(path, r, &timer)?;
+        r["selection"] = table_json(sel);
+        write_report(path, r, timer)?;
     }
     Ok(())
 }

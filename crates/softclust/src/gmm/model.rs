@@ -71,6 +71,28 @@ pub struct Criteria {
     pub icl: f64,
 }
 
+impl Criteria {
+    /// The criteria from `ln L = sum_i w_i ln p(x_i)`, `N = sum_i w_i`, the certainty
+    /// `sum_i w_i ln max_k r_ik` and `p` free parameters.
+    pub fn from_sums(
+        log_likelihood: f64,
+        total_weight: f64,
+        certainty: f64,
+        n_parameters: usize,
+    ) -> Self {
+        let bic = -2.0 * log_likelihood + n_parameters as f64 * total_weight.ln();
+        Criteria {
+            log_likelihood,
+            mean_log_likelihood: log_likelihood / total_weight,
+            total_weight,
+            n_parameters,
+            bic,
+            aic: -2.0 * log_likelihood + 2.0 * n_parameters as f64,
+            icl: bic - 2.0 * certainty,
+        }
+    }
+}
+
 impl GaussianMixtureModel {
     /// The model an EM fit ends with.
     pub(crate) fn from_fit(
@@ -384,8 +406,14 @@ impl GaussianMixtureModel {
         x: ArrayView2<'_, F>,
         sample_weight: Option<ArrayView1<'_, F>>,
     ) -> Criteria {
-        let (ln_p, log_resp) = self.evaluator(false).posteriors(x, true);
         let w = crate::data::weights_or_ones(sample_weight, x.nrows());
+        let [log_likelihood, total_weight, certainty] = self.criteria_sums_valid(x, &w);
+        Criteria::from_sums(log_likelihood, total_weight, certainty, self.n_parameters())
+    }
+
+    /// `[sum_i w_i ln p(x_i), sum_i w_i, sum_i w_i ln max_k r_ik]` of validated data.
+    fn criteria_sums_valid<F: Float>(&self, x: ArrayView2<'_, F>, w: &[f64]) -> [f64; 3] {
+        let (ln_p, log_resp) = self.evaluator(false).posteriors(x, true);
         let total_weight = crate::data::par_sum(w.len(), |i| w[i]);
         let log_likelihood = crate::data::par_sum(w.len(), |i| w[i] * ln_p[i]);
         let certainty = crate::data::par_sum(w.len(), |i| {
@@ -395,17 +423,19 @@ impl GaussianMixtureModel {
                 .copied()
                 .fold(f64::NEG_INFINITY, f64::max)
         });
-        let p = self.n_parameters();
-        let bic = -2.0 * log_likelihood + p as f64 * total_weight.ln();
-        Criteria {
-            log_likelihood,
-            mean_log_likelihood: log_likelihood / total_weight,
-            total_weight,
-            n_parameters: p,
-            bic,
-            aic: -2.0 * log_likelihood + 2.0 * p as f64,
-            icl: bic - 2.0 * certainty,
-        }
+        [log_likelihood, total_weight, certainty]
+    }
+
+    /// The sums behind [`Criteria`] for one block of rows, `[sum_i w_i ln p(x_i), sum_i w_i,
+    /// sum_i w_i ln max_k r_ik]`: they add up over blocks, and [`Criteria::from_sums`] turns the
+    /// totals into BIC, AIC and ICL (one pass over data held elsewhere).
+    pub fn criteria_sums<F: Float>(
+        &self,
+        x: ArrayView2<'_, F>,
+        sample_weight: Option<ArrayView1<'_, f64>>,
+    ) -> Result<[f64; 3]> {
+        let w = crate::kmeans::block::check_block(x, sample_weight, self.n_features())?;
+        Ok(self.criteria_sums_valid(x, &w))
     }
 
     /// Bayesian information criterion `-2 ln L + p ln N` (lower is better); with sample weights,
