@@ -38,8 +38,15 @@ pub struct Source {
 
 #[derive(Debug, Clone)]
 enum Kind {
-    Npy { path: PathBuf, info: NpyInfo },
-    Parquet { path: PathBuf, leaves: Vec<usize> },
+    Npy {
+        path: PathBuf,
+        info: NpyInfo,
+    },
+    Parquet {
+        path: PathBuf,
+        leaves: Vec<usize>,
+        all_f32: bool,
+    },
 }
 
 const PARQUET_MAGIC: &[u8] = b"PAR1";
@@ -100,6 +107,10 @@ impl Source {
         let schema = builder.schema().clone();
         let mut columns = Vec::new();
         let mut leaves = Vec::new();
+        let all_f32 = schema
+            .fields()
+            .iter()
+            .all(|f| f.data_type() == &DataType::Float32);
         for (j, f) in schema.fields().iter().enumerate() {
             let numeric = matches!(
                 f.data_type(),
@@ -138,8 +149,19 @@ impl Source {
             kind: Kind::Parquet {
                 path: PathBuf::from(path),
                 leaves,
+                all_f32,
             },
         })
+    }
+
+    /// How a pass over a copy of this file should store it: `None` when reading the file itself
+    /// is cheap (`.npy`); `Some(true)` for Parquet whose columns are all float32 (a float32
+    /// copy is exact), `Some(false)` for other Parquet files (float64).
+    pub fn copy_as_f32(&self) -> Option<bool> {
+        match &self.kind {
+            Kind::Npy { .. } => None,
+            Kind::Parquet { all_f32, .. } => Some(*all_f32),
+        }
     }
 
     /// Features per row.
@@ -166,43 +188,14 @@ impl Source {
         f: &mut dyn FnMut(usize, Array2<f64>) -> CliResult<()>,
     ) -> CliResult<()> {
         let rows = rows.max(1);
-        std::thread::scope(|scope| {
-            let (tx, rx) = std::sync::mpsc::sync_channel::<CliResult<(usize, Array2<f64>)>>(2);
-            let reader = scope.spawn(move || {
-                let mut send = |start: usize, block: Array2<f64>| -> CliResult<()> {
-                    // A closed channel means the consumer stopped (its error is reported).
-                    tx.send(Ok((start, block)))
-                        .map_err(|_| CliError::msg("stopped"))
-                };
-                let r = match &self.kind {
-                    Kind::Npy { path, info } => self.npy_blocks(path, info, rows, &mut send),
-                    Kind::Parquet { path, leaves } => {
-                        self.parquet_blocks(path, leaves, rows, &mut send)
-                    }
-                };
-                if let Err(e) = r {
-                    let _ = tx.send(Err(e));
-                }
-            });
-            let mut out = Ok(());
-            for item in rx.iter() {
-                match item.and_then(|(start, block)| f(start, block)) {
-                    Ok(()) => {}
-                    Err(e) => {
-                        out = Err(e);
-                        break;
-                    }
-                }
-            }
-            drop(rx);
-            if reader.join().is_err() {
-                return Err(CliError::msg(format!(
-                    "{}: the reader stopped",
-                    self.source
-                )));
-            }
-            out
-        })
+        pipeline(
+            &self.source,
+            &mut |send| match &self.kind {
+                Kind::Npy { path, info } => self.npy_blocks(path, info, rows, send),
+                Kind::Parquet { path, leaves, .. } => self.parquet_blocks(path, leaves, rows, send),
+            },
+            f,
+        )
     }
 
     fn npy_blocks(
@@ -358,6 +351,45 @@ impl Source {
             data,
         })
     }
+}
+
+/// A block producer: it calls its argument with `(first row, block)` for every block in order.
+pub type Producer<'a> =
+    dyn FnMut(&mut dyn FnMut(usize, Array2<f64>) -> CliResult<()>) -> CliResult<()> + Send + 'a;
+
+/// Runs `produce` on a thread of its own and `consume` here on each block it makes, with at
+/// most two blocks waiting: reading and decoding overlap computing. The first error (either
+/// side's) is returned; a consumer error stops the producer.
+pub fn pipeline(
+    source: &str,
+    produce: &mut Producer<'_>,
+    consume: &mut dyn FnMut(usize, Array2<f64>) -> CliResult<()>,
+) -> CliResult<()> {
+    std::thread::scope(|scope| {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<CliResult<(usize, Array2<f64>)>>(2);
+        let reader = scope.spawn(move || {
+            let mut send = |start: usize, block: Array2<f64>| -> CliResult<()> {
+                // A closed channel means the consumer stopped (its error is reported).
+                tx.send(Ok((start, block)))
+                    .map_err(|_| CliError::msg("stopped"))
+            };
+            if let Err(e) = produce(&mut send) {
+                let _ = tx.send(Err(e));
+            }
+        });
+        let mut out = Ok(());
+        for item in rx.iter() {
+            if let Err(e) = item.and_then(|(start, block)| consume(start, block)) {
+                out = Err(e);
+                break;
+            }
+        }
+        drop(rx);
+        if reader.join().is_err() {
+            return Err(CliError::msg(format!("{source}: the reader stopped")));
+        }
+        out
+    })
 }
 
 fn prim<T: arrow_array::types::ArrowPrimitiveType>(

@@ -73,6 +73,74 @@ fn find_column(columns: &[String], spec: &str, source: &str) -> CliResult<usize>
     }
 }
 
+/// A raw copy of a Parquet file's rows (features, then the weight if any) in an unnamed
+/// temporary file, made during the first pass: later passes read it with positioned reads
+/// (from the page cache when it fits there) instead of decoding Parquet again. The file has no
+/// name, so it goes away with the process, even on a signal.
+struct Copy {
+    file: std::fs::File,
+    f32: bool,
+    /// Values per row.
+    width: usize,
+}
+
+impl Copy {
+    fn new(f32: bool, width: usize) -> CliResult<Self> {
+        let file = tempfile::tempfile().map_err(|e| {
+            CliError::msg(format!(
+                "cannot create a temporary file for the out-of-core passes: {e} (set TMPDIR to \
+                 a directory with room for the data)"
+            ))
+        })?;
+        Ok(Copy { file, f32, width })
+    }
+
+    fn item(&self) -> usize {
+        if self.f32 {
+            4
+        } else {
+            8
+        }
+    }
+
+    fn append(&mut self, block: &Array2<f64>) -> CliResult<()> {
+        use std::io::Write;
+        let mut bytes = Vec::with_capacity(block.len() * self.item());
+        for &v in block.iter() {
+            if self.f32 {
+                bytes.extend_from_slice(&(v as f32).to_le_bytes());
+            } else {
+                bytes.extend_from_slice(&v.to_le_bytes());
+            }
+        }
+        self.file
+            .write_all(&bytes)
+            .map_err(|e| CliError::msg(format!("writing the temporary copy of the data: {e}")))
+    }
+
+    /// Rows `start..start + b` as a `b x width` block.
+    fn read(&self, start: usize, b: usize) -> CliResult<Array2<f64>> {
+        use std::os::unix::fs::FileExt;
+        let item = self.item();
+        let mut bytes = vec![0u8; b * self.width * item];
+        self.file
+            .read_exact_at(&mut bytes, (start * self.width * item) as u64)
+            .map_err(|e| CliError::msg(format!("reading the temporary copy of the data: {e}")))?;
+        let vals: Vec<f64> = if self.f32 {
+            bytes
+                .chunks_exact(4)
+                .map(|c| f64::from(f32::from_le_bytes([c[0], c[1], c[2], c[3]])))
+                .collect()
+        } else {
+            bytes
+                .chunks_exact(8)
+                .map(|c| f64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]))
+                .collect()
+        };
+        Array2::from_shape_vec((b, self.width), vals).map_err(|e| CliError::msg(e.to_string()))
+    }
+}
+
 /// A file prepared for passes: the weights column, the scaler and the first pass's statistics.
 pub struct Streamed {
     src: Source,
@@ -93,6 +161,8 @@ pub struct Streamed {
     pub total_weight: f64,
     /// Passes over the file so far.
     pub passes: std::cell::Cell<usize>,
+    /// The raw copy later passes read (Parquet input).
+    copy: Option<Copy>,
 }
 
 /// Per-column count, mean and sum of squared deviations, merged across blocks (Chan et al.).
@@ -165,7 +235,14 @@ impl Streamed {
         let mut sample_w: Vec<f64> = Vec::new();
         let mut total_weight = 0.0;
         let source = src.source.clone();
+        let mut copy = src
+            .copy_as_f32()
+            .map(|f32| Copy::new(f32, src.d()))
+            .transpose()?;
         src.for_each_block(BLOCK_ROWS, &mut |start, block| {
+            if let Some(c) = copy.as_mut() {
+                c.append(&block)?;
+            }
             let (x, w) = split(block, wcol, &source, start)?;
             mo.add_block(x.view());
             let wsum: f64 = w.as_ref().map_or(x.nrows() as f64, |w| w.sum());
@@ -224,19 +301,36 @@ impl Streamed {
             sample_w: Array1::from(sample_w),
             total_weight,
             passes: std::cell::Cell::new(1),
+            copy,
         })
     }
 
     /// One pass: `f(first_row, standardised block, weights)` for every block, in order.
     pub fn each(&self, f: &mut BlockFn<'_>) -> CliResult<()> {
         self.passes.set(self.passes.get() + 1);
-        self.src.for_each_block(BLOCK_ROWS, &mut |start, block| {
+        let mut on_block = |start: usize, block: Array2<f64>| -> CliResult<()> {
             let (mut x, w) = split(block, self.wcol, &self.src.source, start)?;
             self.scaler
                 .transform_inplace(x.view_mut())
                 .map_err(lib_error)?;
             f(start, x.view(), w.as_ref())
-        })
+        };
+        match &self.copy {
+            Some(c) => {
+                let n = self.n;
+                crate::source::pipeline(
+                    &self.src.source,
+                    &mut |send| {
+                        for start in (0..n).step_by(BLOCK_ROWS) {
+                            send(start, c.read(start, BLOCK_ROWS.min(n - start))?)?;
+                        }
+                        Ok(())
+                    },
+                    &mut on_block,
+                )
+            }
+            None => self.src.for_each_block(BLOCK_ROWS, &mut on_block),
+        }
     }
 
     pub fn model_file(&self, model: Model<f64>, typicality: Option<Spread>) -> ModelFile {
