@@ -5,7 +5,7 @@ use crate::error::{lib_error, CliResult};
 use crate::prepare::Prepared;
 use crate::report::num;
 use serde_json::json;
-use softclust::{CovarianceType, GaussianMixture, GaussianMixtureModel};
+use softclust::{CovarianceType, Criteria, GaussianMixture, GaussianMixtureModel};
 
 /// The EM settings as a library config for `k` components of type `t`.
 pub fn config(em: &EmArgs, k: usize, t: CovarianceType) -> GaussianMixture {
@@ -47,8 +47,13 @@ pub fn em_params(em: &EmArgs) -> serde_json::Value {
 pub fn model_json(m: &GaussianMixtureModel, p: &Prepared) -> CliResult<serde_json::Value> {
     // Likelihood and criteria from one E-step.
     let c = m.criteria(p.z.view(), p.w()).map_err(lib_error)?;
+    Ok(model_json_with(m, &c))
+}
+
+/// The report fields of a fitted mixture with its criteria on the training data.
+pub fn model_json_with(m: &GaussianMixtureModel, c: &Criteria) -> serde_json::Value {
     let dg = m.diagnostics();
-    Ok(json!({
+    json!({
         "k": m.n_components(),
         "covariance_type": m.covariance_type().name(),
         "converged": dg.converged,
@@ -63,7 +68,7 @@ pub fn model_json(m: &GaussianMixtureModel, p: &Prepared) -> CliResult<serde_jso
         "reg_covar_used": dg.reg_covar,
         "regularization_increases": dg.regularization_increases,
         "weights": m.weights().to_vec(),
-    }))
+    })
 }
 
 pub fn convergence_note(m: &GaussianMixtureModel, max_iter: usize) -> &'static str {

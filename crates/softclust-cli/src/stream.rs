@@ -11,7 +11,7 @@
 
 use crate::cli::{EmArgs, FcmArgs, GmmArgs, InputArgs, KmeansArgs, SaveArgs};
 use crate::error::{lib_error, CliError, CliResult};
-use crate::mixture::{config, convergence_note, em_params};
+use crate::mixture::{config, convergence_note, em_params, model_json_with};
 use crate::model_io::{self, OutputSummary};
 use crate::output::{write_matrix, write_to};
 use crate::progress::FitProgress;
@@ -822,24 +822,10 @@ pub fn gmm(a: &GmmArgs, src: Source, quiet: bool) -> CliResult<()> {
     let mut params = em_params(em);
     params["covariance_type"] = json!(t.name());
     params["noise_init"] = json!(a.noise);
-    let report = json!({
-        "method": "gmm",
-        "parameters": params,
-        "k": a.k,
-        "covariance_type": t.name(),
-        "converged": dg.converged,
-        "n_iter": dg.n_iter,
-        "lower_bound": num(dg.lower_bound),
-        "lower_bounds": dg.lower_bounds.iter().map(|&v| num(v)).collect::<Vec<_>>(),
-        "mean_log_likelihood": num(c.mean_log_likelihood),
-        "bic": num(c.bic),
-        "aic": num(c.aic),
-        "icl": num(c.icl),
-        "n_parameters": model.n_parameters(),
-        "reg_covar_used": dg.reg_covar,
-        "weights": model.weights().to_vec(),
-        "noise_weight": model.noise().map(|nz| nz.log_weight.exp()),
-    });
+    let mut report = model_json_with(&model, &c);
+    report["method"] = json!("gmm");
+    report["parameters"] = params;
+    report["noise_weight"] = json!(model.noise().map(|nz| nz.log_weight.exp()));
     finish(&s, &file, a.output.as_deref(), &a.save, &mut timer, report)?;
     if !quiet {
         note!(
