@@ -72,12 +72,14 @@ mod linalg;
 mod matmul;
 pub mod membership;
 pub mod model;
+pub mod projection;
 pub mod rng;
 pub mod scale;
 pub mod selection;
 mod simd;
 pub mod soft;
 pub mod special;
+pub mod topk;
 pub mod typicality;
 
 pub use error::{Error, Result};
@@ -95,7 +97,14 @@ pub use soft::{
     soft_assign, Anchor, Anchored, DistanceKind, FittedSoft, InversePower, SoftKind, SoftMethod,
     SoftSpec, Softmax,
 };
+pub use topk::{top_k, TopK};
 pub use typicality::Spread;
+
+/// The SIMD instruction set the element-wise kernels run with on this CPU (chosen at run
+/// time): `"AVX-512 (x86-64-v4)"`, `"AVX2+FMA (x86-64-v3)"`, `"NEON"` or `"baseline"`.
+pub fn simd_level() -> &'static str {
+    simd::level()
+}
 
 /// The README's Rust example, compiled and run as a doctest.
 #[doc = include_str!("../../../README.md")]

@@ -36,6 +36,25 @@ pub(crate) fn dispatch<K: Kernel>(kernel: K) -> K::Output {
     pulp::Arch::new().dispatch(Dispatch(kernel))
 }
 
+/// The instruction set [`dispatch`] picks on this CPU, by name.
+pub(crate) fn level() -> &'static str {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if pulp::x86::V4::try_new().is_some() {
+            return "AVX-512 (x86-64-v4)";
+        }
+        if pulp::x86::V3::try_new().is_some() {
+            return "AVX2+FMA (x86-64-v3)";
+        }
+    }
+    #[cfg(target_arch = "aarch64")]
+    {
+        return "NEON";
+    }
+    #[allow(unreachable_code)]
+    "baseline"
+}
+
 /// Lanes of the fixed-order reductions.
 const LANES: usize = 8;
 
