@@ -26,7 +26,7 @@ LAYERS = {
         # kernels
         {"error", "float", "simd", "matmul", "linalg", "data", "distance", "rng", "special", "assignment", "interrupt"},
         # the contract: memberships, soft steps, scaling, typicality
-        {"membership", "soft", "scale", "typicality"},
+        {"membership", "soft", "scale", "typicality", "topk", "projection"},
         # algorithms
         {"kmeans", "fcm", "gmm", "consensus"},
         # beyond: model selection, models as values
@@ -35,11 +35,11 @@ LAYERS = {
         {"lib"},
     ],
     "crates/softclust-cli/src": [
-        {"error", "cli"},
-        {"input", "output", "report", "progress", "model_io"},
+        {"error", "cli", "columns"},
+        {"input", "output", "report", "progress", "model_io", "plot"},
         # files read block by block (.npy, Parquet)
         {"source"},
-        {"prepare", "mixture"},
+        {"prepare", "mixture", "pictures"},
         # fits out of core: passes over a file, block by block
         {"stream"},
         {"commands"},

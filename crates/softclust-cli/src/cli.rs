@@ -49,7 +49,7 @@ impl std::fmt::Display for InitName {
 /// Cluster membership probabilities: for every point, the probability that it belongs to each
 /// cluster.
 #[derive(Debug, Parser)]
-#[command(name = "softclust", version, about, long_about = None, propagate_version = true)]
+#[command(name = "softclust", version = crate::version(), about, long_about = None, propagate_version = true)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -77,8 +77,32 @@ pub enum Command {
     Consensus(ConsensusArgs),
     /// Memberships for new data from a model saved with --model-out.
     Predict(PredictArgs),
+    /// Pictures (SVG) and an HTML report of a saved model on some data.
+    Plot(PlotArgs),
     /// k-means with soft memberships on the Iris data shipped with softclust.
     Demo,
+    /// Print a shell completion script: `softclust completions bash > /etc/bash_completion.d/softclust`.
+    Completions(CompletionsArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_parser = PossibleValuesParser::new(["bash", "zsh", "fish"]))]
+    pub shell: String,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct PlotArgs {
+    /// Model file written by --model-out (or a Python estimator's save).
+    #[arg(long, value_name = "FILE")]
+    pub model: PathBuf,
+    /// The data to draw (the model's features); `-` or nothing reads standard input.
+    pub input: Option<String>,
+    #[command(flatten)]
+    pub pictures: PictureArgs,
+    #[command(flatten)]
+    pub input_opts: InputArgs,
 }
 
 /// An output flag and its path (`None`: standard output).
@@ -103,6 +127,14 @@ impl SaveArgs {
     fn outputs<'a>(&'a self, out: &mut Vec<OutputPath<'a>>) {
         optional(out, "--report", &self.report);
         optional(out, "--model-out", &self.model_out);
+        self.pictures.outputs(out);
+    }
+}
+
+impl PictureArgs {
+    fn outputs<'a>(&'a self, out: &mut Vec<OutputPath<'a>>) {
+        optional(out, "--plot", &self.plot);
+        optional(out, "--report-html", &self.report_html);
     }
 }
 
@@ -149,8 +181,14 @@ impl Command {
                 i.push(a.model.as_path());
                 i
             }
-            Command::Demo => {
-                out.push(("the demo", None));
+            Command::Plot(a) => {
+                a.pictures.outputs(&mut out);
+                let mut i = input_path(&a.input);
+                i.push(a.model.as_path());
+                i
+            }
+            Command::Demo | Command::Completions(_) => {
+                out.push(("standard output", None));
                 Vec::new()
             }
         };
@@ -176,6 +214,27 @@ pub struct InputArgs {
     /// the file is read once per pass, one block at a time.
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
     pub memory_limit: Option<u64>,
+    /// Feature columns: header names, 1-based positions and ranges of either, e.g.
+    /// `3-10,height` or `a-f`
+    /// (default: every column not given to --id, --exclude or --weights). Other columns may
+    /// hold text.
+    #[arg(long, value_name = "LIST")]
+    pub columns: Option<String>,
+    /// Columns that are not features (names, positions, ranges).
+    #[arg(long, value_name = "LIST")]
+    pub exclude: Option<String>,
+    /// A column copied unchanged to the front of every output row (an identifier; not a
+    /// feature). Repeat for several.
+    #[arg(long = "id", value_name = "COLUMN")]
+    pub id: Vec<String>,
+    /// Write each input row, unchanged, followed by its membership columns.
+    #[arg(long)]
+    pub append: bool,
+    /// Write only the K largest probabilities of each row with their clusters
+    /// (`c_1,p_1,...,c_K,p_K`); label, max_p, margin and entropy are still those of the full
+    /// row, and a noise component's probability is always written (p_noise).
+    #[arg(long, value_name = "K")]
+    pub top_k: Option<usize>,
 }
 
 /// A size in bytes: a number with an optional K, M, G or T suffix (powers of 1024).
@@ -313,6 +372,32 @@ pub struct SaveArgs {
     /// Save the fitted model (scaler included) as versioned JSON, for `softclust predict`.
     #[arg(long, value_name = "FILE")]
     pub model_out: Option<PathBuf>,
+    #[command(flatten)]
+    pub pictures: PictureArgs,
+}
+
+/// Pictures of a fit.
+#[derive(Debug, Clone, Args)]
+pub struct PictureArgs {
+    /// Draw the fit as a self-contained SVG: the data on their first two principal components
+    /// (or --plot-columns), coloured by label with opacity by max_p, outliers ringed, centres
+    /// marked; the distribution of max_p per cluster; for select, the criterion against k.
+    #[arg(long, value_name = "FILE.svg")]
+    pub plot: Option<PathBuf>,
+    /// Write one self-contained HTML page with the summary, the tables and the pictures.
+    #[arg(long, value_name = "FILE.html")]
+    pub report_html: Option<PathBuf>,
+    /// Plot these two columns (names or 1-based positions, e.g. `x,y`) instead of the
+    /// principal components.
+    #[arg(long, value_name = "A,B")]
+    pub plot_columns: Option<String>,
+}
+
+impl PictureArgs {
+    /// Whether any picture is asked for.
+    pub fn any(&self) -> bool {
+        self.plot.is_some() || self.report_html.is_some()
+    }
 }
 
 /// EM settings shared by `gmm` and `select`.

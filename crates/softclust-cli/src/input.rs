@@ -2,18 +2,58 @@
 //! or standard input. Every defect is reported with the line and column it is on.
 
 use crate::cli::InputArgs;
+use crate::columns::{resolve, ColumnSpec, Front, Plan};
 use crate::error::{CliError, CliResult};
 use ndarray::{Array2, Axis};
 use std::io::Read;
 
-/// A numeric table with column names and, for text input, the file line of every data row.
+/// A numeric table (the features and the weights column, in file order) with its column
+/// names, and the columns carried to the front of the output.
 #[derive(Debug, Clone)]
 pub struct Table {
     /// Where the data came from, for messages.
     pub source: String,
-    /// Column names (from the header, else `x_0, x_1, ...`).
+    /// Column names (from the header, else `x_0, x_1, ...`) of `data`.
     pub columns: Vec<String>,
     pub data: Array2<f64>,
+    /// The weights column's place in `data`, if any.
+    pub weights: Option<usize>,
+    /// Columns copied to the front of every output row (`--id`, `--append`).
+    pub front: Option<Front>,
+}
+
+impl Table {
+    /// A table of every column of `data` named `columns`, selected by `spec` (`.npy` and
+    /// numeric Parquet input: carried columns are the numbers as text).
+    pub fn select(
+        source: String,
+        columns: Vec<String>,
+        data: Array2<f64>,
+        spec: &ColumnSpec,
+    ) -> CliResult<Table> {
+        let plan = resolve(spec, &columns, &source)?;
+        let front = (!plan.front.is_empty()).then(|| Front {
+            names: plan.front.iter().map(|&j| columns[j].clone()).collect(),
+            cols: plan
+                .front
+                .iter()
+                .map(|&j| data.column(j).iter().map(|v| v.to_string()).collect())
+                .collect(),
+        });
+        let numeric = plan.numeric();
+        let data = if numeric.len() == columns.len() {
+            data
+        } else {
+            data.select(Axis(1), &numeric)
+        };
+        Ok(Table {
+            source,
+            columns: numeric.iter().map(|&j| columns[j].clone()).collect(),
+            data,
+            weights: plan.weights_among_numeric(),
+            front,
+        })
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,7 +79,11 @@ const NPY_MAGIC: &[u8] = b"\x93NUMPY";
 
 /// Reads a text or `.npy` table from `path` (`None` or `-` = standard input); Parquet goes
 /// through [`crate::source::read_table`].
-pub fn read_text_or_npy(path: Option<&str>, opts: &InputArgs) -> CliResult<Table> {
+pub fn read_text_or_npy(
+    path: Option<&str>,
+    opts: &InputArgs,
+    spec: &ColumnSpec,
+) -> CliResult<Table> {
     if let Some(p) = path.filter(|p| *p != "-") {
         if p.to_ascii_lowercase().ends_with(".npy") || starts_with_npy_magic(p) {
             let source = format!("'{p}'");
@@ -49,7 +93,7 @@ pub fn read_text_or_npy(path: Option<&str>, opts: &InputArgs) -> CliResult<Table
                 .metadata()
                 .map_err(|e| CliError::msg(format!("cannot read '{p}': {e}")))?
                 .len();
-            return read_npy(&source, std::io::BufReader::new(file), len);
+            return read_npy(&source, std::io::BufReader::new(file), len, spec);
         }
     }
     let (source, bytes) = match path {
@@ -71,7 +115,7 @@ pub fn read_text_or_npy(path: Option<&str>, opts: &InputArgs) -> CliResult<Table
         return Err(CliError::msg(format!("{source} is empty: no rows to read")));
     }
     if bytes.starts_with(NPY_MAGIC) {
-        return read_npy(&source, bytes.as_slice(), bytes.len() as u64);
+        return read_npy(&source, bytes.as_slice(), bytes.len() as u64, spec);
     }
     let delimiter = match opts.delimiter {
         Some(c) if c.is_ascii() => c as u8,
@@ -82,7 +126,7 @@ pub fn read_text_or_npy(path: Option<&str>, opts: &InputArgs) -> CliResult<Table
         }
         None => sniff_delimiter(path, &bytes),
     };
-    read_text(&source, &bytes, delimiter, Header::from(opts))
+    read_text(&source, &bytes, delimiter, Header::from(opts), spec)
 }
 
 fn sniff_delimiter(path: Option<&str>, bytes: &[u8]) -> u8 {
@@ -116,7 +160,17 @@ fn parse_number(cell: &str) -> Option<f64> {
     cell.parse::<f64>().ok()
 }
 
-fn read_text(source: &str, bytes: &[u8], delimiter: u8, header: Header) -> CliResult<Table> {
+/// How to pick the columns: every column, or the flags' choice.
+const COLUMNS_HINT: &str =
+    "pick the feature columns with --columns (or --exclude) and carry identifiers with --id";
+
+fn read_text(
+    source: &str,
+    bytes: &[u8],
+    delimiter: u8,
+    header: Header,
+    spec: &ColumnSpec,
+) -> CliResult<Table> {
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
@@ -133,6 +187,9 @@ fn read_text(source: &str, bytes: &[u8], delimiter: u8, header: Header) -> CliRe
         .iter()
         .map(|c| !c.is_empty() && parse_number(c).is_some())
         .collect();
+    let n_cols = first.len();
+    let generic: Vec<String> = (0..n_cols).map(|j| format!("x_{j}")).collect();
+    let as_names: Vec<String> = first.iter().map(str::to_string).collect();
     let is_header = match header {
         Header::Yes => true,
         Header::No => false,
@@ -141,11 +198,20 @@ fn read_text(source: &str, bytes: &[u8], delimiter: u8, header: Header) -> CliRe
                 true
             } else if numeric.iter().all(|&b| b) {
                 false
+            } else if spec.selects() && !spec.positional() {
+                // Names pick the columns, so the first row must hold them.
+                resolve(spec, &as_names, source)?;
+                true
+            } else if spec.selects() {
+                // Positions: a header unless every cell read as a number is one.
+                let plan = resolve(spec, &generic, source)?;
+                !plan.numeric().iter().all(|&j| numeric[j])
             } else {
                 let bad = numeric.iter().position(|&b| !b).unwrap_or(0);
                 return Err(CliError::msg(format!(
                     "{source} line {}: the first row mixes numbers and text (column {} is '{}'); \
-                     if it is a header, pass --header, otherwise fix the cell",
+                     if it is a header, pass --header; if some columns are not features, \
+                     {COLUMNS_HINT}; otherwise fix the cell",
                     line_of(&first),
                     bad + 1,
                     shown(&first[bad])
@@ -153,12 +219,11 @@ fn read_text(source: &str, bytes: &[u8], delimiter: u8, header: Header) -> CliRe
             }
         }
     };
-    let n_cols = first.len();
-    let columns: Vec<String> = if is_header {
-        first.iter().map(str::to_string).collect()
-    } else {
-        (0..n_cols).map(|j| format!("x_{j}")).collect()
-    };
+    let columns = if is_header { as_names } else { generic };
+    let plan: Plan = resolve(spec, &columns, source)?;
+    let numeric_cols = plan.numeric();
+    let mut front = (!plan.front.is_empty())
+        .then(|| Front::new(plan.front.iter().map(|&j| columns[j].clone()).collect()));
     let mut values: Vec<f64> = Vec::new();
     let mut n_rows = 0usize;
     let mut parse_row = |r: &csv::StringRecord| -> CliResult<()> {
@@ -170,7 +235,8 @@ fn read_text(source: &str, bytes: &[u8], delimiter: u8, header: Header) -> CliRe
                 r.len()
             )));
         }
-        for (j, cell) in r.iter().enumerate() {
+        for &j in &numeric_cols {
+            let cell = &r[j];
             let name = &columns[j];
             if cell.is_empty() {
                 return Err(CliError::msg(format!(
@@ -181,7 +247,8 @@ fn read_text(source: &str, bytes: &[u8], delimiter: u8, header: Header) -> CliRe
             }
             let v = parse_number(cell).ok_or_else(|| {
                 CliError::msg(format!(
-                    "{source} line {line}, column {} ('{name}'): '{}' is not a number",
+                    "{source} line {line}, column {} ('{name}'): '{}' is not a number; if the \
+                     column is not a feature, {COLUMNS_HINT}",
                     j + 1,
                     shown(cell)
                 ))
@@ -194,6 +261,11 @@ fn read_text(source: &str, bytes: &[u8], delimiter: u8, header: Header) -> CliRe
                 )));
             }
             values.push(v);
+        }
+        if let Some(f) = front.as_mut() {
+            for (c, &j) in f.cols.iter_mut().zip(&plan.front) {
+                c.push(r[j].to_string());
+            }
         }
         n_rows += 1;
         Ok(())
@@ -210,12 +282,14 @@ fn read_text(source: &str, bytes: &[u8], delimiter: u8, header: Header) -> CliRe
             "{source} has a header but no data rows"
         )));
     }
-    let data = Array2::from_shape_vec((n_rows, n_cols), values)
+    let data = Array2::from_shape_vec((n_rows, numeric_cols.len()), values)
         .map_err(|e| CliError::msg(format!("{source}: {e}")))?;
     Ok(Table {
         source: source.to_string(),
-        columns,
+        columns: numeric_cols.iter().map(|&j| columns[j].clone()).collect(),
         data,
+        weights: plan.weights_among_numeric(),
+        front,
     })
 }
 
@@ -440,7 +514,7 @@ pub fn npy_info(source: &str, mut r: impl Read, len: u64) -> CliResult<NpyInfo> 
 
 /// Reads a .npy array (1-D: one column; 2-D: rows x columns) of `len` bytes in all from `r`,
 /// as f64 (see [`npy_info`]).
-fn read_npy(source: &str, mut r: impl Read, len: u64) -> CliResult<Table> {
+fn read_npy(source: &str, mut r: impl Read, len: u64, spec: &ColumnSpec) -> CliResult<Table> {
     let bad = |what: String| CliError::msg(format!("{source}: not a readable .npy file: {what}"));
     let info = npy_info(source, &mut r, len)?;
     let (n, d, dtype, fortran) = (info.n, info.d, info.dtype, info.fortran);
@@ -481,35 +555,20 @@ fn read_npy(source: &str, mut r: impl Read, len: u64) -> CliResult<Table> {
     }
     .map_err(|e| bad(e.to_string()))?;
     let columns = (0..d).map(|j| format!("x_{j}")).collect();
-    Ok(Table {
-        source: source.to_string(),
-        columns,
-        data,
-    })
+    Table::select(source.to_string(), columns, data, spec)
 }
 
 impl Table {
-    /// Removes the column named by `spec` (header name, or 1-based position) and returns it.
-    pub fn take_column(&mut self, spec: &str) -> CliResult<Vec<f64>> {
-        let by_name = self.columns.iter().position(|c| c == spec);
-        let j = match by_name {
-            Some(j) => j,
-            None => match spec.parse::<usize>() {
-                Ok(p) if (1..=self.columns.len()).contains(&p) => p - 1,
-                _ => {
-                    return Err(CliError::msg(format!(
-                        "--weights '{spec}': no such column in {}; give a header name or a \
-                         position from 1 to {}",
-                        self.source,
-                        self.columns.len()
-                    )))
-                }
-            },
+    /// Removes the weights column (if the table has one) and returns it, checked: no negative
+    /// weight, not all zero.
+    pub fn take_weights(&mut self) -> CliResult<Option<Vec<f64>>> {
+        let Some(j) = self.weights.take() else {
+            return Ok(None);
         };
         if self.columns.len() < 2 {
             return Err(CliError::msg(format!(
-                "--weights '{spec}': {} has only that column, which leaves no features",
-                self.source
+                "--weights '{}': {} has only that column, which leaves no features",
+                self.columns[j], self.source
             )));
         }
         let col = self.data.column(j).to_vec();
@@ -530,6 +589,6 @@ impl Table {
                 "weight column '{name}' is all zeros; give at least one point a positive weight"
             )));
         }
-        Ok(col)
+        Ok(Some(col))
     }
 }

@@ -11,12 +11,15 @@ macro_rules! note {
 }
 
 mod cli;
+mod columns;
 mod commands;
 mod error;
 mod input;
 mod mixture;
 mod model_io;
 mod output;
+mod pictures;
+mod plot;
 mod prepare;
 mod progress;
 mod report;
@@ -26,6 +29,18 @@ mod stream;
 use cli::{Cli, Command};
 use error::{CliError, CliResult};
 use std::process::ExitCode;
+
+/// The version line: the crate's version and the SIMD instruction set the kernels use here.
+fn version() -> &'static str {
+    static V: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    V.get_or_init(|| {
+        format!(
+            "{} (SIMD: {})",
+            env!("CARGO_PKG_VERSION"),
+            softclust::simd_level()
+        )
+    })
+}
 
 /// Sets the thread count, checks the output paths, then runs the subcommand.
 fn run(cli: Cli) -> CliResult<()> {
@@ -46,7 +61,9 @@ fn run(cli: Cli) -> CliResult<()> {
         Command::Fcm(a) => commands::fcm::run(&a, q),
         Command::Consensus(a) => commands::consensus::run(&a, q),
         Command::Predict(a) => commands::predict::run(&a, q),
+        Command::Plot(a) => commands::plot::run(&a, q),
         Command::Demo => commands::demo::run(q),
+        Command::Completions(a) => commands::completions::run(&a),
     }
 }
 

@@ -1,11 +1,9 @@
 //! Model files on disk (the format is the core's `softclust::ModelFile`, shared with the
 //! Python package) and a model's outputs as columns of the membership file.
 
+use crate::columns::{Front, FrontRows};
 use crate::error::{lib_error, CliError, CliResult};
-use crate::output::{
-    wants_parquet, write_membership_header, write_membership_rows, write_to, Columns,
-    ParquetMemberships,
-};
+use crate::output::{wants_parquet, write_to, BlockWriter, Columns, OutBlock};
 use ndarray::{s, ArrayView2};
 use softclust::model::{Extra, Outputs};
 use softclust::ModelFile;
@@ -71,71 +69,106 @@ pub struct OutputSummary {
     pub mean_max_p: f64,
 }
 
+/// How the membership rows are written: with carried columns (`--id`, `--append`) and in the
+/// top-K form (`--top-k`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Shape {
+    pub top_k: Option<usize>,
+}
+
+impl Shape {
+    /// Checks `--top-k` against the model's clusters.
+    pub fn check(&self, file: &ModelFile) -> CliResult<()> {
+        use softclust::ClusterModel as _;
+        let Some(t) = self.top_k else {
+            return Ok(());
+        };
+        let k = file.model.n_clusters() - usize::from(file.model.has_noise());
+        if t == 0 || t > k {
+            return Err(CliError::msg(format!(
+                "--top-k {t}: the model has {k} clusters; give a K from 1 to {k}"
+            )));
+        }
+        Ok(())
+    }
+}
+
 /// Writes the outputs of `file`'s model on data `z` (already in the model's units) to `output`
 /// (standard output when `None`), block by block: the n x k memberships and their columns are
-/// never all in memory at once, so peak memory stays at the data plus one block.
+/// never all in memory at once, so peak memory stays at the data plus one block. `front`
+/// holds the carried columns of every row.
 pub fn write_outputs(
     output: Option<&Path>,
     file: &ModelFile,
     z: ArrayView2<'_, f64>,
+    front: Option<&Front>,
+    shape: Shape,
 ) -> CliResult<OutputSummary> {
     let n = z.nrows();
-    write_blocks(output, file, n, &mut |sink| {
+    write_blocks(output, file, n, shape, &mut |sink| {
         for a in (0..n).step_by(BLOCK_ROWS) {
-            sink(z.slice(s![a..(a + BLOCK_ROWS).min(n), ..]))?;
+            sink(
+                z.slice(s![a..(a + BLOCK_ROWS).min(n), ..]),
+                front.map(|f| f.rows(a)),
+            )?;
         }
         Ok(())
     })
 }
 
-/// A consumer of blocks of data in the model's units.
-pub type Sink<'s> = dyn FnMut(ArrayView2<'_, f64>) -> CliResult<()> + 's;
+/// A consumer of blocks of data in the model's units, with their carried columns.
+pub type Sink<'s> = dyn FnMut(ArrayView2<'_, f64>, Option<FrontRows<'_>>) -> CliResult<()> + 's;
 
 /// Writes the outputs of `file`'s model on the `n` rows that `feed` hands to its sink, block by
 /// block, as CSV or (for a `.parquet` path) Parquet: what a fit in memory, a fit out of core and
-/// `predict` all write.
+/// `predict` all write. In the top-K form a block is scored in chunks of
+/// [`softclust::topk::chunk_rows`] rows, so the dense memberships of a block are never held
+/// when k is large.
 pub fn write_blocks(
     output: Option<&Path>,
     file: &ModelFile,
     n: usize,
+    shape: Shape,
     feed: &mut dyn FnMut(&mut Sink<'_>) -> CliResult<()>,
 ) -> CliResult<OutputSummary> {
+    use softclust::ClusterModel as _;
+    shape.check(file)?;
     let has_noise = file.model.has_noise();
-    let parquet = wants_parquet(output);
+    let chunk = match shape.top_k {
+        Some(_) => softclust::topk::chunk_rows(file.model.n_clusters()),
+        None => usize::MAX,
+    };
     let mut sum_max_p = 0.0;
     let mut failure: Option<CliError> = None;
     let written = write_to(output, |w| {
-        let mut pq: Option<ParquetMemberships> = None;
-        let mut first = true;
+        let mut bw = BlockWriter::new(wants_parquet(output));
         // A write error keeps its kind (a reader that went away is not an error).
         let mut io_failure: Option<std::io::Error> = None;
-        let r = feed(&mut |z| {
-            let out = file.outputs_scaled(z).map_err(lib_error)?;
-            let cols = columns(&out, has_noise);
-            let mut put = || -> std::io::Result<()> {
-                if first {
-                    first = false;
-                    let k = out.memberships.n_clusters();
-                    if parquet {
-                        pq = Some(ParquetMemberships::new(k, &cols)?);
-                    } else {
-                        write_membership_header(w, k, &cols)?;
-                    }
-                }
-                match pq.as_mut() {
-                    Some(p) => p.write(w, &out.memberships, &cols),
-                    None => write_membership_rows(w, &out.memberships, &cols),
-                }
-            };
-            sum_max_p += out.memberships.max_p.sum();
-            put().map_err(|e| {
-                let c = CliError::io(
-                    "writing the memberships",
-                    std::io::Error::new(e.kind(), e.to_string()),
-                );
-                io_failure = Some(e);
-                c
-            })
+        let r = feed(&mut |z, front| {
+            let rows = z.nrows();
+            for a in (0..rows).step_by(chunk.min(rows).max(1)) {
+                let b = a.saturating_add(chunk).min(rows);
+                let out = file
+                    .outputs_scaled(z.slice(s![a..b, ..]))
+                    .map_err(lib_error)?;
+                let cols = columns(&out, has_noise);
+                let block = OutBlock::new(
+                    &out.memberships,
+                    &cols,
+                    front.map(|f| f.offset(a)),
+                    shape.top_k,
+                )?;
+                sum_max_p += out.memberships.max_p.sum();
+                bw.write(w, &block).map_err(|e| {
+                    let c = CliError::io(
+                        "writing the memberships",
+                        std::io::Error::new(e.kind(), e.to_string()),
+                    );
+                    io_failure = Some(e);
+                    c
+                })?;
+            }
+            Ok(())
         });
         if let Err(e) = r {
             if let Some(io) = io_failure {
@@ -144,10 +177,7 @@ pub fn write_blocks(
             failure = Some(e);
             return Err(std::io::Error::other("stopped"));
         }
-        match pq {
-            Some(p) => p.finish(w),
-            None => Ok(()),
-        }
+        bw.finish(w)
     });
     if let Some(e) = failure {
         return Err(e);

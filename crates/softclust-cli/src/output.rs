@@ -7,10 +7,11 @@
 //! [`install_signal_cleanup`]): no partial output and no stray temporary file is left. Every
 //! output path is checked by [`check_paths`] before any work starts.
 
-use crate::error::{CliError, CliResult};
-use ndarray::{Array1, ArrayView2};
+use crate::columns::{Front, FrontRows};
+use crate::error::{lib_error, CliError, CliResult};
+use ndarray::{Array1, Array2, ArrayView2};
 use softclust::float::Shortest;
-use softclust::Membership;
+use softclust::{Membership, TopK};
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -281,72 +282,216 @@ pub fn write_to(
 #[derive(Debug, Default, Clone)]
 pub struct Columns {
     pub noise_last: bool,
-    pub names: Vec<String>,
-    pub values: Vec<Array1<f64>>,
+    pub entries: Vec<Extra>,
+}
+
+/// One entry of [`Columns`]: a named column, or a per-cluster block `{prefix}_{j}`.
+#[derive(Debug, Clone)]
+pub enum Extra {
+    Vector(String, Array1<f64>),
+    Matrix(String, Array2<f64>),
 }
 
 impl Columns {
     pub fn push(&mut self, name: impl Into<String>, values: Array1<f64>) {
-        self.names.push(name.into());
-        self.values.push(values);
+        self.entries.push(Extra::Vector(name.into(), values));
     }
 
-    /// Every column of `m`, named `{prefix}_{j}`.
+    /// Every column of `m`, named `{prefix}_{j}` (with --top-k: `{prefix}_1..` at the top
+    /// clusters of each row).
     pub fn push_matrix(&mut self, prefix: &str, m: ArrayView2<'_, f64>) {
-        for (j, col) in m.columns().into_iter().enumerate() {
-            self.push(format!("{prefix}_{j}"), col.to_owned());
+        self.entries
+            .push(Extra::Matrix(prefix.to_string(), m.to_owned()));
+    }
+}
+
+/// The cells of one output column for a block of rows.
+pub enum Cells<'a> {
+    Text(&'a [String]),
+    Float(Vec<f64>),
+    Int(Vec<i64>),
+}
+
+/// A block of output rows as named columns: what the CSV and the Parquet writers take.
+pub struct OutBlock<'a> {
+    pub names: Vec<String>,
+    pub cells: Vec<Cells<'a>>,
+    pub n: usize,
+}
+
+impl<'a> OutBlock<'a> {
+    /// The output rows of memberships `m` with `extra` columns after them and, before them,
+    /// the carried columns `front`. With `top_k`, only each row's K largest probabilities and
+    /// their clusters are written (`c_1,p_1,...`), per-cluster extras at those clusters, and a
+    /// noise component's probability as `p_noise` after the summaries.
+    pub fn new(
+        m: &Membership<f64>,
+        extra: &Columns,
+        front: Option<FrontRows<'a>>,
+        top_k: Option<usize>,
+    ) -> CliResult<Self> {
+        let n = m.n_samples();
+        let mut b = OutBlock {
+            names: Vec::new(),
+            cells: Vec::new(),
+            n,
+        };
+        if let Some(f) = front {
+            for (j, name) in f.front.names.iter().enumerate() {
+                b.names.push(name.clone());
+                b.cells.push(Cells::Text(f.column(j, n)));
+            }
+        }
+        let k = m.n_clusters();
+        let real = k - usize::from(extra.noise_last);
+        let top = top_k
+            .map(|t| TopK::from_membership(m, t, extra.noise_last).map_err(lib_error))
+            .transpose()?;
+        match &top {
+            Some(t) => {
+                for c in 0..t.k_top() {
+                    b.push_int(
+                        format!("c_{}", c + 1),
+                        t.index.column(c).iter().map(|&v| v as i64),
+                    );
+                    b.push_float(format!("p_{}", c + 1), t.proba.column(c).to_vec());
+                }
+            }
+            None => {
+                for (j, col) in m.proba.columns().into_iter().enumerate() {
+                    let name = if extra.noise_last && j + 1 == k {
+                        "p_noise".to_string()
+                    } else {
+                        format!("p_{j}")
+                    };
+                    b.push_float(name, col.to_vec());
+                }
+            }
+        }
+        b.push_int("label".into(), m.label.iter().map(|&l| l as i64));
+        b.push_float("max_p".into(), m.max_p.to_vec());
+        b.push_float("margin".into(), m.margin.to_vec());
+        b.push_float("entropy".into(), m.entropy.to_vec());
+        if let Some(noise) = top.as_ref().and_then(|t| t.noise.as_ref()) {
+            b.push_float("p_noise".into(), noise.to_vec());
+        }
+        for e in &extra.entries {
+            match (e, &top) {
+                (Extra::Vector(name, v), _) => b.push_float(name.clone(), v.to_vec()),
+                (Extra::Matrix(prefix, v), Some(t)) if v.ncols() == real => {
+                    let g = t.gather(v.view()).map_err(lib_error)?;
+                    for (c, col) in g.columns().into_iter().enumerate() {
+                        b.push_float(format!("{prefix}_{}", c + 1), col.to_vec());
+                    }
+                }
+                (Extra::Matrix(prefix, v), _) => {
+                    for (j, col) in v.columns().into_iter().enumerate() {
+                        b.push_float(format!("{prefix}_{j}"), col.to_vec());
+                    }
+                }
+            }
+        }
+        Ok(b)
+    }
+
+    fn push_float(&mut self, name: String, v: Vec<f64>) {
+        self.names.push(name);
+        self.cells.push(Cells::Float(v));
+    }
+
+    fn push_int(&mut self, name: String, v: impl Iterator<Item = i64>) {
+        self.names.push(name);
+        self.cells.push(Cells::Int(v.collect()));
+    }
+}
+
+/// A CSV cell: quoted (with doubled quotes) when it holds a comma, a quote or a line break.
+fn csv_cell(w: &mut dyn Write, cell: &str) -> io::Result<()> {
+    if cell.contains([',', '"', '\n', '\r']) {
+        write!(w, "\"{}\"", cell.replace('"', "\"\""))
+    } else {
+        w.write_all(cell.as_bytes())
+    }
+}
+
+/// Writes blocks of output rows, as CSV (header before the first block) or as Parquet (one
+/// row group per block).
+pub struct BlockWriter {
+    parquet: bool,
+    pq: Option<ParquetBlocks>,
+    started: bool,
+}
+
+impl BlockWriter {
+    pub fn new(parquet: bool) -> Self {
+        BlockWriter {
+            parquet,
+            pq: None,
+            started: false,
+        }
+    }
+
+    pub fn write(&mut self, w: &mut dyn Write, b: &OutBlock<'_>) -> io::Result<()> {
+        if self.parquet {
+            if self.pq.is_none() {
+                self.pq = Some(ParquetBlocks::new(b)?);
+            }
+            if let Some(p) = self.pq.as_mut() {
+                p.write(w, b)?;
+            }
+            return Ok(());
+        }
+        if !self.started {
+            self.started = true;
+            for (j, name) in b.names.iter().enumerate() {
+                if j > 0 {
+                    w.write_all(b",")?;
+                }
+                csv_cell(w, name)?;
+            }
+            writeln!(w)?;
+        }
+        for i in 0..b.n {
+            for (j, c) in b.cells.iter().enumerate() {
+                if j > 0 {
+                    w.write_all(b",")?;
+                }
+                match c {
+                    Cells::Text(t) => csv_cell(w, &t[i])?,
+                    Cells::Float(v) => write!(w, "{}", Shortest(v[i]))?,
+                    Cells::Int(v) => write!(w, "{}", v[i])?,
+                }
+            }
+            writeln!(w)?;
+        }
+        Ok(())
+    }
+
+    /// Ends the output (Parquet's footer).
+    pub fn finish(self, w: &mut dyn Write) -> io::Result<()> {
+        match self.pq {
+            Some(p) => p.finish(w),
+            None => Ok(()),
         }
     }
 }
 
-/// The membership CSV: `p_0,...,p_{k-1},label,max_p,margin,entropy` (the last probability column
-/// named `p_noise` for a noise component), then any extra columns.
-pub fn write_membership(w: &mut dyn Write, m: &Membership<f64>, extra: &Columns) -> io::Result<()> {
-    write_membership_header(w, m.n_clusters(), extra)?;
-    write_membership_rows(w, m, extra)
-}
-
-/// The header line of the membership CSV for `k` probability columns and `extra`'s names.
-pub fn write_membership_header(w: &mut dyn Write, k: usize, extra: &Columns) -> io::Result<()> {
-    for j in 0..k {
-        if extra.noise_last && j + 1 == k {
-            write!(w, "p_noise,")?;
-        } else {
-            write!(w, "p_{j},")?;
-        }
-    }
-    write!(w, "label,max_p,margin,entropy")?;
-    for name in &extra.names {
-        write!(w, ",{name}")?;
-    }
-    writeln!(w)
-}
-
-/// The rows of the membership CSV (no header).
-pub fn write_membership_rows(
+/// The membership CSV (or Parquet) of one whole matrix: `p_0,...,p_{k-1},label,max_p,margin,
+/// entropy` (the last probability column named `p_noise` for a noise component), then any
+/// extra columns; carried columns first, and the top-K form with `top_k`.
+pub fn write_membership(
     w: &mut dyn Write,
+    parquet: bool,
     m: &Membership<f64>,
     extra: &Columns,
+    front: Option<&Front>,
+    top_k: Option<usize>,
 ) -> io::Result<()> {
-    let k = m.n_clusters();
-    for i in 0..m.n_samples() {
-        for j in 0..k {
-            write!(w, "{},", Shortest(m.proba[(i, j)]))?;
-        }
-        write!(
-            w,
-            "{},{},{},{}",
-            m.label[i],
-            Shortest(m.max_p[i]),
-            Shortest(m.margin[i]),
-            Shortest(m.entropy[i])
-        )?;
-        for col in &extra.values {
-            write!(w, ",{}", Shortest(col[i]))?;
-        }
-        writeln!(w)?;
-    }
-    Ok(())
+    let b = OutBlock::new(m, extra, front.map(|f| f.rows(0)), top_k)
+        .map_err(|CliError::Message(e)| io::Error::other(e))?;
+    let mut bw = BlockWriter::new(parquet);
+    bw.write(w, &b)?;
+    bw.finish(w)
 }
 
 /// A numeric matrix as CSV with the given header.
@@ -370,10 +515,10 @@ pub fn wants_parquet(path: Option<&Path>) -> bool {
         .is_some_and(|e| e.eq_ignore_ascii_case("parquet") || e.eq_ignore_ascii_case("pq"))
 }
 
-/// The membership table written as Parquet, one row group per block: the columns of the CSV
-/// (`label` as int64, the rest float64). The encoder writes into a buffer that is moved to the
-/// output after every row group, so memory stays at one block.
-pub struct ParquetMemberships {
+/// The output table written as Parquet, one row group per block: carried columns as text,
+/// cluster indices and `label` as int64, the rest float64. The encoder writes into a buffer
+/// that is moved to the output after every row group, so memory stays at one block.
+pub struct ParquetBlocks {
     writer: parquet::arrow::ArrowWriter<Vec<u8>>,
     schema: std::sync::Arc<arrow_schema::Schema>,
 }
@@ -382,62 +527,50 @@ fn parquet_io(e: parquet::errors::ParquetError) -> io::Error {
     io::Error::other(e.to_string())
 }
 
-impl ParquetMemberships {
-    /// A writer for `k` probability columns and `extra`'s columns.
-    pub fn new(k: usize, extra: &Columns) -> io::Result<Self> {
+impl ParquetBlocks {
+    /// A writer for blocks with the columns of `b`.
+    pub fn new(b: &OutBlock<'_>) -> io::Result<Self> {
         use arrow_schema::{DataType, Field, Schema};
-        let mut fields = Vec::new();
-        for j in 0..k {
-            let name = if extra.noise_last && j + 1 == k {
-                "p_noise".to_string()
-            } else {
-                format!("p_{j}")
-            };
-            fields.push(Field::new(name, DataType::Float64, false));
-        }
-        fields.push(Field::new("label", DataType::Int64, false));
-        for name in ["max_p", "margin", "entropy"] {
-            fields.push(Field::new(name, DataType::Float64, false));
-        }
-        for name in &extra.names {
-            fields.push(Field::new(name.clone(), DataType::Float64, false));
-        }
+        let fields: Vec<Field> = b
+            .names
+            .iter()
+            .zip(&b.cells)
+            .map(|(name, c)| {
+                let t = match c {
+                    Cells::Text(_) => DataType::Utf8,
+                    Cells::Float(_) => DataType::Float64,
+                    Cells::Int(_) => DataType::Int64,
+                };
+                Field::new(name.clone(), t, false)
+            })
+            .collect();
         let schema = std::sync::Arc::new(Schema::new(fields));
         let props = parquet::file::properties::WriterProperties::builder()
             .set_compression(parquet::basic::Compression::SNAPPY)
             .build();
         let writer = parquet::arrow::ArrowWriter::try_new(Vec::new(), schema.clone(), Some(props))
             .map_err(parquet_io)?;
-        Ok(ParquetMemberships { writer, schema })
+        Ok(ParquetBlocks { writer, schema })
     }
 
     /// Writes one block of rows as a row group.
-    pub fn write(
-        &mut self,
-        w: &mut dyn Write,
-        m: &Membership<f64>,
-        extra: &Columns,
-    ) -> io::Result<()> {
-        use arrow_array::{ArrayRef, Float64Array, Int64Array};
-        let mut cols: Vec<ArrayRef> = Vec::new();
-        for col in m.proba.columns() {
-            cols.push(std::sync::Arc::new(Float64Array::from_iter_values(
-                col.iter().copied(),
-            )));
-        }
-        cols.push(std::sync::Arc::new(Int64Array::from_iter_values(
-            m.label.iter().map(|&l| l as i64),
-        )));
-        for v in [&m.max_p, &m.margin, &m.entropy] {
-            cols.push(std::sync::Arc::new(Float64Array::from_iter_values(
-                v.iter().copied(),
-            )));
-        }
-        for v in &extra.values {
-            cols.push(std::sync::Arc::new(Float64Array::from_iter_values(
-                v.iter().copied(),
-            )));
-        }
+    pub fn write(&mut self, w: &mut dyn Write, b: &OutBlock<'_>) -> io::Result<()> {
+        use arrow_array::{ArrayRef, Float64Array, Int64Array, StringArray};
+        let cols: Vec<ArrayRef> = b
+            .cells
+            .iter()
+            .map(|c| -> ArrayRef {
+                match c {
+                    Cells::Text(t) => std::sync::Arc::new(StringArray::from_iter_values(t.iter())),
+                    Cells::Float(v) => {
+                        std::sync::Arc::new(Float64Array::from_iter_values(v.iter().copied()))
+                    }
+                    Cells::Int(v) => {
+                        std::sync::Arc::new(Int64Array::from_iter_values(v.iter().copied()))
+                    }
+                }
+            })
+            .collect();
         let batch = arrow_array::RecordBatch::try_new(self.schema.clone(), cols)
             .map_err(|e| io::Error::other(e.to_string()))?;
         self.writer.write(&batch).map_err(parquet_io)?;

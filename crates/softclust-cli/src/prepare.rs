@@ -6,7 +6,7 @@ use crate::cli::{InitName, InputArgs, SaveArgs};
 use crate::error::{lib_error, CliResult};
 use crate::input::Table;
 use crate::model_io;
-use crate::model_io::OutputSummary;
+use crate::model_io::{OutputSummary, Shape};
 use crate::progress::FitProgress;
 use crate::report::{write_report, Timer};
 use crate::source::read_table;
@@ -24,6 +24,8 @@ pub struct Prepared {
     pub weights: Option<Array1<f64>>,
     pub scaler: Scaler<f64>,
     pub z: Array2<f64>,
+    /// How the membership rows are written (`--top-k`).
+    pub shape: Shape,
 }
 
 impl Prepared {
@@ -35,12 +37,11 @@ impl Prepared {
         kind: Standardize,
         quiet: bool,
     ) -> CliResult<Self> {
-        let mut table = read_table(input, opts)?;
-        let weights = match weights {
-            Some(spec) => Some(Array1::from(table.take_column(spec)?)),
-            None => None,
-        };
-        Self::from_table(table, weights, kind, quiet)
+        let mut table = read_table(input, opts, weights)?;
+        let weights = table.take_weights()?.map(Array1::from);
+        let mut p = Self::from_table(table, weights, kind, quiet)?;
+        p.shape = Shape { top_k: opts.top_k };
+        Ok(p)
     }
 
     pub fn from_table(
@@ -67,6 +68,7 @@ impl Prepared {
             weights,
             scaler,
             z,
+            shape: Shape::default(),
         })
     }
 
@@ -95,17 +97,33 @@ pub fn finish(
     timer: &mut Timer,
     report: impl FnOnce(&OutputSummary) -> CliResult<serde_json::Value>,
 ) -> CliResult<OutputSummary> {
-    let summary = model_io::write_outputs(output, file, p.z.view())?;
+    let summary =
+        model_io::write_outputs(output, file, p.z.view(), p.table.front.as_ref(), p.shape)?;
     timer.lap("memberships");
     if let Some(path) = &save.model_out {
         model_io::save(file, path)?;
     }
     timer.lap("write");
-    if let Some(path) = &save.report {
+    if save.report.is_some() || save.pictures.any() {
         let mut r = report(&summary)?;
         r["n"] = json!(p.z.nrows());
         r["d"] = json!(p.z.ncols());
-        write_report(path, r, timer)?;
+        r["mean_max_p"] = crate::report::num(summary.mean_max_p);
+        crate::pictures::draw(
+            &save.pictures,
+            crate::pictures::Fit {
+                file,
+                z: p.z.view(),
+                n_total: p.z.nrows(),
+                title: crate::pictures::title_of(&r),
+                summary: crate::pictures::summary_of(&r),
+                selection: None,
+            },
+        )?;
+        timer.lap("pictures");
+        if let Some(path) = &save.report {
+            write_report(path, r, timer)?;
+        }
     }
     Ok(summary)
 }

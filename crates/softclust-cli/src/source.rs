@@ -5,6 +5,7 @@
 //! the same blocks once into one matrix.
 
 use crate::cli::InputArgs;
+use crate::columns::{resolve, ColumnSpec, Front, Plan};
 use crate::error::{CliError, CliResult};
 use crate::input::{npy_info, read_text_or_npy, NpyInfo, Table};
 use arrow_array::cast::AsArray;
@@ -14,7 +15,7 @@ use arrow_array::types::{
 };
 use arrow_array::{Array, RecordBatch};
 use arrow_schema::DataType;
-use ndarray::Array2;
+use ndarray::{Array2, Axis};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::arrow::ProjectionMask;
 use std::fs::File;
@@ -29,8 +30,13 @@ pub const BLOCK_ROWS: usize = 1 << 16;
 pub struct Source {
     /// Where the data come from, for messages.
     pub source: String,
-    /// Column names (Parquet's, or `x_0, x_1, ...`).
+    /// Names of the columns read as numbers (Parquet's, or `x_0, x_1, ...`): the features and
+    /// the weights column, in file order.
     pub columns: Vec<String>,
+    /// The weights column's place among `columns`.
+    pub weights: Option<usize>,
+    /// Names of the columns carried to the front of the output.
+    pub front_names: Vec<String>,
     /// Rows.
     pub n: usize,
     kind: Kind,
@@ -41,10 +47,16 @@ enum Kind {
     Npy {
         path: PathBuf,
         info: NpyInfo,
+        /// The file's columns read as numbers, and those carried.
+        numeric: Vec<usize>,
+        front: Vec<usize>,
     },
     Parquet {
         path: PathBuf,
-        leaves: Vec<usize>,
+        /// Root columns read as numbers, those carried, and every root read (sorted).
+        numeric: Vec<usize>,
+        front: Vec<usize>,
+        read: Vec<usize>,
         all_f32: bool,
     },
 }
@@ -69,11 +81,11 @@ fn io_err(source: &str, e: impl std::fmt::Display) -> CliError {
 impl Source {
     /// Opens `path` as a block source when it is a `.npy` or Parquet file (`None` otherwise:
     /// text is read whole).
-    pub fn open(path: &str) -> CliResult<Option<Source>> {
+    pub fn open(path: &str, spec: &ColumnSpec) -> CliResult<Option<Source>> {
         let lower = path.to_ascii_lowercase();
         let source = format!("'{path}'");
         if is_parquet(path) {
-            return Self::parquet(path, source).map(Some);
+            return Self::parquet(path, source, spec).map(Some);
         }
         let mut head = [0u8; 6];
         let npy = lower.ends_with(".npy")
@@ -86,18 +98,25 @@ impl Source {
         let file = File::open(path).map_err(|e| io_err(&source, e))?;
         let len = file.metadata().map_err(|e| io_err(&source, e))?.len();
         let info = npy_info(&source, std::io::BufReader::new(file), len)?;
+        let names: Vec<String> = (0..info.d).map(|j| format!("x_{j}")).collect();
+        let plan = resolve(spec, &names, &source)?;
+        let numeric = plan.numeric();
         Ok(Some(Source {
-            columns: (0..info.d).map(|j| format!("x_{j}")).collect(),
+            columns: numeric.iter().map(|&j| names[j].clone()).collect(),
+            weights: plan.weights_among_numeric(),
+            front_names: plan.front.iter().map(|&j| names[j].clone()).collect(),
             n: info.n,
             source,
             kind: Kind::Npy {
                 path: PathBuf::from(path),
                 info,
+                numeric,
+                front: plan.front,
             },
         }))
     }
 
-    fn parquet(path: &str, source: String) -> CliResult<Source> {
+    fn parquet(path: &str, source: String, spec: &ColumnSpec) -> CliResult<Source> {
         let file = File::open(path).map_err(|e| io_err(&source, e))?;
         let builder = ParquetRecordBatchReaderBuilder::try_new(file)
             .map_err(|e| CliError::msg(format!("{source}: not a readable Parquet file: {e}")))?;
@@ -105,15 +124,18 @@ impl Source {
         let n = usize::try_from(n)
             .map_err(|_| CliError::msg(format!("{source}: bad row count {n}")))?;
         let schema = builder.schema().clone();
-        let mut columns = Vec::new();
-        let mut leaves = Vec::new();
-        let all_f32 = schema
-            .fields()
-            .iter()
-            .all(|f| f.data_type() == &DataType::Float32);
-        for (j, f) in schema.fields().iter().enumerate() {
-            let numeric = matches!(
-                f.data_type(),
+        let names: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
+        if names.is_empty() {
+            return Err(CliError::msg(format!("{source} has no columns")));
+        }
+        if n == 0 {
+            return Err(CliError::msg(format!("{source} is empty: no rows to read")));
+        }
+        let plan: Plan = resolve(spec, &names, &source)?;
+        let numeric = plan.numeric();
+        let is_numeric = |t: &DataType| {
+            matches!(
+                t,
                 DataType::Float64
                     | DataType::Float32
                     | DataType::Int8
@@ -124,31 +146,50 @@ impl Source {
                     | DataType::UInt16
                     | DataType::UInt32
                     | DataType::UInt64
-            );
-            if !numeric {
+            )
+        };
+        for &j in &numeric {
+            let f = &schema.fields()[j];
+            if !is_numeric(f.data_type()) {
+                let role = if Some(j) == plan.weights {
+                    "weights"
+                } else {
+                    "features"
+                };
                 return Err(CliError::msg(format!(
-                    "{source}: column '{}' has type {}; softclust reads numeric columns \
-                     (float, integer) only: write the features to a file of their own",
+                    "{source}: column '{}' has type {}; softclust reads numeric columns (float, \
+                     integer) as {role}: pick the feature columns with --columns (or --exclude) \
+                     and carry identifiers with --id",
                     f.name(),
                     f.data_type()
                 )));
             }
-            columns.push(f.name().clone());
-            leaves.push(j);
         }
-        if columns.is_empty() {
-            return Err(CliError::msg(format!("{source} has no columns")));
+        for &j in &plan.front {
+            let f = &schema.fields()[j];
+            if !carriable(f.data_type()) {
+                return Err(CliError::msg(format!(
+                    "{source}: column '{}' has type {}; columns copied to the output (--id, \
+                     --append) must be text, integer, float or boolean",
+                    f.name(),
+                    f.data_type()
+                )));
+            }
         }
-        if n == 0 {
-            return Err(CliError::msg(format!("{source} is empty: no rows to read")));
-        }
+        let all_f32 = numeric
+            .iter()
+            .all(|&j| schema.fields()[j].data_type() == &DataType::Float32);
         Ok(Source {
             source,
-            columns,
+            columns: numeric.iter().map(|&j| names[j].clone()).collect(),
+            weights: plan.weights_among_numeric(),
+            front_names: plan.front.iter().map(|&j| names[j].clone()).collect(),
             n,
             kind: Kind::Parquet {
                 path: PathBuf::from(path),
-                leaves,
+                read: plan.read(),
+                numeric,
+                front: plan.front,
                 all_f32,
             },
         })
@@ -187,14 +228,57 @@ impl Source {
         rows: usize,
         f: &mut dyn FnMut(usize, Array2<f64>) -> CliResult<()>,
     ) -> CliResult<()> {
+        self.blocks(rows, false, &mut |start, b, _| f(start, b))
+    }
+
+    /// Whether the output carries columns of this file (`--id`, `--append`).
+    pub fn has_front(&self) -> bool {
+        !self.front_names.is_empty()
+    }
+
+    /// [`Self::for_each_block`] with the block's carried columns (see [`Self::has_front`]).
+    pub fn for_each_block_front(
+        &self,
+        rows: usize,
+        f: &mut dyn FnMut(usize, Array2<f64>, Option<Front>) -> CliResult<()>,
+    ) -> CliResult<()> {
+        self.blocks(rows, self.has_front(), f)
+    }
+
+    fn blocks(
+        &self,
+        rows: usize,
+        with_front: bool,
+        f: &mut dyn FnMut(usize, Array2<f64>, Option<Front>) -> CliResult<()>,
+    ) -> CliResult<()> {
         let rows = rows.max(1);
         pipeline(
             &self.source,
-            &mut |send| match &self.kind {
-                Kind::Npy { path, info } => self.npy_blocks(path, info, rows, send),
-                Kind::Parquet { path, leaves, .. } => self.parquet_blocks(path, leaves, rows, send),
+            &mut |send| {
+                let send = &mut |start, block, front| send(start, (block, front));
+                match &self.kind {
+                    Kind::Npy {
+                        path,
+                        info,
+                        numeric,
+                        front,
+                    } => {
+                        let front = with_front.then_some(front);
+                        self.npy_blocks(path, info, numeric, front, rows, send)
+                    }
+                    Kind::Parquet {
+                        path,
+                        numeric,
+                        front,
+                        read,
+                        ..
+                    } => {
+                        let front = with_front.then_some(front.as_slice());
+                        self.parquet_blocks(path, numeric, front, read, rows, send)
+                    }
+                }
             },
-            f,
+            &mut |start, (block, front)| f(start, block, front),
         )
     }
 
@@ -202,8 +286,10 @@ impl Source {
         &self,
         path: &Path,
         info: &NpyInfo,
+        numeric: &[usize],
+        front: Option<&Vec<usize>>,
         rows: usize,
-        f: &mut dyn FnMut(usize, Array2<f64>) -> CliResult<()>,
+        f: &mut dyn FnMut(usize, Array2<f64>, Option<Front>) -> CliResult<()>,
     ) -> CliResult<()> {
         let src = &self.source;
         let mut file = File::open(path).map_err(|e| io_err(src, e))?;
@@ -242,7 +328,19 @@ impl Source {
             }
             let block = Array2::from_shape_vec((b, d), std::mem::take(&mut vals))
                 .map_err(|e| CliError::msg(format!("{src}: {e}")))?;
-            f(start, block)?;
+            let carried = front.map(|cols| Front {
+                names: self.front_names.clone(),
+                cols: cols
+                    .iter()
+                    .map(|&j| block.column(j).iter().map(|v| v.to_string()).collect())
+                    .collect(),
+            });
+            let block = if numeric.len() == d {
+                block
+            } else {
+                block.select(Axis(1), numeric)
+            };
+            f(start, block, carried)?;
         }
         Ok(())
     }
@@ -250,15 +348,22 @@ impl Source {
     fn parquet_blocks(
         &self,
         path: &Path,
-        leaves: &[usize],
+        numeric: &[usize],
+        front: Option<&[usize]>,
+        read: &[usize],
         rows: usize,
-        f: &mut dyn FnMut(usize, Array2<f64>) -> CliResult<()>,
+        f: &mut dyn FnMut(usize, Array2<f64>, Option<Front>) -> CliResult<()>,
     ) -> CliResult<()> {
+        // The batch holds the roots read, in file order; without carried columns only the
+        // numeric ones are read.
+        let roots: &[usize] = if front.is_some() { read } else { numeric };
+        let at = |j: usize| roots.iter().position(|&r| r == j).unwrap_or(0);
+        let numeric_at: Vec<usize> = numeric.iter().map(|&j| at(j)).collect();
         let src = &self.source;
         let file = File::open(path).map_err(|e| io_err(src, e))?;
         let builder = ParquetRecordBatchReaderBuilder::try_new(file)
             .map_err(|e| CliError::msg(format!("{src}: not a readable Parquet file: {e}")))?;
-        let mask = ProjectionMask::roots(builder.parquet_schema(), leaves.iter().copied());
+        let mask = ProjectionMask::roots(builder.parquet_schema(), roots.iter().copied());
         let reader = builder
             .with_projection(mask)
             .with_batch_size(rows)
@@ -267,9 +372,20 @@ impl Source {
         let mut start = 0;
         for batch in reader {
             let batch = batch.map_err(|e| CliError::msg(format!("{src}: {e}")))?;
-            let block = self.batch_to_rows(&batch, start)?;
+            let block = self.batch_to_rows(&batch, &numeric_at, start)?;
+            let carried = front
+                .map(|cols| -> CliResult<Front> {
+                    Ok(Front {
+                        names: self.front_names.clone(),
+                        cols: cols
+                            .iter()
+                            .map(|&j| column_text(batch.column(at(j)).as_ref(), &self.source))
+                            .collect::<CliResult<_>>()?,
+                    })
+                })
+                .transpose()?;
             let b = block.nrows();
-            f(start, block)?;
+            f(start, block, carried)?;
             start += b;
         }
         if start != self.n {
@@ -282,10 +398,16 @@ impl Source {
     }
 
     /// A record batch as a row-major f64 block; nulls and non-finite values are errors.
-    fn batch_to_rows(&self, batch: &RecordBatch, start: usize) -> CliResult<Array2<f64>> {
-        let (b, d) = (batch.num_rows(), batch.num_columns());
+    fn batch_to_rows(
+        &self,
+        batch: &RecordBatch,
+        numeric_at: &[usize],
+        start: usize,
+    ) -> CliResult<Array2<f64>> {
+        let (b, d) = (batch.num_rows(), numeric_at.len());
         let mut flat = vec![0.0f64; b * d];
-        for (j, col) in batch.columns().iter().enumerate() {
+        for (j, &c) in numeric_at.iter().enumerate() {
+            let col = batch.column(c);
             let name = &self.columns[j];
             if col.null_count() > 0 {
                 let i = (0..b).find(|&i| col.is_null(i)).unwrap_or(0);
@@ -335,12 +457,18 @@ impl Source {
         Array2::from_shape_vec((b, d), flat).map_err(|e| CliError::msg(e.to_string()))
     }
 
-    /// Every row in one matrix (the in-memory path).
+    /// Every row in one matrix (the in-memory path), with the carried columns.
     pub fn read_all(&self) -> CliResult<Table> {
         let d = self.d();
         let mut values = Vec::with_capacity(self.n.saturating_mul(d));
-        self.for_each_block(BLOCK_ROWS, &mut |_, b| {
+        let mut front = self
+            .has_front()
+            .then(|| Front::new(self.front_names.clone()));
+        self.for_each_block_front(BLOCK_ROWS, &mut |_, b, f| {
             values.extend(b.iter().copied());
+            if let (Some(all), Some(f)) = (front.as_mut(), f) {
+                all.extend(f);
+            }
             Ok(())
         })?;
         let data = Array2::from_shape_vec((self.n, d), values)
@@ -349,26 +477,28 @@ impl Source {
             source: self.source.clone(),
             columns: self.columns.clone(),
             data,
+            weights: self.weights,
+            front,
         })
     }
 }
 
 /// A block producer: it calls its argument with `(first row, block)` for every block in order.
-pub type Producer<'a> =
-    dyn FnMut(&mut dyn FnMut(usize, Array2<f64>) -> CliResult<()>) -> CliResult<()> + Send + 'a;
+pub type Producer<'a, T> =
+    dyn FnMut(&mut dyn FnMut(usize, T) -> CliResult<()>) -> CliResult<()> + Send + 'a;
 
 /// Runs `produce` on a thread of its own and `consume` here on each block it makes, with at
 /// most two blocks waiting: reading and decoding overlap computing. The first error (either
 /// side's) is returned; a consumer error stops the producer.
-pub fn pipeline(
+pub fn pipeline<T: Send>(
     source: &str,
-    produce: &mut Producer<'_>,
-    consume: &mut dyn FnMut(usize, Array2<f64>) -> CliResult<()>,
+    produce: &mut Producer<'_, T>,
+    consume: &mut dyn FnMut(usize, T) -> CliResult<()>,
 ) -> CliResult<()> {
     std::thread::scope(|scope| {
-        let (tx, rx) = std::sync::mpsc::sync_channel::<CliResult<(usize, Array2<f64>)>>(2);
+        let (tx, rx) = std::sync::mpsc::sync_channel::<CliResult<(usize, T)>>(2);
         let reader = scope.spawn(move || {
-            let mut send = |start: usize, block: Array2<f64>| -> CliResult<()> {
+            let mut send = |start: usize, block: T| -> CliResult<()> {
                 // A closed channel means the consumer stopped (its error is reported).
                 tx.send(Ok((start, block)))
                     .map_err(|_| CliError::msg("stopped"))
@@ -405,9 +535,96 @@ fn prim<T: arrow_array::types::ArrowPrimitiveType>(
 
 /// Reads a whole table from `path` (`None` or `-` = standard input): Parquet, `.npy`, CSV or
 /// TSV.
-pub fn read_table(path: Option<&str>, opts: &InputArgs) -> CliResult<Table> {
+pub fn read_table(path: Option<&str>, opts: &InputArgs, weights: Option<&str>) -> CliResult<Table> {
+    let spec = ColumnSpec::new(opts, weights);
     match path.filter(|p| *p != "-") {
-        Some(p) if is_parquet(p) => Source::parquet(p, format!("'{p}'"))?.read_all(),
-        _ => read_text_or_npy(path, opts),
+        Some(p) if is_parquet(p) => Source::parquet(p, format!("'{p}'"), &spec)?.read_all(),
+        _ => read_text_or_npy(path, opts, &spec),
     }
+}
+
+/// Whether a Parquet column of type `t` can be copied to the output as text.
+fn carriable(t: &DataType) -> bool {
+    matches!(
+        t,
+        DataType::Utf8
+            | DataType::LargeUtf8
+            | DataType::Utf8View
+            | DataType::Boolean
+            | DataType::Float64
+            | DataType::Float32
+            | DataType::Int8
+            | DataType::Int16
+            | DataType::Int32
+            | DataType::Int64
+            | DataType::UInt8
+            | DataType::UInt16
+            | DataType::UInt32
+            | DataType::UInt64
+    )
+}
+
+/// A carried Parquet column's cells as text (a null is an empty cell).
+fn column_text(col: &dyn Array, source: &str) -> CliResult<Vec<String>> {
+    fn cells<T: arrow_array::types::ArrowPrimitiveType>(col: &dyn Array) -> Vec<String>
+    where
+        T::Native: std::fmt::Display,
+    {
+        let a = col.as_primitive::<T>();
+        (0..a.len())
+            .map(|i| {
+                if a.is_null(i) {
+                    String::new()
+                } else {
+                    a.value(i).to_string()
+                }
+            })
+            .collect()
+    }
+    let n = col.len();
+    let text = |get: &dyn Fn(usize) -> String| -> Vec<String> {
+        (0..n)
+            .map(|i| {
+                if col.is_null(i) {
+                    String::new()
+                } else {
+                    get(i)
+                }
+            })
+            .collect()
+    };
+    Ok(match col.data_type() {
+        DataType::Utf8 => {
+            let a = col.as_string::<i32>();
+            text(&|i| a.value(i).to_string())
+        }
+        DataType::LargeUtf8 => {
+            let a = col.as_string::<i64>();
+            text(&|i| a.value(i).to_string())
+        }
+        DataType::Utf8View => {
+            let a = col.as_string_view();
+            text(&|i| a.value(i).to_string())
+        }
+        DataType::Boolean => {
+            let a = col.as_boolean();
+            text(&|i| a.value(i).to_string())
+        }
+        DataType::Float64 => cells::<Float64Type>(col),
+        DataType::Float32 => cells::<Float32Type>(col),
+        DataType::Int8 => cells::<Int8Type>(col),
+        DataType::Int16 => cells::<Int16Type>(col),
+        DataType::Int32 => cells::<Int32Type>(col),
+        DataType::Int64 => cells::<Int64Type>(col),
+        DataType::UInt8 => cells::<UInt8Type>(col),
+        DataType::UInt16 => cells::<UInt16Type>(col),
+        DataType::UInt32 => cells::<UInt32Type>(col),
+        DataType::UInt64 => cells::<UInt64Type>(col),
+        t => {
+            return Err(CliError::msg(format!(
+                "{source}: a carried column has type {t}; --id and --append take text, integer, \
+                 float or boolean columns"
+            )))
+        }
+    })
 }

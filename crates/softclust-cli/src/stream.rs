@@ -10,9 +10,10 @@
 //! runs full passes. Memberships are written block by block.
 
 use crate::cli::{EmArgs, FcmArgs, GmmArgs, InputArgs, KmeansArgs, SaveArgs};
+use crate::columns::ColumnSpec;
 use crate::error::{lib_error, CliError, CliResult};
 use crate::mixture::{config, convergence_note, em_params, model_json_with};
-use crate::model_io::{self, OutputSummary};
+use crate::model_io::{self, OutputSummary, Shape};
 use crate::output::{write_matrix, write_to};
 use crate::progress::FitProgress;
 use crate::report::{num, write_report, Timer};
@@ -48,29 +49,19 @@ pub fn default_budget() -> u64 {
 
 /// The file to stream when `input` is a `.npy` or Parquet file whose data (as f64) exceed the
 /// budget; `None` when the data are read into memory.
-pub fn plan(input: Option<&str>, opts: &InputArgs) -> CliResult<Option<Source>> {
+pub fn plan(
+    input: Option<&str>,
+    opts: &InputArgs,
+    weights: Option<&str>,
+) -> CliResult<Option<Source>> {
     let Some(p) = input.filter(|p| *p != "-") else {
         return Ok(None);
     };
-    let Some(src) = Source::open(p)? else {
+    let Some(src) = Source::open(p, &ColumnSpec::new(opts, weights))? else {
         return Ok(None);
     };
     let budget = opts.memory_limit.unwrap_or_else(default_budget);
     Ok((src.bytes_f64() > budget).then_some(src))
-}
-
-/// `spec` (a column name, or a 1-based position) among `columns`.
-fn find_column(columns: &[String], spec: &str, source: &str) -> CliResult<usize> {
-    if let Some(j) = columns.iter().position(|c| c == spec) {
-        return Ok(j);
-    }
-    match spec.parse::<usize>() {
-        Ok(p) if p >= 1 && p <= columns.len() => Ok(p - 1),
-        _ => Err(CliError::msg(format!(
-            "{source} has no column '{spec}' (columns: {}; or give a 1-based position)",
-            columns.join(", ")
-        ))),
-    }
 }
 
 /// A raw copy of a Parquet file's rows (features, then the weight if any) in an unnamed
@@ -200,14 +191,11 @@ impl Streamed {
     /// The first pass over `src` (see the module documentation).
     pub fn prepare(
         src: Source,
-        weights: Option<&str>,
         standardize: Standardize,
         seed: u64,
         quiet: bool,
     ) -> CliResult<Self> {
-        let wcol = weights
-            .map(|w| find_column(&src.columns, w, &src.source))
-            .transpose()?;
+        let wcol = src.weights;
         let columns: Vec<String> = src
             .columns
             .iter()
@@ -341,7 +329,6 @@ impl Streamed {
     /// "read".
     fn start(
         src: Source,
-        weights: Option<&str>,
         standardize: Standardize,
         seed: u64,
         what: &str,
@@ -349,7 +336,7 @@ impl Streamed {
         quiet: bool,
     ) -> CliResult<(Timer, Self)> {
         let mut timer = Timer::new();
-        let s = Self::prepare(src, weights, standardize, seed, quiet)?;
+        let s = Self::prepare(src, standardize, seed, quiet)?;
         if !quiet {
             note!(
                 "softclust: {} is {} x {} ({:.1} GiB as f64), more than the memory budget: \
@@ -510,9 +497,22 @@ pub fn write_outputs(
     output: Option<&Path>,
     file: &ModelFile,
     s: &Streamed,
+    shape: Shape,
 ) -> CliResult<OutputSummary> {
-    model_io::write_blocks(output, file, s.n, &mut |sink| {
-        s.each(&mut |_, z, _| sink(z))
+    model_io::write_blocks(output, file, s.n, shape, &mut |sink| {
+        if !s.src.has_front() {
+            return s.each(&mut |_, z, _| sink(z, None));
+        }
+        // Carried columns come from the file itself (the raw copy holds numbers only).
+        s.passes.set(s.passes.get() + 1);
+        s.src
+            .for_each_block_front(BLOCK_ROWS, &mut |start, block, front| {
+                let (mut x, _) = split(block, s.wcol, &s.src.source, start)?;
+                s.scaler
+                    .transform_inplace(x.view_mut())
+                    .map_err(lib_error)?;
+                sink(x.view(), front.as_ref().map(|f| f.rows(0)))
+            })
     })
 }
 
@@ -523,24 +523,37 @@ fn finish(
     file: &ModelFile,
     output: Option<&Path>,
     save: &SaveArgs,
+    opts: &InputArgs,
     timer: &mut Timer,
     mut report: serde_json::Value,
 ) -> CliResult<OutputSummary> {
-    let summary = write_outputs(output, file, s)?;
+    let summary = write_outputs(output, file, s, Shape { top_k: opts.top_k })?;
     timer.lap("memberships");
     if let Some(path) = &save.model_out {
         model_io::save(file, path)?;
     }
     timer.lap("write");
+    report["n"] = json!(s.n);
+    report["d"] = json!(s.columns.len());
+    report["out_of_core"] = json!({
+        "passes": s.passes.get(),
+        "block_rows": BLOCK_ROWS,
+        "start_sample_rows": s.sample.nrows(),
+    });
+    report["mean_max_p"] = num(summary.mean_max_p);
+    // Out of core the pictures are drawn from the start sample (uniform over the file).
+    crate::pictures::draw(
+        &save.pictures,
+        crate::pictures::Fit {
+            file,
+            z: s.sample.view(),
+            n_total: s.n,
+            title: crate::pictures::title_of(&report),
+            summary: crate::pictures::summary_of(&report),
+            selection: None,
+        },
+    )?;
     if let Some(path) = &save.report {
-        report["n"] = json!(s.n);
-        report["d"] = json!(s.columns.len());
-        report["out_of_core"] = json!({
-            "passes": s.passes.get(),
-            "block_rows": BLOCK_ROWS,
-            "start_sample_rows": s.sample.nrows(),
-        });
-        report["mean_max_p"] = num(summary.mean_max_p);
         write_report(path, report, timer)?;
     }
     Ok(summary)
@@ -548,15 +561,7 @@ fn finish(
 
 /// `softclust kmeans` out of core.
 pub fn kmeans(a: &KmeansArgs, src: Source, quiet: bool) -> CliResult<()> {
-    let (mut timer, s) = Streamed::start(
-        src,
-        a.weights.as_deref(),
-        a.standardize,
-        a.seed,
-        "k-means",
-        a.k,
-        quiet,
-    )?;
+    let (mut timer, s) = Streamed::start(src, a.standardize, a.seed, "k-means", a.k, quiet)?;
     let soft = a.soft_opts.spec(a.soft).method();
     if !soft.from_sums() {
         return Err(CliError::msg(format!(
@@ -644,7 +649,15 @@ pub fn kmeans(a: &KmeansArgs, src: Source, quiet: bool) -> CliResult<()> {
         "inertia": num(inertia),
         "inertia_history": dg.inertia_history.iter().map(|&v| num(v)).collect::<Vec<_>>(),
     });
-    finish(&s, &file, a.output.as_deref(), &a.save, &mut timer, report)?;
+    finish(
+        &s,
+        &file,
+        a.output.as_deref(),
+        &a.save,
+        &a.input_opts,
+        &mut timer,
+        report,
+    )?;
     if !quiet {
         note!(
             "softclust: k-means k={} on {} x {} ({}, out of core, {} passes): {} after {} \
@@ -773,15 +786,7 @@ pub fn select(
     quiet: bool,
 ) -> CliResult<(Streamed, softclust::Selection)> {
     let kmax = ks.iter().copied().max().unwrap_or(1);
-    let (_, s) = Streamed::start(
-        src,
-        em.weights.as_deref(),
-        em.standardize,
-        em.seed,
-        "model selection",
-        kmax,
-        quiet,
-    )?;
+    let (_, s) = Streamed::start(src, em.standardize, em.seed, "model selection", kmax, quiet)?;
     let d = s.columns.len();
     let mut failure: Option<CliError> = None;
     let sel = softclust::selection::select_by(ks, types, criterion, d, &mut |k, t| {
@@ -806,7 +811,6 @@ pub fn gmm(a: &GmmArgs, src: Source, quiet: bool) -> CliResult<()> {
     let em = &a.em;
     let (mut timer, s) = Streamed::start(
         src,
-        em.weights.as_deref(),
         em.standardize,
         em.seed,
         "the Gaussian mixture",
@@ -826,7 +830,15 @@ pub fn gmm(a: &GmmArgs, src: Source, quiet: bool) -> CliResult<()> {
     report["method"] = json!("gmm");
     report["parameters"] = params;
     report["noise_weight"] = json!(model.noise().map(|nz| nz.log_weight.exp()));
-    finish(&s, &file, a.output.as_deref(), &a.save, &mut timer, report)?;
+    finish(
+        &s,
+        &file,
+        a.output.as_deref(),
+        &a.save,
+        &a.input_opts,
+        &mut timer,
+        report,
+    )?;
     if !quiet {
         note!(
             "softclust: Gaussian mixture k={} ({}) on {} x {} (out of core, {} passes): {} \
@@ -846,15 +858,7 @@ pub fn gmm(a: &GmmArgs, src: Source, quiet: bool) -> CliResult<()> {
 
 /// `softclust fcm` out of core.
 pub fn fcm(a: &FcmArgs, src: Source, quiet: bool) -> CliResult<()> {
-    let (mut timer, s) = Streamed::start(
-        src,
-        a.weights.as_deref(),
-        a.standardize,
-        a.seed,
-        "fuzzy c-means",
-        a.k,
-        quiet,
-    )?;
+    let (mut timer, s) = Streamed::start(src, a.standardize, a.seed, "fuzzy c-means", a.k, quiet)?;
     let local = softclust::fcm::FuzzyCMeans::new(a.k)
         .m(a.m)
         .max_iter(a.max_iter)
@@ -930,7 +934,15 @@ pub fn fcm(a: &FcmArgs, src: Source, quiet: bool) -> CliResult<()> {
         "partition_coefficient": num(dg.partition_coefficient),
         "partition_entropy": num(dg.partition_entropy),
     });
-    finish(&s, &file, a.output.as_deref(), &a.save, &mut timer, report)?;
+    finish(
+        &s,
+        &file,
+        a.output.as_deref(),
+        &a.save,
+        &a.input_opts,
+        &mut timer,
+        report,
+    )?;
     if !quiet {
         note!(
             "softclust: fuzzy c-means k={} m={} on {} x {} (out of core, {} passes): {} after {} \
@@ -952,14 +964,19 @@ pub fn fcm(a: &FcmArgs, src: Source, quiet: bool) -> CliResult<()> {
 }
 
 /// `softclust predict` on a `.npy` or Parquet file: read, scored and written block by block.
-pub fn predict(file: &ModelFile, src: &Source, output: Option<&Path>) -> CliResult<OutputSummary> {
+pub fn predict(
+    file: &ModelFile,
+    src: &Source,
+    output: Option<&Path>,
+    shape: Shape,
+) -> CliResult<OutputSummary> {
     model_io::check_width(file, &src.source, src.d())?;
-    model_io::write_blocks(output, file, src.n, &mut |sink| {
-        src.for_each_block(BLOCK_ROWS, &mut |_, mut z| {
+    model_io::write_blocks(output, file, src.n, shape, &mut |sink| {
+        src.for_each_block_front(BLOCK_ROWS, &mut |_, mut z, front| {
             file.scaler
                 .transform_inplace(z.view_mut())
                 .map_err(lib_error)?;
-            sink(z.view())
+            sink(z.view(), front.as_ref().map(|f| f.rows(0)))
         })
     })
 }

@@ -38,6 +38,8 @@ fn iris() -> CliResult<(Table, Vec<String>)> {
             source: "built-in Iris data".into(),
             columns: header[..4].to_vec(),
             data,
+            weights: None,
+            front: None,
         },
         species,
     ))

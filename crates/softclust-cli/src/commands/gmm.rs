@@ -10,7 +10,9 @@ use serde_json::json;
 use softclust::Model;
 
 pub fn run(a: &GmmArgs, quiet: bool) -> CliResult<()> {
-    if let Some(src) = crate::stream::plan(a.input.as_deref(), &a.input_opts)? {
+    if let Some(src) =
+        crate::stream::plan(a.input.as_deref(), &a.input_opts, a.em.weights.as_deref())?
+    {
         return crate::stream::gmm(a, src, quiet);
     }
     let mut timer = Timer::new();

@@ -9,7 +9,8 @@ use serde_json::json;
 use softclust::Model;
 
 pub fn run(a: &KmeansArgs, quiet: bool) -> CliResult<()> {
-    if let Some(src) = crate::stream::plan(a.input.as_deref(), &a.input_opts)? {
+    if let Some(src) = crate::stream::plan(a.input.as_deref(), &a.input_opts, a.weights.as_deref())?
+    {
         return crate::stream::kmeans(a, src, quiet);
     }
     let mut timer = Timer::new();

@@ -4,7 +4,7 @@
 use crate::cli::SelectArgs;
 use crate::error::{lib_error, CliError, CliResult};
 use crate::mixture::{config, em_params, model_json, prepare};
-use crate::model_io;
+use crate::model_io::{self, Shape};
 use crate::output::write_to;
 use crate::report::{num, write_report, Timer};
 use serde_json::json;
@@ -153,7 +153,12 @@ pub fn run(a: &SelectArgs, quiet: bool) -> CliResult<()> {
     let mut timer = Timer::new();
     let ks = parse_k_range(&a.k)?;
     let types = parse_types(&a.covariance)?;
-    if let Some(src) = crate::stream::plan(a.input.as_deref(), &a.input_opts)? {
+    let shape = Shape {
+        top_k: a.input_opts.top_k,
+    };
+    if let Some(src) =
+        crate::stream::plan(a.input.as_deref(), &a.input_opts, a.em.weights.as_deref())?
+    {
         let (s, sel) = crate::stream::select(&a.em, &ks, &types, a.criterion, src, quiet)?;
         timer.lap("fit");
         let file = s.model_file(Model::Gmm(sel.best.clone()), None);
@@ -161,8 +166,9 @@ pub fn run(a: &SelectArgs, quiet: bool) -> CliResult<()> {
             a,
             &sel,
             &file,
+            (s.sample.view(), s.n),
             &mut timer,
-            &mut |path| crate::stream::write_outputs(Some(path), &file, &s).map(|_| ()),
+            &mut |path| crate::stream::write_outputs(Some(path), &file, &s, shape).map(|_| ()),
             &mut || {
                 Ok(json!({
                     "n": s.n,
@@ -190,8 +196,12 @@ pub fn run(a: &SelectArgs, quiet: bool) -> CliResult<()> {
         a,
         &sel,
         &file,
+        (p.z.view(), p.z.nrows()),
         &mut timer,
-        &mut |path| model_io::write_outputs(Some(path), &file, p.z.view()).map(|_| ()),
+        &mut |path| {
+            model_io::write_outputs(Some(path), &file, p.z.view(), p.table.front.as_ref(), shape)
+                .map(|_| ())
+        },
         &mut || {
             let mut r = model_json(&sel.best, &p)?;
             r["n"] = json!(p.z.nrows());
@@ -207,6 +217,7 @@ fn finish(
     a: &SelectArgs,
     sel: &Selection,
     file: &softclust::ModelFile,
+    (z, n_total): (ndarray::ArrayView2<'_, f64>, usize),
     timer: &mut Timer,
     write_memberships: &mut dyn FnMut(&std::path::Path) -> CliResult<()>,
     report_base: &mut dyn FnMut() -> CliResult<serde_json::Value>,
@@ -228,12 +239,45 @@ fn finish(
         }
     })?;
     timer.lap("write");
-    if let Some(path) = &a.save.report {
+    if a.save.report.is_some() || a.save.pictures.any() {
         let mut r = report_base()?;
         r["method"] = json!("select");
         r["parameters"] = em_params(&a.em);
+        let mut summary = crate::pictures::summary_of(&r);
+        if let Some(best) = sel.table.first() {
+            summary.insert(
+                1,
+                (
+                    "chosen".into(),
+                    format!(
+                        "k = {}, {} covariances ({} = {:.2})",
+                        best.k,
+                        best.covariance_type.name(),
+                        sel.criterion.name().to_uppercase(),
+                        best.criterion
+                    ),
+                ),
+            );
+        }
         r["selection"] = table_json(sel);
-        write_report(path, r, timer)?;
+        crate::pictures::draw(
+            &a.save.pictures,
+            crate::pictures::Fit {
+                file,
+                z,
+                n_total,
+                title: format!(
+                    "softclust select: k = {}, {} covariances",
+                    sel.best.n_components(),
+                    sel.best.covariance_type().name()
+                ),
+                summary,
+                selection: Some(sel),
+            },
+        )?;
+        if let Some(path) = &a.save.report {
+            write_report(path, r, timer)?;
+        }
     }
     Ok(())
 }

@@ -2,14 +2,14 @@
 
 use crate::cli::SoftArgs;
 use crate::error::{lib_error, CliError, CliResult};
-use crate::output::{write_membership, write_to, Columns};
+use crate::output::{wants_parquet, write_membership, write_to, Columns};
 use crate::prepare::describe_soft;
 use crate::source::read_table;
 use softclust::{DistanceKind, SoftKind};
 
 pub fn run(a: &SoftArgs, quiet: bool) -> CliResult<()> {
     let method = a.soft_opts.spec(a.method).method();
-    let table = read_table(a.distances.as_deref(), &a.input_opts)?;
+    let table = read_table(a.distances.as_deref(), &a.input_opts, None)?;
     let needs_dim = match a.method {
         SoftKind::Softmax => a.soft_opts.sigma.is_none(),
         SoftKind::InversePower => a.soft_opts.power.is_none(),
@@ -43,7 +43,25 @@ pub fn run(a: &SoftArgs, quiet: bool) -> CliResult<()> {
     {
         extra.push_matrix("s", s.view());
     }
-    write_to(a.output.as_deref(), |w| write_membership(w, &m, &extra))?;
+    if let Some(t) = a.input_opts.top_k {
+        let k = m.n_clusters();
+        if t == 0 || t > k {
+            return Err(CliError::msg(format!(
+                "--top-k {t}: the distance matrix has {k} clusters; give a K from 1 to {k}"
+            )));
+        }
+    }
+    let parquet = wants_parquet(a.output.as_deref());
+    write_to(a.output.as_deref(), |w| {
+        write_membership(
+            w,
+            parquet,
+            &m,
+            &extra,
+            table.front.as_ref(),
+            a.input_opts.top_k,
+        )
+    })?;
     if !quiet {
         note!(
             "softclust: {} rows x {} clusters; {}",

@@ -1,0 +1,358 @@
+//! Which columns of a table are features, which one holds the weights, and which are carried
+//! unchanged to the front of every output row (`--id`, or the whole input row with
+//! `--append`).
+//!
+//! A column is named by its header name, or by its 1-based position; `--columns` and
+//! `--exclude` also take ranges of positions (`3-10`) or of names (`a-f`, in file order) and
+//! comma-separated lists of all of these (`--columns 3-10,height`). A name wins over a position when a header cell is itself a number.
+
+use crate::cli::InputArgs;
+use crate::error::{CliError, CliResult};
+
+/// The column flags of one command, before they are matched with a table's header.
+#[derive(Debug, Clone, Default)]
+pub struct ColumnSpec {
+    /// `--columns`: the features (default: every column not used otherwise).
+    pub columns: Option<String>,
+    /// `--exclude`: columns that are neither features nor carried.
+    pub exclude: Option<String>,
+    /// `--id`: columns copied to the front of every output row.
+    pub ids: Vec<String>,
+    /// `--append`: the whole input row is copied to the front of every output row.
+    pub append: bool,
+    /// `--weights`: the sample-weight column (not a feature).
+    pub weights: Option<String>,
+}
+
+impl ColumnSpec {
+    /// The column flags of `opts` with the command's weights column.
+    pub fn new(opts: &InputArgs, weights: Option<&str>) -> Self {
+        ColumnSpec {
+            columns: opts.columns.clone(),
+            exclude: opts.exclude.clone(),
+            ids: opts.id.clone(),
+            append: opts.append,
+            weights: weights.map(str::to_string),
+        }
+    }
+
+    /// Whether any flag picks columns (so a first row mixing text and numbers may be a header
+    /// whose text columns are simply not features).
+    pub fn selects(&self) -> bool {
+        self.columns.is_some() || self.exclude.is_some() || !self.ids.is_empty()
+    }
+
+    /// Whether every column named by the flags is named by a position or range (none by a
+    /// header name).
+    pub fn positional(&self) -> bool {
+        let items = self
+            .columns
+            .iter()
+            .chain(&self.exclude)
+            .flat_map(|l| l.split(','))
+            .chain(self.ids.iter().map(String::as_str))
+            .chain(self.weights.as_deref());
+        items.map(str::trim).all(|t| position_or_range(t).is_some())
+    }
+}
+
+/// `t` as a 1-based position `p` (`Some((p, p))`) or a range `a-b` (`Some((a, b))`).
+fn position_or_range(t: &str) -> Option<(usize, usize)> {
+    if let Ok(p) = t.parse::<usize>() {
+        return Some((p, p));
+    }
+    let (a, b) = t.split_once('-')?;
+    Some((a.trim().parse().ok()?, b.trim().parse().ok()?))
+}
+
+/// The flags matched with a table's columns (0-based indices into the file's columns).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Plan {
+    /// Feature columns, in the order the file has them.
+    pub features: Vec<usize>,
+    /// The weights column.
+    pub weights: Option<usize>,
+    /// Columns carried to the front of the output, in output order.
+    pub front: Vec<usize>,
+}
+
+impl Plan {
+    /// The columns read as numbers: the features and the weights, in file order.
+    pub fn numeric(&self) -> Vec<usize> {
+        let mut v = self.features.clone();
+        v.extend(self.weights);
+        v.sort_unstable();
+        v.dedup();
+        v
+    }
+
+    /// The weights column's place among [`Plan::numeric`].
+    pub fn weights_among_numeric(&self) -> Option<usize> {
+        let w = self.weights?;
+        self.numeric().iter().position(|&j| j == w)
+    }
+
+    /// Every column the file must provide (numeric or carried), in file order.
+    pub fn read(&self) -> Vec<usize> {
+        let mut v = self.numeric();
+        v.extend(&self.front);
+        v.sort_unstable();
+        v.dedup();
+        v
+    }
+}
+
+/// One column named by `t` among `names`: the header name, else a 1-based position.
+fn one(t: &str, names: &[String], flag: &str, source: &str) -> CliResult<usize> {
+    if let Some(j) = names.iter().position(|c| c == t) {
+        return Ok(j);
+    }
+    match t.parse::<usize>() {
+        Ok(p) if (1..=names.len()).contains(&p) => Ok(p - 1),
+        _ => Err(unknown(t, names, flag, source)),
+    }
+}
+
+fn unknown(t: &str, names: &[String], flag: &str, source: &str) -> CliError {
+    let mut shown: Vec<&str> = names.iter().take(12).map(String::as_str).collect();
+    if names.len() > 12 {
+        shown.push("...");
+    }
+    CliError::msg(format!(
+        "{flag} '{t}': no such column in {source} (columns: {}; or a position from 1 to {})",
+        shown.join(", "),
+        names.len()
+    ))
+}
+
+/// A list `a,b-c,name` of columns among `names`, in the order given (ranges ascending).
+fn list(spec: &str, names: &[String], flag: &str, source: &str) -> CliResult<Vec<usize>> {
+    let mut out = Vec::new();
+    for t in spec.split(',').map(str::trim) {
+        if t.is_empty() {
+            return Err(CliError::msg(format!(
+                "{flag} '{spec}': an empty item; separate column names and positions with single \
+                 commas"
+            )));
+        }
+        if names.iter().any(|c| c == t) || t.parse::<usize>().is_ok() {
+            out.push(one(t, names, flag, source)?);
+            continue;
+        }
+        // A range of header names `first-last` (both ends included).
+        if let Some((a, b)) = t.split_once('-') {
+            let (a, b) = (a.trim(), b.trim());
+            let at = |e: &str| names.iter().position(|c| c == e);
+            if let (Some(i), Some(j)) = (at(a), at(b)) {
+                if i > j {
+                    return Err(CliError::msg(format!(
+                        "{flag} '{t}': '{a}' comes after '{b}' in {source}; give the range in \
+                         file order"
+                    )));
+                }
+                out.extend(i..=j);
+                continue;
+            }
+        }
+        match position_or_range(t) {
+            Some((a, b)) if a >= 1 && a <= b && b <= names.len() => out.extend(a - 1..b),
+            Some((a, b)) => {
+                return Err(CliError::msg(format!(
+                    "{flag} '{t}': the range {a}-{b} is not within the columns 1 to {} of {source}",
+                    names.len()
+                )))
+            }
+            None => return Err(unknown(t, names, flag, source)),
+        }
+    }
+    Ok(out)
+}
+
+/// Matches `spec` with the columns `names` of `source`.
+pub fn resolve(spec: &ColumnSpec, names: &[String], source: &str) -> CliResult<Plan> {
+    let mut ids = Vec::new();
+    for t in &spec.ids {
+        let j = one(t.trim(), names, "--id", source)?;
+        if ids.contains(&j) {
+            return Err(CliError::msg(format!(
+                "--id '{t}': column '{}' is given twice; name each ID column once",
+                names[j]
+            )));
+        }
+        ids.push(j);
+    }
+    let weights = spec
+        .weights
+        .as_deref()
+        .map(|t| one(t.trim(), names, "--weights", source))
+        .transpose()?;
+    let excluded = match &spec.exclude {
+        Some(l) => list(l, names, "--exclude", source)?,
+        None => Vec::new(),
+    };
+    let features: Vec<usize> = match &spec.columns {
+        Some(l) => {
+            let mut f = list(l, names, "--columns", source)?;
+            for &j in &f {
+                if ids.contains(&j) {
+                    return Err(CliError::msg(format!(
+                        "column '{}' is given to both --columns and --id; an ID is not a feature",
+                        names[j]
+                    )));
+                }
+                if Some(j) == weights {
+                    return Err(CliError::msg(format!(
+                        "column '{}' is given to both --columns and --weights; the weights are \
+                         not a feature",
+                        names[j]
+                    )));
+                }
+            }
+            f.retain(|j| !excluded.contains(j));
+            let mut seen = Vec::new();
+            f.retain(|j| {
+                let new = !seen.contains(j);
+                seen.push(*j);
+                new
+            });
+            f
+        }
+        None => (0..names.len())
+            .filter(|j| !ids.contains(j) && !excluded.contains(j) && Some(*j) != weights)
+            .collect(),
+    };
+    if features.is_empty() && spec.columns.is_none() && names.len() == 1 {
+        if let (Some(_), Some(w)) = (weights, spec.weights.as_deref()) {
+            return Err(CliError::msg(format!(
+                "--weights '{w}': {source} has only that column, which leaves no features"
+            )));
+        }
+    }
+    if features.is_empty() {
+        return Err(CliError::msg(format!(
+            "{source}: no feature columns are left (columns: {}); choose them with --columns",
+            names.join(", ")
+        )));
+    }
+    let front = if spec.append {
+        (0..names.len()).collect()
+    } else {
+        ids
+    };
+    Ok(Plan {
+        features,
+        weights,
+        front,
+    })
+}
+
+/// Columns carried unchanged to the front of the output: their names and their cells as text.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Front {
+    /// Output column names.
+    pub names: Vec<String>,
+    /// `cols[j][i]`: the cell of column `j` in row `i`.
+    pub cols: Vec<Vec<String>>,
+}
+
+impl Front {
+    /// No columns, for `names`.
+    pub fn new(names: Vec<String>) -> Self {
+        let cols = vec![Vec::new(); names.len()];
+        Front { names, cols }
+    }
+
+    /// Appends the rows of `other` (the same columns).
+    pub fn extend(&mut self, other: Front) {
+        for (c, o) in self.cols.iter_mut().zip(other.cols) {
+            c.extend(o);
+        }
+    }
+
+    /// Rows `start..start + len`.
+    pub fn rows(&self, start: usize) -> FrontRows<'_> {
+        FrontRows { front: self, start }
+    }
+}
+
+/// The rows of a [`Front`] from `start` on, beside a block of memberships.
+#[derive(Debug, Clone, Copy)]
+pub struct FrontRows<'a> {
+    pub front: &'a Front,
+    pub start: usize,
+}
+
+impl<'a> FrontRows<'a> {
+    /// The same rows shifted by `by`.
+    pub fn offset(self, by: usize) -> Self {
+        FrontRows {
+            front: self.front,
+            start: self.start + by,
+        }
+    }
+
+    /// Column `j`'s cells of `len` rows.
+    pub fn column(&self, j: usize, len: usize) -> &'a [String] {
+        &self.front.cols[j][self.start..self.start + len]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn lists_ranges_and_names() {
+        let n = names(&["id", "name", "a", "b", "c", "height"]);
+        let spec = ColumnSpec {
+            columns: Some("3-4,height".into()),
+            ids: vec!["id".into(), "2".into()],
+            ..Default::default()
+        };
+        let p = resolve(&spec, &n, "t").unwrap();
+        assert_eq!(p.features, vec![2, 3, 5]);
+        assert_eq!(p.front, vec![0, 1]);
+        let d = resolve(
+            &ColumnSpec {
+                ids: vec!["id".into()],
+                exclude: Some("name".into()),
+                weights: Some("c".into()),
+                ..Default::default()
+            },
+            &n,
+            "t",
+        )
+        .unwrap();
+        assert_eq!(d.features, vec![2, 3, 5]);
+        assert_eq!(d.numeric(), vec![2, 3, 4, 5]);
+        assert_eq!(d.weights_among_numeric(), Some(2));
+    }
+
+    #[test]
+    fn bad_specs_name_the_flag() {
+        let n = names(&["id", "x"]);
+        let e = |spec: ColumnSpec| match resolve(&spec, &n, "t") {
+            Err(CliError::Message(m)) => m,
+            Ok(p) => panic!("accepted: {p:?}"),
+        };
+        let m = e(ColumnSpec {
+            ids: vec!["id".into(), "1".into()],
+            ..Default::default()
+        });
+        assert!(m.contains("given twice"), "{m}");
+        let m = e(ColumnSpec {
+            columns: Some("nope".into()),
+            ..Default::default()
+        });
+        assert!(m.contains("--columns 'nope': no such column"), "{m}");
+        let m = e(ColumnSpec {
+            columns: Some("1-3".into()),
+            ..Default::default()
+        });
+        assert!(m.contains("not within the columns 1 to 2"), "{m}");
+    }
+}
