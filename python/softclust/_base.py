@@ -23,9 +23,10 @@ class Membership:
 
     Attributes
     ----------
-    proba : ndarray of shape (n_samples, n_clusters)
+    proba : ndarray of shape (n_samples, n_clusters), or scipy.sparse CSR matrix
         Row-stochastic matrix: ``proba[i, j]`` is the probability that point ``i`` belongs to
-        cluster ``j``.
+        cluster ``j``. With ``memberships(X, top_k=K)`` it is a CSR matrix holding each row's
+        K largest probabilities (and a noise component's, always), the rest left out.
     label : ndarray of shape (n_samples,)
         ``argmax`` of each row (lowest index on ties).
     max_p : ndarray of shape (n_samples,)
@@ -33,18 +34,137 @@ class Membership:
     margin : ndarray of shape (n_samples,)
         Largest minus second-largest probability.
     entropy : ndarray of shape (n_samples,)
-        Shannon entropy of each row, in nats.
+        Shannon entropy of each row, in nats (of the full row, also with ``top_k``).
+    index : pandas Index or None
+        The index of ``X`` when ``X`` was a pandas DataFrame, kept by :meth:`to_frame`.
+    noise : bool
+        Whether the last column is a noise component (``p_noise``).
+    top : tuple of two ndarrays or None
+        With ``top_k``: the clusters ``(n, K)`` and probabilities ``(n, K)`` of each row's K
+        largest probabilities, in decreasing order.
     """
 
-    proba: np.ndarray
+    proba: object
     label: np.ndarray
     max_p: np.ndarray
     margin: np.ndarray
     entropy: np.ndarray
+    index: object = None
+    noise: bool = False
+    top: object = None
+    library: object = None
 
     @classmethod
-    def _from_dict(cls, d: dict) -> "Membership":
-        return cls(d["proba"], d["label"], d["max_p"], d["margin"], d["entropy"])
+    def _from_dict(cls, d: dict, **kw) -> "Membership":
+        return cls(d["proba"], d["label"], d["max_p"], d["margin"], d["entropy"], **kw)
+
+    def to_frame(self, library=None):
+        """The contract as a DataFrame: ``p_0 .. p_{k-1}`` (``p_noise`` for a noise component),
+        ``label``, ``max_p``, ``margin``, ``entropy``, with the input's index when ``X`` was a
+        pandas DataFrame. In the top-K form the probability columns are ``c_1, p_1, ..., c_K,
+        p_K`` (clusters and probabilities, largest first) and ``p_noise``. ``library`` is
+        ``"pandas"`` or ``"polars"`` (default: the input's, else pandas)."""
+        lib = library or self.library or "pandas"
+        cols = {}
+        if self.top is not None:
+            idx, p = self.top
+            for t in range(idx.shape[1]):
+                cols[f"c_{t + 1}"] = idx[:, t]
+                cols[f"p_{t + 1}"] = p[:, t]
+        else:
+            k = self.proba.shape[1]
+            for j in range(k):
+                cols["p_noise" if self.noise and j == k - 1 else f"p_{j}"] = self.proba[:, j]
+        cols.update(label=self.label, max_p=self.max_p, margin=self.margin, entropy=self.entropy)
+        if self.top is not None and self.noise:
+            cols["p_noise"] = np.asarray(self.proba[:, self.proba.shape[1] - 1].todense()).ravel()
+        if lib == "polars":
+            import polars as pl
+
+            return pl.DataFrame(cols)
+        if lib != "pandas":
+            raise ValueError(f"library must be 'pandas' or 'polars', got {library!r}")
+        import pandas as pd
+
+        return pd.DataFrame(cols, index=self.index)
+
+
+def input_library(X):
+    """``("pandas", index)`` for pandas input, ``("polars", None)`` for polars, else
+    ``(None, None)``."""
+    root = type(X).__module__.split(".")[0]
+    if root == "pandas":
+        return "pandas", getattr(X, "index", None)
+    if root == "polars":
+        return "polars", None
+    return None, None
+
+
+def memberships_of(est, X, top_k=None) -> Membership:
+    """The contract of ``X`` under the fitted ``est`` (see :class:`Membership`); with
+    ``top_k``, computed by the core in row chunks without the dense matrix."""
+    lib, index = input_library(X)
+    Xc = est._x(X)
+    noise = getattr(est, "_noise_weight", None) is not None
+    threads = n_threads(est.n_jobs)
+    if top_k is None:
+        return Membership._from_dict(est._model.memberships(Xc, threads), index=index, noise=noise, library=lib)
+    k_top = check_int("top_k", top_k)
+    d = est._model.top_k(Xc, k_top, threads)
+    import scipy.sparse as sp
+
+    idx, p = d["index"], d["proba"]
+    n, kt = idx.shape
+    k = int(est._model.n_clusters)
+    if d["noise"] is not None:
+        idx = np.hstack([idx, np.full((n, 1), k - 1, dtype=idx.dtype)])
+        p = np.hstack([p, d["noise"][:, None]])
+    width = idx.shape[1]
+    # Copies: sorting the indices permutes the matrix's arrays in place, and ``top`` keeps
+    # the arrays in decreasing order of probability.
+    csr = sp.csr_matrix((p.ravel().copy(), idx.ravel().copy(), np.arange(0, n * width + 1, width)), shape=(n, k))
+    csr.sort_indices()
+    return Membership(
+        csr, d["label"], d["max_p"], d["margin"], d["entropy"], index=index, noise=noise,
+        top=(d["index"], d["proba"]), library=lib,
+    )
+
+
+class FrameOutputMixin:
+    """scikit-learn's ``set_output(transform="pandas" | "polars")`` for every estimator:
+    :meth:`transform` (scikit-learn wraps it) and :meth:`predict_proba` return DataFrames with
+    named columns, keeping the index of a pandas input."""
+
+    def set_output(self, *, transform=None):
+        """Sets the container of :meth:`transform` and :meth:`predict_proba` outputs:
+        ``"default"`` (numpy), ``"pandas"`` or ``"polars"``; ``None`` leaves it unchanged."""
+        if transform is None:
+            return self
+        if transform not in ("default", "pandas", "polars"):
+            raise ValueError(f"transform must be 'default', 'pandas', 'polars' or None, got {transform!r}")
+        if not hasattr(self, "_sklearn_output_config"):
+            self._sklearn_output_config = {}
+        self._sklearn_output_config["transform"] = transform
+        return self
+
+    def _proba_columns(self, k):
+        noise = getattr(self, "_noise_weight", None) is not None
+        return ["p_noise" if noise and j == k - 1 else f"p_{j}" for j in range(k)]
+
+    def _frame(self, X, values, columns):
+        from sklearn.utils._set_output import _get_output_config
+
+        dense = _get_output_config("transform", self)["dense"]
+        if dense == "default":
+            return values
+        _, index = input_library(X)
+        if dense == "polars":
+            import polars as pl
+
+            return pl.DataFrame(values, schema=list(columns), orient="row")
+        import pandas as pd
+
+        return pd.DataFrame(values, columns=list(columns), index=index)
 
 
 @dataclass(frozen=True)

@@ -7,10 +7,21 @@ from sklearn.base import BaseEstimator, ClusterMixin
 from sklearn.utils.validation import check_is_fitted
 
 from . import _softclust as _rs
-from ._base import DEFAULTS, Membership, ModelFileMixin, check_positive_ints, check_x, n_threads, real, seed_from
+from ._base import (
+    DEFAULTS,
+    FrameOutputMixin,
+    Membership,
+    ModelFileMixin,
+    check_positive_ints,
+    check_x,
+    memberships_of,
+    n_threads,
+    real,
+    seed_from,
+)
 
 
-class ConsensusKMeans(ModelFileMixin, ClusterMixin, BaseEstimator):
+class ConsensusKMeans(ModelFileMixin, ClusterMixin, FrameOutputMixin, BaseEstimator):
     """Consensus k-means: ``n_runs`` k-means fits on resamples, aligned to a reference solution
     by minimum-cost assignment; ``P(cluster j | x)`` is the share of runs that put ``x`` in ``j``.
 
@@ -84,9 +95,9 @@ class ConsensusKMeans(ModelFileMixin, ClusterMixin, BaseEstimator):
         check_is_fitted(self)
         return check_x(self, X, reset=False)
 
-    def memberships(self, X) -> Membership:
-        X = self._x(X)
-        return Membership._from_dict(self._model.memberships(X, n_threads(self.n_jobs)))
+    def memberships(self, X, top_k=None) -> Membership:
+        """The full contract (see :meth:`KMeans.memberships`; ``top_k`` for sparse output)."""
+        return memberships_of(self, X, top_k)
 
     def predict_counts(self, X):
         """How many of the ``n_runs`` runs put each row in each cluster."""
@@ -95,8 +106,9 @@ class ConsensusKMeans(ModelFileMixin, ClusterMixin, BaseEstimator):
 
     def predict_proba(self, X):
         """Share of runs whose nearest aligned centre is each cluster."""
-        X = self._x(X)
-        return self._model.predict_proba(X, n_threads(self.n_jobs))
+        Xc = self._x(X)
+        P = self._model.predict_proba(Xc, n_threads(self.n_jobs))
+        return self._frame(X, P, self._proba_columns(P.shape[1]))
 
     def predict(self, X):
         X = self._x(X)

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
+from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, ClusterMixin, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from . import _softclust as _rs
 from ._base import (
     DEFAULTS,
+    FrameOutputMixin,
     Membership,
     ModelFileMixin,
     Typicality,
     check_positive_ints,
     check_weights,
     check_x,
+    memberships_of,
     n_threads,
     real,
     seed_from,
@@ -22,7 +24,8 @@ from ._base import (
 )
 
 
-class FuzzyCMeans(ModelFileMixin, ClusterMixin, TransformerMixin, BaseEstimator):
+class FuzzyCMeans(ModelFileMixin, ClassNamePrefixFeaturesOutMixin, ClusterMixin, TransformerMixin, FrameOutputMixin,
+                  BaseEstimator):
     """Fuzzy c-means (Bezdek): memberships ``u_ij ∝ d_ij^(-2/(m-1))``, centres weighted by
     ``u_ij^m``. Data are rows (unlike scikit-fuzzy); memberships of new data are computed in
     closed form from the centres, with no iteration.
@@ -74,6 +77,7 @@ class FuzzyCMeans(ModelFileMixin, ClusterMixin, TransformerMixin, BaseEstimator)
         self._model = model
         r = model.params()
         self.cluster_centers_ = r["cluster_centers"]
+        self._n_features_out = self.cluster_centers_.shape[0]
         if "memberships" in r:
             self.u_ = r["memberships"]
             self.labels_ = np.argmax(self.u_, axis=1)
@@ -95,14 +99,15 @@ class FuzzyCMeans(ModelFileMixin, ClusterMixin, TransformerMixin, BaseEstimator)
         check_is_fitted(self)
         return check_x(self, X, reset=False)
 
-    def memberships(self, X) -> Membership:
-        X = self._x(X)
-        return Membership._from_dict(self._model.memberships(X, n_threads(self.n_jobs)))
+    def memberships(self, X, top_k=None) -> Membership:
+        """The full contract (see :meth:`KMeans.memberships`; ``top_k`` for sparse output)."""
+        return memberships_of(self, X, top_k)
 
     def predict_proba(self, X):
         """Memberships in closed form from the centres."""
-        X = self._x(X)
-        return self._model.predict_proba(X, n_threads(self.n_jobs))
+        Xc = self._x(X)
+        P = self._model.predict_proba(Xc, n_threads(self.n_jobs))
+        return self._frame(X, P, self._proba_columns(P.shape[1]))
 
     def predict(self, X):
         X = self._x(X)

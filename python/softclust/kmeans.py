@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
+from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, ClusterMixin, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from . import _softclust as _rs
 from ._base import (
     DEFAULTS,
+    FrameOutputMixin,
     InvalidParameterError,
     Membership,
     ModelFileMixin,
@@ -17,6 +18,7 @@ from ._base import (
     check_positive_ints,
     check_weights,
     check_x,
+    memberships_of,
     n_threads,
     real,
     seed_from,
@@ -25,7 +27,8 @@ from ._base import (
 )
 
 
-class KMeans(ModelFileMixin, ClusterMixin, TransformerMixin, BaseEstimator):
+class KMeans(ModelFileMixin, ClassNamePrefixFeaturesOutMixin, ClusterMixin, TransformerMixin, FrameOutputMixin,
+             BaseEstimator):
     """k-means clustering (greedy k-means++, Lloyd) with principled soft memberships.
 
     Parameters follow :class:`sklearn.cluster.KMeans`; ``soft`` chooses how distances become
@@ -56,6 +59,9 @@ class KMeans(ModelFileMixin, ClusterMixin, TransformerMixin, BaseEstimator):
     near, half, far, far_value : anchored score options
     n_jobs : int, default=None
         Threads (None or -1: all cores). Results do not depend on it.
+    verbose : int, default=0
+        1 prints a line per restart (iterations, inertia) and the best; 2 also a line per
+        iteration, as the fit runs.
 
     Attributes
     ----------
@@ -96,6 +102,7 @@ class KMeans(ModelFileMixin, ClusterMixin, TransformerMixin, BaseEstimator):
         far=None,
         far_value=DEFAULTS["far_value"],
         n_jobs=None,
+        verbose=0,
     ):
         self.n_clusters = n_clusters
         self.init = init
@@ -114,6 +121,7 @@ class KMeans(ModelFileMixin, ClusterMixin, TransformerMixin, BaseEstimator):
         self.far = far
         self.far_value = far_value
         self.n_jobs = n_jobs
+        self.verbose = verbose
 
     def fit(self, X, y=None, sample_weight=None):
         """Fits k-means and its soft step on ``X``."""
@@ -147,7 +155,8 @@ class KMeans(ModelFileMixin, ClusterMixin, TransformerMixin, BaseEstimator):
                 far=self.far, far_value=self.far_value,
             ),
         }
-        self._set_model(_rs.kmeans_fit(X, sw, config, n_threads(self.n_jobs)))
+        verbose = check_int("verbose", self.verbose, low=0)
+        self._set_model(_rs.kmeans_fit(X, sw, config, n_threads(self.n_jobs), verbose))
         if not self.converged_:
             warn_not_converged("k-means", self.n_iter_, "raise max_iter or tol")
         return self
@@ -156,6 +165,7 @@ class KMeans(ModelFileMixin, ClusterMixin, TransformerMixin, BaseEstimator):
         self._model = model
         r = model.params()
         self.cluster_centers_ = r["cluster_centers"]
+        self._n_features_out = self.cluster_centers_.shape[0]
         if "labels" in r:
             self.labels_ = r["labels"]
         self.inertia_ = float(r["inertia"])
@@ -187,10 +197,11 @@ class KMeans(ModelFileMixin, ClusterMixin, TransformerMixin, BaseEstimator):
         X = self._x(X)
         return self._model.predict(X, n_threads(self.n_jobs))
 
-    def memberships(self, X) -> Membership:
-        """The full contract: probabilities, label, max_p, margin, entropy."""
-        X = self._x(X)
-        return Membership._from_dict(self._model.memberships(X, n_threads(self.n_jobs)))
+    def memberships(self, X, top_k=None) -> Membership:
+        """The full contract: probabilities, label, max_p, margin, entropy (``to_frame()``
+        for a DataFrame). With ``top_k=K`` the probabilities are a scipy.sparse CSR matrix of
+        each row's K largest, computed without the dense matrix."""
+        return memberships_of(self, X, top_k)
 
     def anchored_scores(self, X):
         """The anchored soft step's raw per-cluster scores in [0, 1] (None for other methods)."""
@@ -198,9 +209,11 @@ class KMeans(ModelFileMixin, ClusterMixin, TransformerMixin, BaseEstimator):
         return self._model.memberships(X, n_threads(self.n_jobs)).get("scores")
 
     def predict_proba(self, X):
-        """Membership probabilities from the distances, by the model's soft step."""
-        X = self._x(X)
-        return self._model.predict_proba(X, n_threads(self.n_jobs))
+        """Membership probabilities from the distances, by the model's soft step (a DataFrame
+        with columns ``p_0..`` under ``set_output(transform="pandas")``)."""
+        Xc = self._x(X)
+        P = self._model.predict_proba(Xc, n_threads(self.n_jobs))
+        return self._frame(X, P, self._proba_columns(P.shape[1]))
 
     def score(self, X, y=None, sample_weight=None):
         """Opposite of the (weighted) inertia of ``X`` against the fitted centres."""

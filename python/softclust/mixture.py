@@ -10,12 +10,15 @@ from sklearn.utils.validation import check_is_fitted
 from . import _softclust as _rs
 from ._base import (
     DEFAULTS,
+    FrameOutputMixin,
     Membership,
     ModelFileMixin,
     Typicality,
+    check_int,
     check_positive_ints,
     check_weights,
     check_x,
+    memberships_of,
     n_threads,
     real,
     seed_from,
@@ -41,7 +44,7 @@ def _config(est, n_components=None, covariance_type=None) -> dict:
     }
 
 
-class GaussianMixture(ModelFileMixin, DensityMixin, BaseEstimator):
+class GaussianMixture(ModelFileMixin, DensityMixin, FrameOutputMixin, BaseEstimator):
     """Gaussian mixture fitted by EM, with scikit-learn's parameters, attributes and methods.
 
     Beyond :class:`sklearn.mixture.GaussianMixture`: ``sample_weight`` in :meth:`fit`,
@@ -145,7 +148,9 @@ class GaussianMixture(ModelFileMixin, DensityMixin, BaseEstimator):
         X = check_x(self, X, reset=warm is None)
         sw = check_weights(sample_weight, X)
         check_positive_ints(self, "n_components", "max_iter", "n_init")
-        self._set_model(_rs.gmm_fit(X, sw, _config(self), warm, n_threads(self.n_jobs)))
+        verbose = check_int("verbose", self.verbose, low=0)
+        interval = check_int("verbose_interval", self.verbose_interval)
+        self._set_model(_rs.gmm_fit(X, sw, _config(self), warm, n_threads(self.n_jobs), verbose, interval))
         if not self.converged_:
             warn_not_converged(
                 "EM", self.n_iter_, "try different init parameters, or increase max_iter, tol, or check for degenerate data"
@@ -178,19 +183,22 @@ class GaussianMixture(ModelFileMixin, DensityMixin, BaseEstimator):
         return self._model.score_samples_and_log_proba(X, n_threads(self.n_jobs))[0]
 
     def predict_proba(self, X):
-        """Responsibilities (with a last noise column when ``noise`` is set)."""
-        X = self._x(X)
-        return self._model.predict_proba(X, n_threads(self.n_jobs))
+        """Responsibilities (with a last noise column when ``noise`` is set; a DataFrame with
+        columns ``p_0..`` (``p_noise``) under ``set_output(transform="pandas")``)."""
+        Xc = self._x(X)
+        P = self._model.predict_proba(Xc, n_threads(self.n_jobs))
+        return self._frame(X, P, self._proba_columns(P.shape[1]))
 
     def predict(self, X):
         """Most probable component (``n_components`` means noise)."""
         X = self._x(X)
         return self._model.predict(X, n_threads(self.n_jobs))
 
-    def memberships(self, X) -> Membership:
-        """The full contract: probabilities, label, max_p, margin, entropy."""
-        X = self._x(X)
-        return Membership._from_dict(self._model.memberships(X, n_threads(self.n_jobs)))
+    def memberships(self, X, top_k=None) -> Membership:
+        """The full contract: probabilities, label, max_p, margin, entropy (``to_frame()``
+        for a DataFrame); ``top_k=K`` gives sparse probabilities (see
+        :meth:`KMeans.memberships`), the noise column always kept."""
+        return memberships_of(self, X, top_k)
 
     def _n_parameters(self):
         """Free parameters (one more with a noise component), as the core counts them."""

@@ -38,6 +38,49 @@ pub(crate) fn interruptible<T: Send>(
     n_threads: Option<usize>,
     f: impl FnOnce(softclust::Interrupt) -> T + Send,
 ) -> PyResult<T> {
+    interruptible_logged(py, n_threads, None, f)
+}
+
+/// Lines a fit reports as it goes (`verbose=`), printed with Python's `print` by the thread
+/// that waits for the fit, so they appear while it runs and go wherever `sys.stdout` goes.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Log(std::sync::Arc<std::sync::Mutex<Vec<String>>>);
+
+impl Log {
+    /// Queues one line.
+    pub(crate) fn line(&self, s: String) {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(s);
+    }
+
+    /// Prints the queued lines.
+    fn flush(&self, py: Python<'_>) -> PyResult<()> {
+        let lines: Vec<String> = std::mem::take(
+            &mut *self
+                .0
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        );
+        if lines.is_empty() {
+            return Ok(());
+        }
+        let print = py.import("builtins")?.getattr("print")?;
+        for l in lines {
+            print.call1((l,))?;
+        }
+        Ok(())
+    }
+}
+
+/// [`interruptible`], printing the lines `log` receives while the fit runs.
+pub(crate) fn interruptible_logged<T: Send>(
+    py: Python<'_>,
+    n_threads: Option<usize>,
+    log: Option<&Log>,
+    f: impl FnOnce(softclust::Interrupt) -> T + Send,
+) -> PyResult<T> {
     use std::sync::mpsc::{channel, RecvTimeoutError};
     let flag = softclust::Interrupt::new();
     let mut raised: Option<PyErr> = None;
@@ -52,6 +95,10 @@ pub(crate) fn interruptible<T: Send>(
                 match rx.recv_timeout(std::time::Duration::from_millis(50)) {
                     Ok(r) => return Some(r),
                     Err(RecvTimeoutError::Timeout) => {
+                        if let Some(l) = log {
+                            // A failing print (a closed stdout) never stops the fit.
+                            let _ = Python::attach(|py| l.flush(py));
+                        }
                         if raised.is_none() {
                             if let Err(e) = Python::attach(|py| py.check_signals()) {
                                 raised = Some(e);
@@ -65,6 +112,9 @@ pub(crate) fn interruptible<T: Send>(
             }
         })
     });
+    if let Some(l) = log {
+        l.flush(py)?;
+    }
     if let Some(e) = raised {
         return Err(e);
     }

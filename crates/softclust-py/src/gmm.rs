@@ -1,6 +1,8 @@
 //! Gaussian mixtures: the fit and the model selection sweep return `Model` values.
 
-use crate::common::{bad, err, interruptible, owned1, parse, weights_as, with_data, Data};
+use crate::common::{
+    bad, err, interruptible, interruptible_logged, owned1, parse, weights_as, with_data, Data, Log,
+};
 use crate::model::PyModel;
 use ndarray::{ArrayD, Ix1, Ix2, Ix3};
 use numpy::{PyReadonlyArray1, PyReadonlyArray2, PyReadonlyArrayDyn};
@@ -90,7 +92,11 @@ fn n_cols(x: &Data<'_>) -> usize {
 
 /// Fits a Gaussian mixture by EM (warm-started from a previous fit's model if given).
 #[pyfunction]
-#[pyo3(signature = (x, sample_weight, config, warm=None, n_threads=None))]
+///
+/// `verbose` 1 prints one line per initialisation, 2 also every `verbose_interval`-th
+/// iteration with its lower bound and change (as scikit-learn does).
+#[pyo3(signature = (x, sample_weight, config, warm=None, n_threads=None, verbose=0, verbose_interval=10))]
+#[allow(clippy::too_many_arguments)]
 pub fn gmm_fit<'py>(
     py: Python<'py>,
     x: Data<'py>,
@@ -98,6 +104,8 @@ pub fn gmm_fit<'py>(
     config: GmmConfig<'py>,
     warm: Option<Bound<'py, PyModel>>,
     n_threads: Option<usize>,
+    verbose: usize,
+    verbose_interval: usize,
 ) -> PyResult<PyModel> {
     let mut cfg = config.config()?;
     if let Some(prev) = &warm {
@@ -105,12 +113,49 @@ pub fn gmm_fit<'py>(
     }
     let w = owned1(sample_weight);
     let d = n_cols(&x);
+    let log = Log::default();
+    let every = verbose_interval.max(1);
     with_data!(x, xv, {
-        interruptible(py, n_threads, |stop| {
+        interruptible_logged(py, n_threads, (verbose > 0).then_some(&log), |stop| {
             let wf = weights_as(&w);
-            cfg.clone()
-                .interrupt(stop)
-                .fit(xv, wf.as_ref().map(|w| w.view()))
+            let start = std::time::Instant::now();
+            // (run, iterations, lower bound) of the run in progress.
+            let mut run: Option<(usize, usize, f64)> = None;
+            let end = |r: Option<(usize, usize, f64)>| {
+                if let Some((run, it, lb)) = r {
+                    log.line(format!(
+                        "Initialization {run} finished after {it} iterations. time lapse {:.5}s\t \
+                         lower bound {lb:.5}.",
+                        start.elapsed().as_secs_f64()
+                    ));
+                }
+            };
+            let fitted = cfg.clone().interrupt(stop).fit_with_progress(
+                xv,
+                wf.as_ref().map(|w| w.view()),
+                &mut |r, it, lb| {
+                    if verbose == 0 {
+                        return;
+                    }
+                    let prev = run.filter(|p| p.0 == r).map(|p| p.2);
+                    if run.is_some_and(|p| p.0 != r) {
+                        end(run.take());
+                    }
+                    if prev.is_none() {
+                        log.line(format!("Initialization {r}"));
+                    }
+                    if verbose >= 2 && (it + 1) % every == 0 {
+                        let change = prev.map_or(f64::NAN, |p| lb - p);
+                        log.line(format!(
+                            "  Iteration {}\t lower bound {lb:.5}\t ll change {change:.5}",
+                            it + 1
+                        ));
+                    }
+                    run = Some((r, it + 1, lb));
+                },
+            );
+            end(run.take());
+            fitted
         })
     })?
     .map_err(err)

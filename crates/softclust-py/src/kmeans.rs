@@ -1,7 +1,7 @@
 //! k-means: the fit returns the model (with its soft step, chosen here once from the options)
 //! as a `Model` value.
 
-use crate::common::{err, interruptible, owned1, weights_as, with_data, Data};
+use crate::common::{err, interruptible_logged, owned1, weights_as, with_data, Data, Log};
 use crate::model::PyModel;
 use crate::soft::SoftOptions;
 use numpy::{PyReadonlyArray1, PyReadonlyArray2};
@@ -23,14 +23,17 @@ pub struct KmeansConfig<'py> {
 }
 
 /// Fits k-means with its soft step.
+///
+/// `verbose` 1 prints one line per restart, 2 also one per iteration (as scikit-learn does).
 #[pyfunction]
-#[pyo3(signature = (x, sample_weight, config, n_threads=None))]
+#[pyo3(signature = (x, sample_weight, config, n_threads=None, verbose=0))]
 pub fn kmeans_fit<'py>(
     py: Python<'py>,
     x: Data<'py>,
     sample_weight: Option<PyReadonlyArray1<'py, f64>>,
     config: KmeansConfig<'py>,
     n_threads: Option<usize>,
+    verbose: usize,
 ) -> PyResult<PyModel> {
     let w = owned1(sample_weight);
     let centers0 = config.init_centers.map(|c| c.as_array().to_owned());
@@ -50,8 +53,9 @@ pub fn kmeans_fit<'py>(
         Data::F64(a) => a.as_array().ncols(),
         Data::F32(a) => a.as_array().ncols(),
     };
+    let log = Log::default();
     with_data!(x, xv, {
-        interruptible(py, n_threads, |stop| {
+        interruptible_logged(py, n_threads, (verbose > 0).then_some(&log), |stop| {
             let init = match (&centers0, &named) {
                 (Some(c), _) => Init::Centers(c.mapv(Float::of)),
                 (None, Some(Init::Random)) => Init::Random,
@@ -68,8 +72,47 @@ pub fn kmeans_fit<'py>(
                 km = km.n_init(n);
             }
             let wf = weights_as(&w);
-            km.fit(xv, wf.as_ref().map(|w| w.view()))
-                .map(|m| PyModel::fitted(Model::Kmeans(m), d))
+            // (run, iterations, inertia) of the run in progress, reported when it ends.
+            let mut run: Option<(usize, usize, f64)> = None;
+            let end = |r: Option<(usize, usize, f64)>| {
+                if let Some((run, it, inertia)) = r {
+                    log.line(format!(
+                        "Initialization {run}: {it} iterations, inertia {inertia:.6}."
+                    ));
+                }
+            };
+            let fitted = km.fit_with_progress(xv, wf.as_ref().map(|w| w.view()), &mut |p| {
+                if verbose == 0 {
+                    return;
+                }
+                if run.is_some_and(|r| r.0 != p.run) {
+                    end(run.take());
+                }
+                if verbose >= 2 {
+                    log.line(format!(
+                        "Iteration {}, inertia {:.6}.",
+                        p.iteration, p.inertia
+                    ));
+                }
+                run = Some((p.run, p.iteration + 1, p.inertia));
+            });
+            end(run.take());
+            if let Ok(m) = &fitted {
+                if verbose > 0 {
+                    let dg = m.diagnostics();
+                    log.line(format!(
+                        "Best of {} initializations: inertia {:.6}, {}.",
+                        dg.run_inertia.len(),
+                        m.inertia(),
+                        if dg.converged {
+                            "converged"
+                        } else {
+                            "did not converge"
+                        }
+                    ));
+                }
+            }
+            fitted.map(|m| PyModel::fitted(Model::Kmeans(m), d))
         })
     })?
     .map_err(err)

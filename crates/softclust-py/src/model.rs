@@ -12,7 +12,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
 use softclust::gmm::CovMatrices;
 use softclust::{
-    ClusterModel, Float, GaussianMixtureModel, Membership, Model, ModelFile, Scaler, Spread,
+    ClusterModel, Float, GaussianMixtureModel, Membership, Model, ModelFile, Scaler, Spread, TopK,
 };
 use std::any::Any;
 use std::sync::OnceLock;
@@ -95,6 +95,26 @@ impl PyModel {
             _ => None,
         };
         Ok((m, scores))
+    }
+
+    fn top_k_of<F: Float>(
+        &self,
+        x: ArrayView2<'_, F>,
+        k_top: usize,
+    ) -> softclust::Result<TopK<f64>> {
+        let z = self.scaled(x)?;
+        let model = self.model::<F>();
+        let t = softclust::top_k(model, z.view(), k_top, model.has_noise())?;
+        Ok(TopK {
+            index: t.index,
+            proba: t.proba.mapv(|v| v.as_f64()),
+            label: t.label,
+            max_p: t.max_p.mapv(|v| v.as_f64()),
+            margin: t.margin.mapv(|v| v.as_f64()),
+            entropy: t.entropy.mapv(|v| v.as_f64()),
+            noise: t.noise.map(|v| v.mapv(|p| p.as_f64())),
+            n_clusters: t.n_clusters,
+        })
     }
 
     fn transform_of<F: Float>(
@@ -228,6 +248,33 @@ impl PyModel {
         if let Some(s) = scores {
             d.set_item("scores", s.into_pyarray(py))?;
         }
+        Ok(d)
+    }
+
+    /// The `k_top` largest memberships of every row (`index`, `proba`, `n x k_top`) with the
+    /// full rows' label, max_p, margin and entropy, and a noise component's probability
+    /// (`noise`); computed in row chunks, never as the dense `n x k` matrix.
+    #[pyo3(signature = (x, k_top, n_threads=None))]
+    fn top_k<'py>(
+        &self,
+        py: Python<'py>,
+        x: Data<'py>,
+        k_top: usize,
+        n_threads: Option<usize>,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let t = with_data!(x, xv, {
+            py.detach(|| pooled(n_threads, || self.top_k_of(xv, k_top)))
+        })?
+        .map_err(err)?;
+        let d = PyDict::new(py);
+        d.set_item("index", t.index.mapv(|v| v as i64).into_pyarray(py))?;
+        d.set_item("proba", t.proba.into_pyarray(py))?;
+        d.set_item("label", labels_out(t.label.view()).into_pyarray(py))?;
+        d.set_item("max_p", t.max_p.into_pyarray(py))?;
+        d.set_item("margin", t.margin.into_pyarray(py))?;
+        d.set_item("entropy", t.entropy.into_pyarray(py))?;
+        d.set_item("noise", t.noise.map(|v| v.into_pyarray(py)))?;
+        d.set_item("n_clusters", t.n_clusters)?;
         Ok(d)
     }
 
