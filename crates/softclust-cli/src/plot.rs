@@ -489,7 +489,8 @@ pub fn html_page(
          table{{border-collapse:collapse;margin:1em 0}}td,th{{border:1px solid #ccc;\
          padding:3px 9px;text-align:right}}th{{background:#f3f3f3}}td:first-child,\
          th:first-child{{text-align:left}}caption{{text-align:left;font-weight:bold;\
-         padding:4px 0}}figure{{margin:1em 0}}</style></head><body>\n<h1>{}</h1>\n",
+         padding:4px 0}}table.summary td{{text-align:left}}figure{{margin:1em 0}}\
+         figure svg{{max-width:100%;height:auto}}</style></head><body>\n<h1>{}</h1>\n",
         escape(title),
         escape(title)
     );

@@ -87,6 +87,23 @@ impl Prepared {
     }
 }
 
+/// Reads `input` (text, `.npy` or Parquet, with the column flags of `opts`) for a saved
+/// model: checks its width and scales it in place into the model's units.
+pub fn read_for_model(
+    file: &ModelFile,
+    input: Option<&str>,
+    opts: &InputArgs,
+) -> CliResult<(Table, Array2<f64>)> {
+    let mut table = read_table(input, opts, None)?;
+    model_io::check_width(file, &table.source, table.data.ncols())?;
+    // Scaled in place: the raw values are not needed again.
+    let mut z = std::mem::take(&mut table.data);
+    file.scaler
+        .transform_inplace(z.view_mut())
+        .map_err(lib_error)?;
+    Ok((table, z))
+}
+
 /// Writes memberships (through the model file's output path, block by block, so `predict`
 /// gives the same file), the model and the report.
 pub fn finish(

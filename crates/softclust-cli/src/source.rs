@@ -133,21 +133,6 @@ impl Source {
         }
         let plan: Plan = resolve(spec, &names, &source)?;
         let numeric = plan.numeric();
-        let is_numeric = |t: &DataType| {
-            matches!(
-                t,
-                DataType::Float64
-                    | DataType::Float32
-                    | DataType::Int8
-                    | DataType::Int16
-                    | DataType::Int32
-                    | DataType::Int64
-                    | DataType::UInt8
-                    | DataType::UInt16
-                    | DataType::UInt32
-                    | DataType::UInt64
-            )
-        };
         for &j in &numeric {
             let f = &schema.fields()[j];
             if !is_numeric(f.data_type()) {
@@ -543,15 +528,11 @@ pub fn read_table(path: Option<&str>, opts: &InputArgs, weights: Option<&str>) -
     }
 }
 
-/// Whether a Parquet column of type `t` can be copied to the output as text.
-fn carriable(t: &DataType) -> bool {
+/// Whether a Parquet column of type `t` is read as numbers.
+fn is_numeric(t: &DataType) -> bool {
     matches!(
         t,
-        DataType::Utf8
-            | DataType::LargeUtf8
-            | DataType::Utf8View
-            | DataType::Boolean
-            | DataType::Float64
+        DataType::Float64
             | DataType::Float32
             | DataType::Int8
             | DataType::Int16
@@ -562,6 +543,15 @@ fn carriable(t: &DataType) -> bool {
             | DataType::UInt32
             | DataType::UInt64
     )
+}
+
+/// Whether a Parquet column of type `t` can be copied to the output as text.
+fn carriable(t: &DataType) -> bool {
+    is_numeric(t)
+        || matches!(
+            t,
+            DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View | DataType::Boolean
+        )
 }
 
 /// A carried Parquet column's cells as text (a null is an empty cell).

@@ -1,10 +1,10 @@
 //! `softclust plot`: the pictures (and the HTML report) of a saved model on some data.
 
 use crate::cli::PlotArgs;
-use crate::error::{lib_error, CliError, CliResult};
+use crate::error::{CliError, CliResult};
 use crate::model_io;
 use crate::pictures::{draw, Fit};
-use crate::source::read_table;
+use crate::prepare::read_for_model;
 use softclust::ClusterModel;
 
 pub fn run(a: &PlotArgs, quiet: bool) -> CliResult<()> {
@@ -14,12 +14,7 @@ pub fn run(a: &PlotArgs, quiet: bool) -> CliResult<()> {
         ));
     }
     let file = model_io::load(&a.model)?;
-    let mut table = read_table(a.input.as_deref(), &a.input_opts, None)?;
-    model_io::check_width(&file, &table.source, table.data.ncols())?;
-    let mut z = std::mem::take(&mut table.data);
-    file.scaler
-        .transform_inplace(z.view_mut())
-        .map_err(lib_error)?;
+    let (table, z) = read_for_model(&file, a.input.as_deref(), &a.input_opts)?;
     let k = file.model.n_clusters();
     let summary = vec![
         ("model".to_string(), a.model.display().to_string()),

@@ -3,9 +3,10 @@
 
 use crate::cli::PredictArgs;
 use crate::columns::ColumnSpec;
-use crate::error::{lib_error, CliResult};
+use crate::error::CliResult;
 use crate::model_io::{self, Shape};
-use crate::source::{read_table, Source};
+use crate::prepare::read_for_model;
+use crate::source::Source;
 
 pub fn run(a: &PredictArgs, quiet: bool) -> CliResult<()> {
     let file = model_io::load(&a.model)?;
@@ -23,13 +24,7 @@ pub fn run(a: &PredictArgs, quiet: bool) -> CliResult<()> {
         // A .npy or Parquet file is read, scored and written block by block.
         Some(src) => crate::stream::predict(&file, &src, a.output.as_deref(), shape)?,
         None => {
-            let mut table = read_table(a.input.as_deref(), &a.input_opts, None)?;
-            model_io::check_width(&file, &table.source, table.data.ncols())?;
-            // Scaled in place: the raw values are not needed again.
-            let mut z = std::mem::take(&mut table.data);
-            file.scaler
-                .transform_inplace(z.view_mut())
-                .map_err(lib_error)?;
+            let (table, z) = read_for_model(&file, a.input.as_deref(), &a.input_opts)?;
             model_io::write_outputs(
                 a.output.as_deref(),
                 &file,
