@@ -22,6 +22,10 @@ pub struct ColumnSpec {
     pub append: bool,
     /// `--weights`: the sample-weight column (not a feature).
     pub weights: Option<String>,
+    /// The features of the model the data are for (`predict`, `plot`): without `--columns`
+    /// and `--exclude`, a header that names them all selects them, in the model's order (one
+    /// that names none of them is read by position).
+    pub model_features: Option<Vec<String>>,
 }
 
 impl ColumnSpec {
@@ -33,7 +37,20 @@ impl ColumnSpec {
             ids: opts.id.clone(),
             append: opts.append,
             weights: weights.map(str::to_string),
+            model_features: None,
         }
+    }
+
+    /// The same flags for data scored by a model fitted on `features` (see
+    /// [`ColumnSpec::model_features`]); generated names (`x_0, x_1, ...`, or Python's `x0,
+    /// x1, ...`) say nothing and are ignored.
+    pub fn for_model(mut self, features: &[String]) -> Self {
+        let generated =
+            |f: &dyn Fn(usize) -> String| features.iter().enumerate().all(|(j, n)| *n == f(j));
+        if !generated(&|j| format!("x_{j}")) && !generated(&|j| format!("x{j}")) {
+            self.model_features = Some(features.to_vec());
+        }
+        self
     }
 
     /// Whether any flag picks columns (so a first row mixing text and numbers may be a header
@@ -68,7 +85,8 @@ fn position_or_range(t: &str) -> Option<(usize, usize)> {
 /// The flags matched with a table's columns (0-based indices into the file's columns).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Plan {
-    /// Feature columns, in the order the file has them.
+    /// Feature columns, in the order given (`--columns`, the model's features), else the
+    /// file's.
     pub features: Vec<usize>,
     /// The weights column.
     pub weights: Option<usize>,
@@ -77,13 +95,16 @@ pub struct Plan {
 }
 
 impl Plan {
-    /// The columns read as numbers: the features and the weights, in file order.
+    /// The columns read as numbers: the features in their order, then the weights.
     pub fn numeric(&self) -> Vec<usize> {
         let mut v = self.features.clone();
-        v.extend(self.weights);
-        v.sort_unstable();
-        v.dedup();
+        v.extend(self.weights.filter(|w| !self.features.contains(w)));
         v
+    }
+
+    /// Whether [`Plan::numeric`] is every one of `n` columns in file order.
+    pub fn numeric_is_all(&self, n: usize) -> bool {
+        self.numeric().into_iter().eq(0..n)
     }
 
     /// The weights column's place among [`Plan::numeric`].
@@ -217,9 +238,12 @@ pub fn resolve(spec: &ColumnSpec, names: &[String], source: &str) -> CliResult<P
             });
             f
         }
-        None => (0..names.len())
-            .filter(|j| !ids.contains(j) && !excluded.contains(j) && Some(*j) != weights)
-            .collect(),
+        None => match model_order(spec, names, source)? {
+            Some(f) => f,
+            None => (0..names.len())
+                .filter(|j| !ids.contains(j) && !excluded.contains(j) && Some(*j) != weights)
+                .collect(),
+        },
     };
     if features.is_empty() && spec.columns.is_none() && names.len() == 1 {
         if let (Some(_), Some(w)) = (weights, spec.weights.as_deref()) {
@@ -244,6 +268,46 @@ pub fn resolve(spec: &ColumnSpec, names: &[String], source: &str) -> CliResult<P
         weights,
         front,
     })
+}
+
+/// The model's features among `names`, in the model's order, when the flags leave the choice
+/// to the model and the table has a header that names them (`None` otherwise: no header, or
+/// none of the model's names, and the columns are taken by position). A header that names some
+/// of them but not all is an error naming the missing ones.
+fn model_order(spec: &ColumnSpec, names: &[String], source: &str) -> CliResult<Option<Vec<usize>>> {
+    let Some(want) = spec.model_features.as_ref() else {
+        return Ok(None);
+    };
+    let headerless = names
+        .iter()
+        .enumerate()
+        .all(|(j, n)| *n == format!("x_{j}"));
+    if spec.exclude.is_some() || headerless {
+        return Ok(None);
+    }
+    let found: Vec<Option<usize>> = want
+        .iter()
+        .map(|w| names.iter().position(|n| n == w))
+        .collect();
+    if found.iter().all(Option::is_some) {
+        return Ok(Some(found.into_iter().flatten().collect()));
+    }
+    if found.iter().all(Option::is_none) {
+        // Other names altogether (renamed columns): the columns are taken by position.
+        return Ok(None);
+    }
+    let missing: Vec<&str> = want
+        .iter()
+        .zip(&found)
+        .filter(|(_, f)| f.is_none())
+        .map(|(w, _)| w.as_str())
+        .collect();
+    Err(CliError::msg(format!(
+        "{source} has no column named {} of the model's features ({}); give the features in the \
+         model's order with --columns",
+        missing.join(", "),
+        want.join(", ")
+    )))
 }
 
 /// Columns carried unchanged to the front of the output: their names and their cells as text.
@@ -328,8 +392,29 @@ mod tests {
         )
         .unwrap();
         assert_eq!(d.features, vec![2, 3, 5]);
-        assert_eq!(d.numeric(), vec![2, 3, 4, 5]);
-        assert_eq!(d.weights_among_numeric(), Some(2));
+        assert_eq!(d.numeric(), vec![2, 3, 5, 4]);
+        assert_eq!(d.weights_among_numeric(), Some(3));
+        // --columns keeps the order given.
+        let o = resolve(
+            &ColumnSpec {
+                columns: Some("c,a".into()),
+                ..Default::default()
+            },
+            &n,
+            "t",
+        )
+        .unwrap();
+        assert_eq!(o.numeric(), vec![4, 2]);
+        assert!(!o.numeric_is_all(6));
+        // A model's features pick themselves, in the model's order.
+        let m = ColumnSpec {
+            ids: vec!["id".into()],
+            ..Default::default()
+        }
+        .for_model(&names(&["height", "b", "a"]));
+        assert_eq!(resolve(&m, &n, "t").unwrap().features, vec![5, 3, 2]);
+        let generic = ColumnSpec::default().for_model(&names(&["x_0", "x_1"]));
+        assert_eq!(generic.model_features, None);
     }
 
     #[test]

@@ -41,7 +41,7 @@ impl Table {
                 .collect(),
         });
         let numeric = plan.numeric();
-        let data = if numeric.len() == columns.len() {
+        let data = if plan.numeric_is_all(columns.len()) {
             data
         } else {
             data.select(Axis(1), &numeric)

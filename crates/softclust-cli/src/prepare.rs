@@ -3,6 +3,7 @@
 //! through the model file (so that `predict` writes the same file).
 
 use crate::cli::{InitName, InputArgs, SaveArgs};
+use crate::columns::ColumnSpec;
 use crate::error::{lib_error, CliResult};
 use crate::input::Table;
 use crate::model_io;
@@ -37,7 +38,7 @@ impl Prepared {
         kind: Standardize,
         quiet: bool,
     ) -> CliResult<Self> {
-        let mut table = read_table(input, opts, weights)?;
+        let mut table = read_table(input, opts, &ColumnSpec::new(opts, weights))?;
         let weights = table.take_weights()?.map(Array1::from);
         let mut p = Self::from_table(table, weights, kind, quiet)?;
         p.shape = Shape { top_k: opts.top_k };
@@ -94,7 +95,8 @@ pub fn read_for_model(
     input: Option<&str>,
     opts: &InputArgs,
 ) -> CliResult<(Table, Array2<f64>)> {
-    let mut table = read_table(input, opts, None)?;
+    let spec = ColumnSpec::new(opts, None).for_model(&file.feature_names);
+    let mut table = read_table(input, opts, &spec)?;
     model_io::check_width(file, &table.source, table.data.ncols())?;
     // Scaled in place: the raw values are not needed again.
     let mut z = std::mem::take(&mut table.data);

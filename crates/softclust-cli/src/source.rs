@@ -320,7 +320,7 @@ impl Source {
                     .map(|&j| block.column(j).iter().map(|v| v.to_string()).collect())
                     .collect(),
             });
-            let block = if numeric.len() == d {
+            let block = if numeric.iter().copied().eq(0..d) {
                 block
             } else {
                 block.select(Axis(1), numeric)
@@ -520,11 +520,10 @@ fn prim<T: arrow_array::types::ArrowPrimitiveType>(
 
 /// Reads a whole table from `path` (`None` or `-` = standard input): Parquet, `.npy`, CSV or
 /// TSV.
-pub fn read_table(path: Option<&str>, opts: &InputArgs, weights: Option<&str>) -> CliResult<Table> {
-    let spec = ColumnSpec::new(opts, weights);
+pub fn read_table(path: Option<&str>, opts: &InputArgs, spec: &ColumnSpec) -> CliResult<Table> {
     match path.filter(|p| *p != "-") {
-        Some(p) if is_parquet(p) => Source::parquet(p, format!("'{p}'"), &spec)?.read_all(),
-        _ => read_text_or_npy(path, opts, &spec),
+        Some(p) if is_parquet(p) => Source::parquet(p, format!("'{p}'"), spec)?.read_all(),
+        _ => read_text_or_npy(path, opts, spec),
     }
 }
 

@@ -291,6 +291,56 @@ fn ids_through_predict_soft_npy_and_parquet_output() {
         ],
         "has 2 columns but the model was fitted on 3 (a, b, c)",
     );
+    // Without --columns, predict picks the model's features from the header by name, in the
+    // model's order, whatever the file's order and other columns.
+    let (ids, names, x, cat) = records(50);
+    let mut shuffled = "c,colour,name,b,id,a\n".to_string();
+    for i in 0..50 {
+        shuffled.push_str(&format!(
+            "{},{},{},{},{},{}\n",
+            x[i][2],
+            cat[i],
+            quote(&names[i]),
+            x[i][1],
+            ids[i],
+            x[i][0]
+        ));
+    }
+    let sh = dir.path().join("shuffled.csv");
+    std::fs::write(&sh, shuffled).unwrap();
+    let by_name = ok(&[
+        "predict",
+        "--model",
+        model.to_str().unwrap(),
+        sh.to_str().unwrap(),
+        "--id",
+        "name",
+    ]);
+    assert_eq!(by_name, fit);
+    // --columns keeps the order given: the model's order here, so the same again.
+    let given = ok(&[
+        "predict",
+        "--model",
+        model.to_str().unwrap(),
+        sh.to_str().unwrap(),
+        "--columns",
+        "a,b,c",
+        "--id",
+        "name",
+    ]);
+    assert_eq!(given, fit);
+    let missing = dir.path().join("missing.csv");
+    std::fs::write(&missing, "a,b,z\n1,2,3\n").unwrap();
+    fails(
+        &[
+            "predict",
+            "--model",
+            model.to_str().unwrap(),
+            missing.to_str().unwrap(),
+        ],
+        "has no column named c of the model's features (a, b, c); give the features in the \
+         model's order with --columns",
+    );
     // Parquet output carries the IDs as a text column.
     let out_pq = dir.path().join("o.parquet");
     ok(&[

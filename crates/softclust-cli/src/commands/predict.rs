@@ -17,7 +17,10 @@ pub fn run(a: &PredictArgs, quiet: bool) -> CliResult<()> {
         .input
         .as_deref()
         .filter(|p| *p != "-")
-        .map(|p| Source::open(p, &ColumnSpec::new(&a.input_opts, None)))
+        .map(|p| {
+            let spec = ColumnSpec::new(&a.input_opts, None).for_model(&file.feature_names);
+            Source::open(p, &spec)
+        })
         .transpose()?
         .flatten();
     let out = match src {

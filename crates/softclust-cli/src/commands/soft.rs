@@ -1,6 +1,7 @@
 //! `softclust soft`: memberships from a distance matrix you bring.
 
 use crate::cli::SoftArgs;
+use crate::columns::ColumnSpec;
 use crate::error::{lib_error, CliError, CliResult};
 use crate::output::{wants_parquet, write_membership, write_to, Columns};
 use crate::prepare::describe_soft;
@@ -9,7 +10,11 @@ use softclust::{DistanceKind, SoftKind};
 
 pub fn run(a: &SoftArgs, quiet: bool) -> CliResult<()> {
     let method = a.soft_opts.spec(a.method).method();
-    let table = read_table(a.distances.as_deref(), &a.input_opts, None)?;
+    let table = read_table(
+        a.distances.as_deref(),
+        &a.input_opts,
+        &ColumnSpec::new(&a.input_opts, None),
+    )?;
     let needs_dim = match a.method {
         SoftKind::Softmax => a.soft_opts.sigma.is_none(),
         SoftKind::InversePower => a.soft_opts.power.is_none(),
