@@ -8,6 +8,13 @@
 
 use crate::cli::InputArgs;
 use crate::error::{CliError, CliResult};
+use arrow_array::cast::AsArray;
+use arrow_array::types::{
+    ArrowPrimitiveType, Float32Type, Float64Type, Int16Type, Int32Type, Int64Type, Int8Type,
+    UInt16Type, UInt32Type, UInt64Type, UInt8Type,
+};
+use arrow_array::{Array, ArrayRef};
+use arrow_schema::DataType;
 
 /// The column flags of one command, before they are matched with a table's header.
 #[derive(Debug, Clone, Default)]
@@ -310,30 +317,56 @@ fn model_order(spec: &ColumnSpec, names: &[String], source: &str) -> CliResult<O
     )))
 }
 
-/// Columns carried unchanged to the front of the output: their names and their cells as text.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// One carried column: text cells (CSV, TSV, standard input, `.npy`), or a Parquet column as
+/// Arrow read it, so that Parquet output keeps its type.
+#[derive(Debug, Clone)]
+pub enum Carried {
+    Text(Vec<String>),
+    Arrow(ArrayRef),
+}
+
+impl Carried {
+    fn len(&self) -> usize {
+        match self {
+            Carried::Text(v) => v.len(),
+            Carried::Arrow(a) => a.len(),
+        }
+    }
+}
+
+/// Columns carried unchanged to the front of the output: their names and their cells.
+#[derive(Debug, Clone, Default)]
 pub struct Front {
     /// Output column names.
     pub names: Vec<String>,
-    /// `cols[j][i]`: the cell of column `j` in row `i`.
-    pub cols: Vec<Vec<String>>,
+    /// `cols[j]`: the cells of column `j`, one per row.
+    pub cols: Vec<Carried>,
 }
 
 impl Front {
-    /// No columns, for `names`.
+    /// No rows yet, for `names`.
     pub fn new(names: Vec<String>) -> Self {
-        let cols = vec![Vec::new(); names.len()];
+        let cols = vec![Carried::Text(Vec::new()); names.len()];
         Front { names, cols }
     }
 
     /// Appends the rows of `other` (the same columns).
-    pub fn extend(&mut self, other: Front) {
+    pub fn extend(&mut self, other: Front) -> CliResult<()> {
         for (c, o) in self.cols.iter_mut().zip(other.cols) {
-            c.extend(o);
+            match (&mut *c, o) {
+                (Carried::Text(a), Carried::Text(b)) => a.extend(b),
+                (Carried::Arrow(a), Carried::Arrow(b)) => {
+                    *a = arrow_select::concat::concat(&[a.as_ref(), b.as_ref()])
+                        .map_err(|e| CliError::msg(format!("joining carried columns: {e}")))?;
+                }
+                (c, o) if c.len() == 0 => *c = o,
+                _ => return Err(CliError::msg("carried columns of different kinds")),
+            }
         }
+        Ok(())
     }
 
-    /// Rows `start..start + len`.
+    /// Rows from `start` on.
     pub fn rows(&self, start: usize) -> FrontRows<'_> {
         FrontRows { front: self, start }
     }
@@ -346,6 +379,12 @@ pub struct FrontRows<'a> {
     pub start: usize,
 }
 
+/// `len` cells of a carried column.
+pub enum CarriedCells<'a> {
+    Text(&'a [String]),
+    Arrow(ArrayRef),
+}
+
 impl<'a> FrontRows<'a> {
     /// The same rows shifted by `by`.
     pub fn offset(self, by: usize) -> Self {
@@ -356,8 +395,64 @@ impl<'a> FrontRows<'a> {
     }
 
     /// Column `j`'s cells of `len` rows.
-    pub fn column(&self, j: usize, len: usize) -> &'a [String] {
-        &self.front.cols[j][self.start..self.start + len]
+    pub fn column(&self, j: usize, len: usize) -> CarriedCells<'a> {
+        match &self.front.cols[j] {
+            Carried::Text(v) => CarriedCells::Text(&v[self.start..self.start + len]),
+            Carried::Arrow(a) => CarriedCells::Arrow(a.slice(self.start, len)),
+        }
+    }
+}
+
+/// Whether an Arrow column of type `t` can be carried (written back as it is to Parquet, as
+/// text to CSV).
+pub fn carriable(t: &DataType) -> bool {
+    matches!(
+        t,
+        DataType::Utf8
+            | DataType::LargeUtf8
+            | DataType::Utf8View
+            | DataType::Boolean
+            | DataType::Float64
+            | DataType::Float32
+            | DataType::Int8
+            | DataType::Int16
+            | DataType::Int32
+            | DataType::Int64
+            | DataType::UInt8
+            | DataType::UInt16
+            | DataType::UInt32
+            | DataType::UInt64
+    )
+}
+
+/// Cell `i` of a carried Arrow column as CSV text (a null is an empty cell).
+pub fn arrow_cell(col: &dyn Array, i: usize) -> String {
+    if col.is_null(i) {
+        return String::new();
+    }
+    fn prim<T: ArrowPrimitiveType>(col: &dyn Array, i: usize) -> String
+    where
+        T::Native: std::fmt::Display,
+    {
+        col.as_primitive::<T>().value(i).to_string()
+    }
+    match col.data_type() {
+        DataType::Utf8 => col.as_string::<i32>().value(i).to_string(),
+        DataType::LargeUtf8 => col.as_string::<i64>().value(i).to_string(),
+        DataType::Utf8View => col.as_string_view().value(i).to_string(),
+        DataType::Boolean => col.as_boolean().value(i).to_string(),
+        DataType::Float64 => prim::<Float64Type>(col, i),
+        DataType::Float32 => prim::<Float32Type>(col, i),
+        DataType::Int8 => prim::<Int8Type>(col, i),
+        DataType::Int16 => prim::<Int16Type>(col, i),
+        DataType::Int32 => prim::<Int32Type>(col, i),
+        DataType::Int64 => prim::<Int64Type>(col, i),
+        DataType::UInt8 => prim::<UInt8Type>(col, i),
+        DataType::UInt16 => prim::<UInt16Type>(col, i),
+        DataType::UInt32 => prim::<UInt32Type>(col, i),
+        DataType::UInt64 => prim::<UInt64Type>(col, i),
+        // Types that cannot be carried are refused when the file is opened.
+        _ => String::new(),
     }
 }
 

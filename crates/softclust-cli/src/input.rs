@@ -2,7 +2,7 @@
 //! or standard input. Every defect is reported with the line and column it is on.
 
 use crate::cli::InputArgs;
-use crate::columns::{resolve, ColumnSpec, Front, Plan};
+use crate::columns::{resolve, Carried, ColumnSpec, Front, Plan};
 use crate::error::{CliError, CliResult};
 use ndarray::{Array2, Axis};
 use std::io::Read;
@@ -37,7 +37,7 @@ impl Table {
             cols: plan
                 .front
                 .iter()
-                .map(|&j| data.column(j).iter().map(|v| v.to_string()).collect())
+                .map(|&j| Carried::Text(data.column(j).iter().map(|v| v.to_string()).collect()))
                 .collect(),
         });
         let numeric = plan.numeric();
@@ -264,7 +264,9 @@ fn read_text(
         }
         if let Some(f) = front.as_mut() {
             for (c, &j) in f.cols.iter_mut().zip(&plan.front) {
-                c.push(r[j].to_string());
+                if let Carried::Text(v) = c {
+                    v.push(r[j].to_string());
+                }
             }
         }
         n_rows += 1;

@@ -7,7 +7,7 @@
 //! [`install_signal_cleanup`]): no partial output and no stray temporary file is left. Every
 //! output path is checked by [`check_paths`] before any work starts.
 
-use crate::columns::{Front, FrontRows};
+use crate::columns::{arrow_cell, CarriedCells, Front, FrontRows};
 use crate::error::{lib_error, CliError, CliResult};
 use ndarray::{Array1, Array2, ArrayView2};
 use softclust::float::Shortest;
@@ -308,6 +308,8 @@ impl Columns {
 /// The cells of one output column for a block of rows.
 pub enum Cells<'a> {
     Text(&'a [String]),
+    /// A carried Parquet column, written back with its type (as text to CSV).
+    Arrow(arrow_array::ArrayRef),
     Float(Vec<f64>),
     Int(Vec<i64>),
 }
@@ -339,7 +341,10 @@ impl<'a> OutBlock<'a> {
         if let Some(f) = front {
             for (j, name) in f.front.names.iter().enumerate() {
                 b.names.push(name.clone());
-                b.cells.push(Cells::Text(f.column(j, n)));
+                b.cells.push(match f.column(j, n) {
+                    CarriedCells::Text(t) => Cells::Text(t),
+                    CarriedCells::Arrow(a) => Cells::Arrow(a),
+                });
             }
         }
         let k = m.n_clusters();
@@ -458,6 +463,7 @@ impl BlockWriter {
                 }
                 match c {
                     Cells::Text(t) => csv_cell(w, &t[i])?,
+                    Cells::Arrow(a) => csv_cell(w, &arrow_cell(a.as_ref(), i))?,
                     Cells::Float(v) => write!(w, "{}", Shortest(v[i]))?,
                     Cells::Int(v) => write!(w, "{}", v[i])?,
                 }
@@ -536,12 +542,13 @@ impl ParquetBlocks {
             .iter()
             .zip(&b.cells)
             .map(|(name, c)| {
-                let t = match c {
-                    Cells::Text(_) => DataType::Utf8,
-                    Cells::Float(_) => DataType::Float64,
-                    Cells::Int(_) => DataType::Int64,
+                let (t, nullable) = match c {
+                    Cells::Text(_) => (DataType::Utf8, false),
+                    Cells::Arrow(a) => (a.data_type().clone(), true),
+                    Cells::Float(_) => (DataType::Float64, false),
+                    Cells::Int(_) => (DataType::Int64, false),
                 };
-                Field::new(name.clone(), t, false)
+                Field::new(name.clone(), t, nullable)
             })
             .collect();
         let schema = std::sync::Arc::new(Schema::new(fields));
@@ -562,6 +569,7 @@ impl ParquetBlocks {
             .map(|c| -> ArrayRef {
                 match c {
                     Cells::Text(t) => std::sync::Arc::new(StringArray::from_iter_values(t.iter())),
+                    Cells::Arrow(a) => a.clone(),
                     Cells::Float(v) => {
                         std::sync::Arc::new(Float64Array::from_iter_values(v.iter().copied()))
                     }

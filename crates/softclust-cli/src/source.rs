@@ -5,7 +5,7 @@
 //! the same blocks once into one matrix.
 
 use crate::cli::InputArgs;
-use crate::columns::{resolve, ColumnSpec, Front, Plan};
+use crate::columns::{carriable, resolve, Carried, ColumnSpec, Front, Plan};
 use crate::error::{CliError, CliResult};
 use crate::input::{npy_info, read_text_or_npy, NpyInfo, Table};
 use arrow_array::cast::AsArray;
@@ -317,7 +317,9 @@ impl Source {
                 names: self.front_names.clone(),
                 cols: cols
                     .iter()
-                    .map(|&j| block.column(j).iter().map(|v| v.to_string()).collect())
+                    .map(|&j| {
+                        Carried::Text(block.column(j).iter().map(|v| v.to_string()).collect())
+                    })
                     .collect(),
             });
             let block = if numeric.iter().copied().eq(0..d) {
@@ -358,17 +360,13 @@ impl Source {
         for batch in reader {
             let batch = batch.map_err(|e| CliError::msg(format!("{src}: {e}")))?;
             let block = self.batch_to_rows(&batch, &numeric_at, start)?;
-            let carried = front
-                .map(|cols| -> CliResult<Front> {
-                    Ok(Front {
-                        names: self.front_names.clone(),
-                        cols: cols
-                            .iter()
-                            .map(|&j| column_text(batch.column(at(j)).as_ref(), &self.source))
-                            .collect::<CliResult<_>>()?,
-                    })
-                })
-                .transpose()?;
+            let carried = front.map(|cols| Front {
+                names: self.front_names.clone(),
+                cols: cols
+                    .iter()
+                    .map(|&j| Carried::Arrow(batch.column(at(j)).clone()))
+                    .collect(),
+            });
             let b = block.nrows();
             f(start, block, carried)?;
             start += b;
@@ -452,7 +450,7 @@ impl Source {
         self.for_each_block_front(BLOCK_ROWS, &mut |_, b, f| {
             values.extend(b.iter().copied());
             if let (Some(all), Some(f)) = (front.as_mut(), f) {
-                all.extend(f);
+                all.extend(f)?;
             }
             Ok(())
         })?;
@@ -542,78 +540,4 @@ fn is_numeric(t: &DataType) -> bool {
             | DataType::UInt32
             | DataType::UInt64
     )
-}
-
-/// Whether a Parquet column of type `t` can be copied to the output as text.
-fn carriable(t: &DataType) -> bool {
-    is_numeric(t)
-        || matches!(
-            t,
-            DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View | DataType::Boolean
-        )
-}
-
-/// A carried Parquet column's cells as text (a null is an empty cell).
-fn column_text(col: &dyn Array, source: &str) -> CliResult<Vec<String>> {
-    fn cells<T: arrow_array::types::ArrowPrimitiveType>(col: &dyn Array) -> Vec<String>
-    where
-        T::Native: std::fmt::Display,
-    {
-        let a = col.as_primitive::<T>();
-        (0..a.len())
-            .map(|i| {
-                if a.is_null(i) {
-                    String::new()
-                } else {
-                    a.value(i).to_string()
-                }
-            })
-            .collect()
-    }
-    let n = col.len();
-    let text = |get: &dyn Fn(usize) -> String| -> Vec<String> {
-        (0..n)
-            .map(|i| {
-                if col.is_null(i) {
-                    String::new()
-                } else {
-                    get(i)
-                }
-            })
-            .collect()
-    };
-    Ok(match col.data_type() {
-        DataType::Utf8 => {
-            let a = col.as_string::<i32>();
-            text(&|i| a.value(i).to_string())
-        }
-        DataType::LargeUtf8 => {
-            let a = col.as_string::<i64>();
-            text(&|i| a.value(i).to_string())
-        }
-        DataType::Utf8View => {
-            let a = col.as_string_view();
-            text(&|i| a.value(i).to_string())
-        }
-        DataType::Boolean => {
-            let a = col.as_boolean();
-            text(&|i| a.value(i).to_string())
-        }
-        DataType::Float64 => cells::<Float64Type>(col),
-        DataType::Float32 => cells::<Float32Type>(col),
-        DataType::Int8 => cells::<Int8Type>(col),
-        DataType::Int16 => cells::<Int16Type>(col),
-        DataType::Int32 => cells::<Int32Type>(col),
-        DataType::Int64 => cells::<Int64Type>(col),
-        DataType::UInt8 => cells::<UInt8Type>(col),
-        DataType::UInt16 => cells::<UInt16Type>(col),
-        DataType::UInt32 => cells::<UInt32Type>(col),
-        DataType::UInt64 => cells::<UInt64Type>(col),
-        t => {
-            return Err(CliError::msg(format!(
-                "{source}: a carried column has type {t}; --id and --append take text, integer, \
-                 float or boolean columns"
-            )))
-        }
-    })
 }

@@ -245,6 +245,31 @@ fn append_writes_the_input_row_first_for_every_reader() {
     for c in ["p_0", "p_1", "max_p", "entropy"] {
         assert_eq!(num(&from_pq, c), num(&t, c));
     }
+    // Parquet to Parquet: carried columns keep their types (int64 ids, text names).
+    let out = dir.path().join("o.parquet");
+    ok(&[
+        &base[..],
+        &[pq.to_str().unwrap(), "-o", out.to_str().unwrap()],
+    ]
+    .concat());
+    let f = std::fs::File::open(&out).unwrap();
+    let r = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(f)
+        .unwrap()
+        .build()
+        .unwrap();
+    let batches: Vec<RecordBatch> = r.map(|b| b.unwrap()).collect();
+    let schema = batches[0].schema();
+    use arrow_schema::DataType;
+    assert_eq!(schema.field(0).data_type(), &DataType::Int64);
+    assert_eq!(schema.field(1).data_type(), &DataType::Utf8);
+    assert_eq!(schema.field(2).data_type(), &DataType::Float64);
+    let ids = batches[0]
+        .column(0)
+        .as_any()
+        .downcast_ref::<Int64Array>()
+        .unwrap();
+    assert_eq!(ids.value(3), 1003);
+    assert_eq!(batches.iter().map(|b| b.num_rows()).sum::<usize>(), 40);
 }
 
 #[test]
