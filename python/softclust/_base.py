@@ -201,6 +201,13 @@ class ModelFileMixin:
         try:
             with os.fdopen(fd, "w") as f:
                 f.write(text + "\n")
+            # As the CLI: an existing file keeps its mode, a new one gets 0644 (mkstemp's
+            # temporary file is 0600, which would hide the model from other users).
+            try:
+                mode = os.stat(path).st_mode & 0o7777
+            except FileNotFoundError:
+                mode = 0o644
+            os.chmod(tmp, mode)
             os.replace(tmp, path)
         except BaseException:
             if os.path.exists(tmp):

@@ -285,18 +285,41 @@ def _lazy_rows(X, fn, width, dtype, columns=None):
     return X.map_blocks(lambda b: fn(np.ascontiguousarray(b)), chunks=(X.chunks[0], (width,)), dtype=dtype)
 
 
-def _contract_frame(est, X, width):
-    """The membership contract of a dask dataframe, lazily: ``p_0..p_{k-1}, label, max_p,
-    margin, entropy`` with the input's index."""
-    cols = [f"p_{j}" for j in range(width)] + ["label", "max_p", "margin", "entropy"]
+def _contract_frame(est, X, width, top_k=None):
+    """The membership contract of a dask dataframe, lazily: ``p_0..p_{k-1}`` (``p_noise``),
+    ``label, max_p, margin, entropy`` with the input's index; with ``top_k``, the top-K form
+    ``c_1, p_1, ..., c_K, p_K, label, max_p, margin, entropy`` (and ``p_noise``), each block cut
+    by the core without its dense memberships."""
     model = est._model
+    summary = ["label", "max_p", "margin", "entropy"]
+    if top_k is None:
+        cols = est._proba_columns(width) + summary
 
-    def fn(b):
-        m = model.memberships(_as_float(b), 1)
-        return np.column_stack([m["proba"], m["label"], m["max_p"], m["margin"], m["entropy"]])
+        def fn(b):
+            m = model.memberships(_as_float(b), 1)
+            return np.column_stack([m["proba"], m["label"], m["max_p"], m["margin"], m["entropy"]])
 
-    out = _lazy_rows(X, fn, None, np.float64, cols)
-    return out.astype({"label": "int64"})
+        return _lazy_rows(X, fn, None, np.float64, cols).astype({"label": "int64"})
+    noise = getattr(est, "_noise_weight", None) is not None
+    k = width - int(noise)
+    kt = check_int("top_k", top_k)
+    if kt > k:
+        raise ValueError(f"top_k = {kt}: keep from 1 to {k} probabilities per row (the model has {k} clusters)")
+    tops = [name for t in range(1, kt + 1) for name in (f"c_{t}", f"p_{t}")]
+    cols = tops + summary + (["p_noise"] if noise else [])
+
+    def fn_top(b):
+        d = model.top_k(_as_float(b), kt, 1)
+        parts = []
+        for t in range(kt):
+            parts += [d["index"][:, t], d["proba"][:, t]]
+        parts += [d["label"], d["max_p"], d["margin"], d["entropy"]]
+        if d["noise"] is not None:
+            parts.append(d["noise"])
+        return np.column_stack(parts)
+
+    ints = {c: "int64" for c in cols if c.startswith("c_")} | {"label": "int64"}
+    return _lazy_rows(X, fn_top, None, np.float64, cols).astype(ints)
 
 
 def _as_float(b):
@@ -341,17 +364,19 @@ class _DaskMixin:
             return self._lazy(X, "predict_proba", self._n_columns())
         return super().predict_proba(X)
 
-    def memberships(self, X):
+    def memberships(self, X, top_k=None):
         """The full contract; for dask input lazily: a dask dataframe with columns ``p_0..,
-        label, max_p, margin, entropy`` (the input's index kept for a dataframe)."""
+        label, max_p, margin, entropy`` (the input's index kept for a dataframe), or with
+        ``top_k=K`` the top-K form ``c_1, p_1, ..., c_K, p_K, label, ...`` computed block by
+        block without the dense memberships."""
         if _is_dask(X):
             X = self._dask_x(X)
             if not _is_frame(X):
                 import dask.dataframe as dd
 
                 X = dd.from_dask_array(X if len(X.chunks[1]) == 1 else X.rechunk({1: -1}))
-            return _contract_frame(self, X, self._n_columns())
-        return super().memberships(X)
+            return _contract_frame(self, X, self._n_columns(), top_k)
+        return super().memberships(X, top_k)
 
     def typicality(self, X, *args, **kwargs):
         """Typicality; for dask input the lazy outlier score ``1 - max_j t_ij`` per row."""

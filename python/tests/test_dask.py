@@ -160,6 +160,26 @@ def test_dataframe_with_unknown_partition_lengths_keeps_names_and_index(client, 
     np.testing.assert_array_equal(labels.to_numpy(), ref.label)
 
 
+def test_top_k_memberships_are_lazy_and_match_the_dense_rows(client, data):
+    X, _ = data
+    ddf = dd.from_pandas(pd.DataFrame(X, columns=["a", "b", "c"], index=np.arange(len(X)) * 2), npartitions=3)
+    gm = sd.GaussianMixture(3, covariance_type="diag", random_state=0).fit(ddf)
+    m = gm.memberships(ddf, top_k=2)
+    assert list(m.columns) == ["c_1", "p_1", "c_2", "p_2", "label", "max_p", "margin", "entropy"]
+    out = m.compute()
+    assert out.index.equals(pd.Index(np.arange(len(X)) * 2))
+    Xf = pd.DataFrame(X, columns=["a", "b", "c"])
+    ref = gm.memberships(Xf, top_k=2)
+    np.testing.assert_array_equal(out[["c_1", "c_2"]].to_numpy(), ref.top[0])
+    close(out[["p_1", "p_2"]].to_numpy(), ref.top[1])
+    close(out["entropy"].to_numpy(), ref.entropy)
+    assert out["c_1"].dtype == np.int64
+    # pandas input goes to the in-memory estimator: sparse probabilities.
+    assert ref.proba.format == "csr"
+    with pytest.raises(ValueError, match="top_k = 4"):
+        gm.memberships(ddf, top_k=4)
+
+
 def test_prediction_is_lazy(client, data):
     X, _ = data
     Xd = da.from_array(X, chunks=(500, 3))

@@ -195,3 +195,16 @@ def test_fitted_by_the_cli_predicts_in_python(args, X, new, tmp_path, cli):
         m = est.memberships(pd.DataFrame(data, columns=["f0", "f1", "f2"]))
         np.testing.assert_allclose(m.proba, proba, rtol=1e-12, atol=1e-15)
         np.testing.assert_array_equal(m.label, label)
+
+
+def test_saved_files_get_the_mode_a_plain_write_would(X, tmp_path):
+    km = KMeans(3, random_state=0).fit(X)
+    new = tmp_path / "new.json"
+    km.save(new)
+    assert os.stat(new).st_mode & 0o777 == 0o644
+    kept = tmp_path / "kept.json"
+    kept.write_text("{}")
+    os.chmod(kept, 0o600)
+    km.save(kept)
+    assert os.stat(kept).st_mode & 0o777 == 0o600
+    assert softclust.load(kept).predict(X).tolist() == km.predict(X).tolist()
