@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils import check_random_state
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, ClusterMixin, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
@@ -48,20 +52,28 @@ class KMeans(ModelFileMixin, ClassNamePrefixFeaturesOutMixin, ClusterMixin, Tran
     ----------
     n_clusters : int, default=8
     init : {"k-means++", "random"} or array of shape (n_clusters, n_features), default="k-means++"
+        or a callable ``init(X, n_clusters, random_state)`` returning the centres.
     n_init : "auto" or int, default="auto"
-        Restarts: "auto" is 1 for k-means++ and given centres, 10 for random.
+        Restarts: "auto" is 1 for k-means++ and given centres, 10 for random and a callable.
     max_iter : int, default=300
     tol : float, default=1e-4
         Relative to the mean per-feature variance.
     random_state : int, RandomState instance or None, default=None
+    copy_x : bool, default=True
+        Accepted for scikit-learn compatibility: softclust never modifies ``X`` (the kernels
+        centre the data on the fly), so both values leave it untouched.
+    algorithm : {"lloyd", "elkan"}, default="lloyd"
+        Accepted for scikit-learn compatibility. Both run the same exact Lloyd iterations
+        (scikit-learn's Elkan gives the same fixed point; so does ours, trivially).
     soft : {"softmax", "inverse-power", "minmax", "anchored"}, default="softmax"
     sigma, power, per_cluster_variance, size_weights, temperature : soft options
     near, half, far, far_value : anchored score options
     n_jobs : int, default=None
         Threads (None or -1: all cores). Results do not depend on it.
     verbose : int, default=0
-        1 prints a line per restart (iterations, inertia) and the best; 2 also a line per
-        iteration, as the fit runs.
+        1 (or more) prints scikit-learn's lines as the fit runs ("Initialization complete",
+        "Iteration i, inertia v.", "Converged at iteration i: ..."), a summary line per
+        restart and one for the best.
 
     Attributes
     ----------
@@ -103,6 +115,8 @@ class KMeans(ModelFileMixin, ClassNamePrefixFeaturesOutMixin, ClusterMixin, Tran
         far_value=DEFAULTS["far_value"],
         n_jobs=None,
         verbose=0,
+        copy_x=True,
+        algorithm="lloyd",
     ):
         self.n_clusters = n_clusters
         self.init = init
@@ -122,33 +136,22 @@ class KMeans(ModelFileMixin, ClassNamePrefixFeaturesOutMixin, ClusterMixin, Tran
         self.far_value = far_value
         self.n_jobs = n_jobs
         self.verbose = verbose
+        self.copy_x = copy_x
+        self.algorithm = algorithm
 
     def fit(self, X, y=None, sample_weight=None):
         """Fits k-means and its soft step on ``X``."""
         X = check_x(self, X, reset=True)
         sw = check_weights(sample_weight, X)
-        init_centers = None
-        if isinstance(self.init, str):
-            if self.init not in ("k-means++", "random"):
-                raise ValueError(f"init must be 'k-means++', 'random' or an array of centres, got {self.init!r}")
-        else:
-            init_centers = np.ascontiguousarray(np.asarray(self.init, dtype=np.float64))
-        if self.n_init == "auto":
-            n_init = None
-        else:
-            try:
-                n_init = check_int("n_init", self.n_init)
-            except InvalidParameterError:
-                raise InvalidParameterError(f"n_init must be 'auto' or an integer >= 1, got {self.n_init!r}") from None
-        check_positive_ints(self, "n_clusters", "max_iter")
+        self._check_params(X)
         config = {
             "n_clusters": int(self.n_clusters),
             "init": self.init if isinstance(self.init, str) else "k-means++",
-            "init_centers": init_centers,
-            "n_init": n_init,
+            "init_centers": None,
+            "n_init": None if self._n_init_auto else self._n_init,
             "max_iter": int(self.max_iter),
             "tol": real("tol", self.tol),
-            "seed": seed_from(self.random_state),
+            "seed": None,
             "soft": soft_options(
                 self.soft, sigma=self.sigma, power=self.power, per_cluster_variance=self.per_cluster_variance,
                 size_weights=self.size_weights, temperature=self.temperature, near=self.near, half=self.half,
@@ -156,15 +159,106 @@ class KMeans(ModelFileMixin, ClassNamePrefixFeaturesOutMixin, ClusterMixin, Tran
             ),
         }
         verbose = check_int("verbose", self.verbose, low=0)
-        self._set_model(_rs.kmeans_fit(X, sw, config, n_threads(self.n_jobs), verbose))
+        threads = n_threads(self.n_jobs)
+        if isinstance(self.init, str):
+            config["seed"] = seed_from(self.random_state)
+            model = _rs.kmeans_fit(X, sw, config, threads, verbose)
+        else:
+            # Given centres (one run), or a callable called once per run, as scikit-learn does;
+            # the run of least inertia wins.
+            rng = check_random_state(self.random_state)
+            config["n_init"] = None
+            config["seed"] = 0
+            model = None
+            for _ in range(self._n_init):
+                config["init_centers"] = self._initial_centers(X, rng)
+                m = _rs.kmeans_fit(X, sw, config, threads, verbose)
+                if model is None or m.params()["inertia"] < model.params()["inertia"]:
+                    model = m
+        self._dtype = X.dtype
+        self._set_model(model)
+        distinct = np.unique(self.labels_).size
+        if distinct < self.n_clusters:
+            warnings.warn(
+                f"Number of distinct clusters ({distinct}) found smaller than n_clusters "
+                f"({self.n_clusters}). Possibly due to duplicate points in X.",
+                ConvergenceWarning,
+                stacklevel=2,
+            )
         if not self.converged_:
             warn_not_converged("k-means", self.n_iter_, "raise max_iter or tol")
         return self
 
+    def _check_params(self, X):
+        """scikit-learn's parameter checks, with its messages; sets ``_n_init``."""
+        check_positive_ints(self, "n_clusters", "max_iter")
+        if self.algorithm not in ("lloyd", "elkan"):
+            raise InvalidParameterError(
+                f"The 'algorithm' parameter of {type(self).__name__} must be a str among "
+                f"{{'lloyd', 'elkan'}}. Got {self.algorithm!r} instead."
+            )
+        if not isinstance(self.copy_x, (bool, np.bool_)):
+            raise InvalidParameterError(f"The 'copy_x' parameter of {type(self).__name__} must be an instance of "
+                                        f"'bool'. Got {self.copy_x!r} instead.")
+        if isinstance(self.init, str):
+            if self.init not in ("k-means++", "random"):
+                raise InvalidParameterError(
+                    f"The 'init' parameter of {type(self).__name__} must be a str among {{'k-means++', 'random'}}, "
+                    f"a callable or an array-like. Got {self.init!r} instead."
+                )
+        elif not callable(self.init):
+            self._check_centers(X, np.asarray(self.init))
+        if X.shape[0] < self.n_clusters:
+            raise ValueError(f"n_samples={X.shape[0]} should be >= n_clusters={self.n_clusters}.")
+        self._n_init_auto = self.n_init == "auto"
+        if self._n_init_auto:
+            random = callable(self.init) or (isinstance(self.init, str) and self.init == "random")
+            self._n_init = 10 if random else 1
+        else:
+            try:
+                self._n_init = check_int("n_init", self.n_init)
+            except InvalidParameterError:
+                raise InvalidParameterError(f"n_init must be 'auto' or an integer >= 1, got {self.n_init!r}") from None
+        if not isinstance(self.init, str) and not callable(self.init) and self._n_init != 1:
+            warnings.warn(
+                "Explicit initial center position passed: performing only one init in "
+                f"{type(self).__name__} instead of n_init={self._n_init}.",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+            self._n_init = 1
+        if self.algorithm == "elkan" and self.n_clusters == 1:
+            warnings.warn(
+                "algorithm='elkan' doesn't make sense for a single cluster. Using 'lloyd' instead.",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+
+    def _check_centers(self, X, centers):
+        if centers.ndim != 2 or centers.shape[0] != self.n_clusters:
+            raise ValueError(
+                f"The shape of the initial centers {centers.shape} does not match the number of "
+                f"clusters {self.n_clusters}."
+            )
+        if centers.shape[1] != X.shape[1]:
+            raise ValueError(
+                f"The shape of the initial centers {centers.shape} does not match the number of "
+                f"features of the data {X.shape[1]}."
+            )
+
+    def _initial_centers(self, X, rng):
+        """The given centres, or the callable's for this run, as float64 (validated)."""
+        if callable(self.init):
+            centers = np.asarray(self.init(X, self.n_clusters, random_state=rng))
+        else:
+            centers = np.asarray(self.init)
+        self._check_centers(X, centers)
+        return np.ascontiguousarray(centers, dtype=np.float64)
+
     def _set_model(self, model):
         self._model = model
         r = model.params()
-        self.cluster_centers_ = r["cluster_centers"]
+        self.cluster_centers_ = np.asarray(r["cluster_centers"]).astype(getattr(self, "_dtype", np.float64), copy=False)
         self._n_features_out = self.cluster_centers_.shape[0]
         if "labels" in r:
             self.labels_ = r["labels"]
@@ -190,7 +284,7 @@ class KMeans(ModelFileMixin, ClassNamePrefixFeaturesOutMixin, ClusterMixin, Tran
     def transform(self, X):
         """Euclidean distances to the centres, shape (n_samples, n_clusters)."""
         X = self._x(X)
-        return self._model.transform(X, n_threads(self.n_jobs))
+        return self._model.transform(X, n_threads(self.n_jobs)).astype(X.dtype, copy=False)
 
     def predict(self, X):
         """Nearest centre of each row."""

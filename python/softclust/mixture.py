@@ -3,9 +3,12 @@ weights, typicality, a noise component and automatic regularisation."""
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 from sklearn.base import BaseEstimator, DensityMixin
-from sklearn.utils.validation import check_is_fitted
+from sklearn.exceptions import ConvergenceWarning, NotFittedError
+from sklearn.utils.validation import check_array, check_is_fitted
 
 from . import _softclust as _rs
 from ._base import (
@@ -22,11 +25,60 @@ from ._base import (
     n_threads,
     real,
     seed_from,
-    warn_not_converged,
 )
 
-def _config(est, n_components=None, covariance_type=None) -> dict:
-    """The EM settings as the core takes them."""
+_PRECISION_SHAPES = {
+    "full": lambda k, d: (k, d, d),
+    "tied": lambda k, d: (d, d),
+    "diag": lambda k, d: (k, d),
+    "spherical": lambda k, d: (k,),
+}
+
+
+def _shaped(value, shape, name, nd=False):
+    """``value`` as a float array of ``shape``, else scikit-learn's ValueError."""
+    a = check_array(value, dtype=[np.float64, np.float32], ensure_2d=False, allow_nd=nd)
+    if a.shape != tuple(shape):
+        raise ValueError(f"The parameter '{name}' should have the shape of {tuple(shape)}, but got {a.shape}")
+    return a
+
+
+def _check_inits(est, d):
+    """Validates ``weights_init``, ``means_init`` and ``precisions_init`` as scikit-learn does
+    (same messages), returning them as float64 arrays for the core (None where not given)."""
+    k = int(est.n_components)
+    weights = means = precisions = None
+    if est.weights_init is not None:
+        w = _shaped(est.weights_init, (k,), "weights")
+        if np.any(w < 0.0) or np.any(w > 1.0):
+            raise ValueError(
+                "The parameter 'weights' should be in the range [0, 1], but got max value "
+                f"{w.max():.5f}, min value {w.min():.5f}"
+            )
+        atol = 1e-6 if w.dtype == np.float32 else 1e-8
+        if abs(1.0 - float(w.sum())) > atol:
+            raise ValueError(f"The parameter 'weights' should be normalized, but got sum(weights) = {w.sum():.5f}")
+        weights = np.ascontiguousarray(w, dtype=np.float64)
+    if est.means_init is not None:
+        means = np.ascontiguousarray(_shaped(est.means_init, (k, d), "means"), dtype=np.float64)
+    if est.precisions_init is not None:
+        t = est.covariance_type
+        if t not in _PRECISION_SHAPES:
+            raise ValueError(f"covariance_type must be one of {sorted(_PRECISION_SHAPES)}, got {t!r}")
+        p = _shaped(est.precisions_init, _PRECISION_SHAPES[t](k, d), f"{t} precision", nd=t == "full")
+        if t in ("diag", "spherical"):
+            if np.any(p <= 0.0):
+                raise ValueError(f"'{t} precision' should be positive")
+        else:
+            for m in p if t == "full" else [p]:
+                if not (np.allclose(m, m.T) and np.all(np.linalg.eigvalsh(m) > 0.0)):
+                    raise ValueError(f"'{t} precision' should be symmetric, positive-definite")
+        precisions = np.ascontiguousarray(p, dtype=np.float64)
+    return weights, means, precisions
+
+def _config(est, n_components=None, covariance_type=None, inits=(None, None, None)) -> dict:
+    """The EM settings as the core takes them (``inits``: the checked initial weights, means
+    and precisions)."""
     return {
         "n_components": int(est.n_components if n_components is None else n_components),
         "covariance_type": est.covariance_type if covariance_type is None else covariance_type,
@@ -35,9 +87,9 @@ def _config(est, n_components=None, covariance_type=None) -> dict:
         "max_iter": int(est.max_iter),
         "n_init": int(est.n_init),
         "init_params": est.init_params,
-        "weights_init": None if est.weights_init is None else np.ascontiguousarray(est.weights_init, dtype=np.float64),
-        "means_init": None if est.means_init is None else np.ascontiguousarray(est.means_init, dtype=np.float64),
-        "precisions_init": None if est.precisions_init is None else np.ascontiguousarray(est.precisions_init, dtype=np.float64),
+        "weights_init": inits[0],
+        "means_init": inits[1],
+        "precisions_init": inits[2],
         "seed": seed_from(est.random_state),
         "auto_regularize": bool(est.auto_regularize),
         "noise": real("noise", est.noise, optional=True),
@@ -108,11 +160,13 @@ class GaussianMixture(ModelFileMixin, DensityMixin, FrameOutputMixin, BaseEstima
     def _set_model(self, model):
         self._model = model
         r = model.params()
-        self.weights_ = r["weights"]
-        self.means_ = r["means"]
-        self.covariances_ = r["covariances"]
-        self.precisions_ = r["precisions"]
-        self.precisions_cholesky_ = r["precisions_cholesky"]
+        dtype = getattr(self, "_dtype", np.float64)
+        as_x = lambda a: np.asarray(a).astype(dtype, copy=False)  # noqa: E731
+        self.weights_ = as_x(r["weights"])
+        self.means_ = as_x(r["means"])
+        self.covariances_ = as_x(r["covariances"])
+        self.precisions_ = as_x(r["precisions"])
+        self.precisions_cholesky_ = as_x(r["precisions_cholesky"])
         self.converged_ = bool(r["converged"])
         self.n_iter_ = int(r["n_iter"])
         self.lower_bound_ = float(r["lower_bound"])
@@ -147,24 +201,49 @@ class GaussianMixture(ModelFileMixin, DensityMixin, FrameOutputMixin, BaseEstima
             warm = self._model
         X = check_x(self, X, reset=warm is None)
         sw = check_weights(sample_weight, X)
-        check_positive_ints(self, "n_components", "max_iter", "n_init")
+        check_positive_ints(self, "n_components", "n_init")
+        check_int("max_iter", self.max_iter, low=0)
         verbose = check_int("verbose", self.verbose, low=0)
         interval = check_int("verbose_interval", self.verbose_interval)
-        self._set_model(_rs.gmm_fit(X, sw, _config(self), warm, n_threads(self.n_jobs), verbose, interval))
-        if not self.converged_:
-            warn_not_converged(
-                "EM", self.n_iter_, "try different init parameters, or increase max_iter, tol, or check for degenerate data"
+        config = _config(self, inits=_check_inits(self, X.shape[1]))
+        model = _rs.gmm_fit(X, sw, config, warm, n_threads(self.n_jobs), verbose, interval)
+        self._dtype = X.dtype
+        self._set_model(model)
+        # max_iter=0 asks for the initialisation only: no warning then (as scikit-learn).
+        if not self.converged_ and self.max_iter > 0:
+            warnings.warn(
+                "Best performing initialization did not converge. Try different init parameters, or increase "
+                f"max_iter, tol, or check for degenerate data. (EM stopped after {self.n_iter_} iterations.)",
+                ConvergenceWarning,
+                stacklevel=3,
             )
         return self
 
+    def _set_parameters(self, params):
+        """scikit-learn's private helper, which its tests call: sets ``weights_``, ``means_``,
+        ``covariances_`` and ``precisions_cholesky_`` from the tuple ``params`` and derives
+        ``precisions_`` (``L L^T``, or the squares for diag and spherical). It only sets
+        attributes: the fitted model is dropped, so predicting needs a new fit."""
+        self.weights_, self.means_, self.covariances_, self.precisions_cholesky_ = params
+        pc = np.asarray(self.precisions_cholesky_)
+        if self.covariance_type == "full":
+            self.precisions_ = np.einsum("kij,klj->kil", pc, pc)
+        elif self.covariance_type == "tied":
+            self.precisions_ = pc @ pc.T
+        else:
+            self.precisions_ = pc**2
+        self._model = None
+
     def _x(self, X):
         check_is_fitted(self)
+        if getattr(self, "_model", None) is None:
+            raise NotFittedError("the parameters were set by _set_parameters, which leaves no fitted model; call fit")
         return check_x(self, X, reset=False)
 
     def score_samples(self, X):
         """Log-density of each row."""
         X = self._x(X)
-        return self._model.score_samples_and_log_proba(X, n_threads(self.n_jobs))[1]
+        return self._model.score_samples_and_log_proba(X, n_threads(self.n_jobs))[1].astype(X.dtype, copy=False)
 
     def criteria(self, X, sample_weight=None) -> dict:
         """Log-likelihood, mean log-likelihood, BIC, AIC and ICL of ``X`` (lower criteria are
@@ -174,19 +253,22 @@ class GaussianMixture(ModelFileMixin, DensityMixin, FrameOutputMixin, BaseEstima
         return self._model.criteria(X, sw, n_threads(self.n_jobs))
 
     def score(self, X, y=None, sample_weight=None):
-        """Mean (weighted) log-density."""
+        """Mean (weighted) log-density; unweighted, the mean of :meth:`score_samples` in the
+        dtype of ``X`` (as scikit-learn)."""
+        if sample_weight is None:
+            return float(self.score_samples(X).mean())
         return float(self.criteria(X, sample_weight)["mean_log_likelihood"])
 
     def predict_log_proba(self, X):
         """Log-responsibilities (with a last noise column when ``noise`` is set)."""
         X = self._x(X)
-        return self._model.score_samples_and_log_proba(X, n_threads(self.n_jobs))[0]
+        return self._model.score_samples_and_log_proba(X, n_threads(self.n_jobs))[0].astype(X.dtype, copy=False)
 
     def predict_proba(self, X):
         """Responsibilities (with a last noise column when ``noise`` is set; a DataFrame with
         columns ``p_0..`` (``p_noise``) under ``set_output(transform="pandas")``)."""
         Xc = self._x(X)
-        P = self._model.predict_proba(Xc, n_threads(self.n_jobs))
+        P = self._model.predict_proba(Xc, n_threads(self.n_jobs)).astype(Xc.dtype, copy=False)
         return self._frame(X, P, self._proba_columns(P.shape[1]))
 
     def predict(self, X):

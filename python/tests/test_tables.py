@@ -120,12 +120,19 @@ def test_verbose_prints_restarts_and_iterations(capsys):
     X = _data(200)
     KMeans(3, n_init=2, random_state=0, verbose=1).fit(X)
     out = capsys.readouterr().out.splitlines()
-    assert [line.split(":")[0] for line in out[:2]] == ["Initialization 0", "Initialization 1"]
+    # scikit-learn's lines, then a summary per restart and for the best
+    assert out[0] == "Initialization complete" and out.count("Initialization complete") == 2
+    assert out[1].startswith("Iteration 0, inertia ")
+    converged = [line for line in out if line.startswith("Converged at iteration ")]
+    assert len(converged) == 2 and all(
+        line.endswith("strict convergence.") or "within tolerance" in line for line in converged
+    )
+    assert [line.split(":")[0] for line in out if line.startswith("Initialization ") and ":" in line] == [
+        "Initialization 0", "Initialization 1"]
     assert out[-1].startswith("Best of 2 initializations: inertia ")
-    KMeans(3, random_state=0, verbose=2).fit(X)
+    KMeans(3, random_state=0, tol=0, verbose=2).fit(X)
     out = capsys.readouterr().out.splitlines()
-    assert out[0].startswith("Iteration 0, inertia ")
-    assert any(line.startswith("Initialization 0: ") for line in out)
+    assert any(line.endswith("strict convergence.") for line in out)
     KMeans(3, random_state=0).fit(X)
     assert capsys.readouterr().out == ""
     GaussianMixture(3, n_init=2, random_state=0, verbose=1).fit(X)

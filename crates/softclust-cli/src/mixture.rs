@@ -20,12 +20,26 @@ pub fn config(em: &EmArgs, k: usize, t: CovarianceType) -> GaussianMixture {
         .seed(em.seed)
 }
 
+/// Refuses `--max-iter 0`: the core allows it (initialisation only, as scikit-learn), but a
+/// command-line fit with no EM step writes a model without a lower bound.
+pub fn check(em: &EmArgs) -> CliResult<()> {
+    if em.max_iter == 0 {
+        return Err(lib_error(softclust::Error::InvalidParameter {
+            name: "max_iter",
+            value: "0".into(),
+            expected: "an integer >= 1",
+        }));
+    }
+    Ok(())
+}
+
 pub fn prepare(
     input: Option<&str>,
     opts: &InputArgs,
     em: &EmArgs,
     quiet: bool,
 ) -> CliResult<Prepared> {
+    check(em)?;
     Prepared::read(input, opts, em.weights.as_deref(), em.standardize, quiet)
 }
 

@@ -599,7 +599,7 @@ pub fn kmeans(a: &KmeansArgs, src: Source, quiet: bool) -> CliResult<()> {
             s.mean_z.view(),
             a.max_iter,
             tol_abs,
-            &mut |_, _| false,
+            &mut |_| false,
         )
     };
     progress.finish();
@@ -785,6 +785,7 @@ pub fn select(
     src: Source,
     quiet: bool,
 ) -> CliResult<(Streamed, softclust::Selection)> {
+    crate::mixture::check(em)?;
     let kmax = ks.iter().copied().max().unwrap_or(1);
     let (_, s) = Streamed::start(src, em.standardize, em.seed, "model selection", kmax, quiet)?;
     let d = s.columns.len();
@@ -809,6 +810,7 @@ pub fn select(
 /// `softclust gmm` out of core.
 pub fn gmm(a: &GmmArgs, src: Source, quiet: bool) -> CliResult<()> {
     let em = &a.em;
+    crate::mixture::check(em)?;
     let (mut timer, s) = Streamed::start(
         src,
         em.standardize,

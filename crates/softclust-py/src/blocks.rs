@@ -279,7 +279,7 @@ fn kmeans_drive<F: Float>(
         mu.view(),
         max_iter,
         tol_abs,
-        &mut |_, _| false,
+        &mut |_| false,
     );
     let out = match out {
         Ok(o) => o,

@@ -17,7 +17,16 @@ pyo3::create_exception!(
 );
 
 pub(crate) fn err(e: softclust::Error) -> PyErr {
-    SoftclustError::new_err(e.to_string())
+    match e {
+        // scikit-learn's wording first (its users and tests match on it), then the core's.
+        softclust::Error::IllConditioned { .. } => SoftclustError::new_err(format!(
+            "Fitting the mixture model failed because some components have ill-defined \
+             empirical covariance (for instance caused by singleton or collapsed samples). Try \
+             to decrease the number of components, increase reg_covar, or scale the input \
+             data. In detail: {e}"
+        )),
+        e => SoftclustError::new_err(e.to_string()),
+    }
 }
 
 pub(crate) fn bad(msg: impl Into<String>) -> PyErr {

@@ -24,7 +24,9 @@ pub struct KmeansConfig<'py> {
 
 /// Fits k-means with its soft step.
 ///
-/// `verbose` 1 prints one line per restart, 2 also one per iteration (as scikit-learn does).
+/// `verbose` >= 1 prints scikit-learn's lines ("Initialization complete", "Iteration i,
+/// inertia v.", "Converged at iteration i: ...") and one summary line per restart and for the
+/// best.
 #[pyfunction]
 #[pyo3(signature = (x, sample_weight, config, n_threads=None, verbose=0))]
 pub fn kmeans_fit<'py>(
@@ -88,10 +90,19 @@ pub fn kmeans_fit<'py>(
                 if run.is_some_and(|r| r.0 != p.run) {
                     end(run.take());
                 }
-                if verbose >= 2 {
+                if p.iteration == 0 {
+                    log.line("Initialization complete".to_string());
+                }
+                log.line(format!("Iteration {}, inertia {}.", p.iteration, p.inertia));
+                if p.labels_unchanged {
                     log.line(format!(
-                        "Iteration {}, inertia {:.6}.",
-                        p.iteration, p.inertia
+                        "Converged at iteration {}: strict convergence.",
+                        p.iteration
+                    ));
+                } else if p.shift <= p.tol_abs {
+                    log.line(format!(
+                        "Converged at iteration {}: center shift {} within tolerance {}.",
+                        p.iteration, p.shift, p.tol_abs
                     ));
                 }
                 run = Some((p.run, p.iteration + 1, p.inertia));

@@ -79,7 +79,7 @@ fn kmeans_parity(
         w: w.clone(),
         mu: mu.clone(),
     };
-    let out = lloyd_loop(&mut src, init, mu.view(), 300, tol_abs, &mut |_, _| false).unwrap();
+    let out = lloyd_loop(&mut src, init, mu.view(), 300, tol_abs, &mut |_| false).unwrap();
     assert_eq!(out.n_iter, mem.diagnostics().n_iter);
     assert_eq!(out.converged, mem.diagnostics().converged);
     assert_eq!(out.relocations, mem.diagnostics().empty_relocations);

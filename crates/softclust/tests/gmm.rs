@@ -533,14 +533,31 @@ fn rejects_bad_reg_covar() {
 }
 
 #[test]
-fn rejects_zero_max_iter() {
-    assert!(matches!(
-        err(GaussianMixture::new(2).max_iter(0)),
-        Error::InvalidParameter {
-            name: "max_iter",
-            ..
-        }
-    ));
+fn zero_max_iter_initialises_only() {
+    // scikit-learn 1.9: max_iter = 0 returns the initialisation, n_iter 0, not converged.
+    let x = array![
+        [0.0, 0.0],
+        [0.1, 0.2],
+        [5.0, 5.0],
+        [5.1, 4.9],
+        [0.2, 0.1],
+        [4.8, 5.2]
+    ];
+    let m = GaussianMixture::new(2)
+        .max_iter(0)
+        .seed(1)
+        .fit(x.view(), None)
+        .unwrap();
+    let d = m.diagnostics();
+    assert_eq!(d.n_iter, 0);
+    assert!(!d.converged);
+    assert!(d.lower_bounds.is_empty());
+    let one = GaussianMixture::new(2)
+        .max_iter(1)
+        .seed(1)
+        .fit(x.view(), None)
+        .unwrap();
+    assert_eq!(one.diagnostics().n_iter, 1);
 }
 
 #[test]

@@ -214,9 +214,6 @@ impl GaussianMixture {
         if !(self.reg_covar.is_finite() && self.reg_covar >= 0.0) {
             return Err(invalid("reg_covar", self.reg_covar, "a finite number >= 0"));
         }
-        if self.max_iter == 0 {
-            return Err(invalid("max_iter", 0, "an integer >= 1"));
-        }
         crate::data::check_restarts("n_init", self.n_init)?;
         if let Some(p0) = self.noise {
             if !(p0 > 0.0 && p0 < 1.0) {

@@ -31,6 +31,7 @@
 
 pub use super::lloyd::{
     apply_relocations, lloyd_loop, update_centers, Candidate, LloydPasses, LloydStats, LoopOutcome,
+    Step,
 };
 use super::lloyd::{assign, exact_deviations, farthest};
 use crate::data::check_matrix;

@@ -472,10 +472,23 @@ pub struct LoopOutcome<F> {
     pub stopped: bool,
 }
 
+/// One Lloyd iteration as the observer of [`lloyd_loop`] sees it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Step {
+    /// 0-based iteration.
+    pub iteration: usize,
+    /// Inertia of this iteration's assignment.
+    pub inertia: f64,
+    /// Total squared centre shift `sum_j |c_j' - c_j|²` of this iteration's centre step.
+    pub shift: f64,
+    /// Whether the labels are those of the previous iteration (strict convergence).
+    pub unchanged: bool,
+}
+
 /// Lloyd iterations from `init` over any source of passes: assignment statistics, empty
 /// clusters relocated, the centre step; it stops when the labels no longer change, when the
 /// total squared centre shift falls to `tol_abs`, after `max_iter` iterations, or when
-/// `on_iter(iteration, inertia)` returns true. Unchanged labels give an unchanged centre step,
+/// `on_iter` (given the [`Step`]) returns true. Unchanged labels give an unchanged centre step,
 /// so a source that cannot compare labels stops at the same iteration through the shift (0).
 pub fn lloyd_loop<F: Float>(
     passes: &mut dyn LloydPasses<F>,
@@ -483,7 +496,7 @@ pub fn lloyd_loop<F: Float>(
     mu: ArrayView1<'_, F>,
     max_iter: usize,
     tol_abs: f64,
-    on_iter: &mut dyn FnMut(usize, f64) -> bool,
+    on_iter: &mut dyn FnMut(Step) -> bool,
 ) -> crate::error::Result<LoopOutcome<F>> {
     let k = init.nrows();
     let mut out = LoopOutcome {
@@ -507,7 +520,13 @@ pub fn lloyd_loop<F: Float>(
         let (new_centers, shift) = update_centers(&acc, out.centers.view(), mu);
         out.centers = new_centers;
         // The observer returns true to stop (an interrupt); the caller reports it.
-        if on_iter(it, acc.inertia) {
+        let step = Step {
+            iteration: it,
+            inertia: acc.inertia,
+            shift,
+            unchanged: acc.unchanged,
+        };
+        if on_iter(step) {
             out.stopped = true;
             break;
         }
@@ -557,7 +576,7 @@ impl<F: Float> LloydPasses<F> for InMemory<'_, F> {
 
 /// Runs Lloyd's algorithm from `init` (k x d, original coordinates). `mu` is the centring
 /// vector (the data mean); `tol_abs` the absolute tolerance on the total squared centre shift;
-/// `on_iter(iteration, inertia)` after every iteration, which stops the run by returning true.
+/// `on_iter(step)` after every iteration, which stops the run by returning true.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn lloyd<F: Float>(
     x: ArrayView2<'_, F>,
@@ -566,7 +585,7 @@ pub(crate) fn lloyd<F: Float>(
     init: Array2<F>,
     max_iter: usize,
     tol_abs: f64,
-    on_iter: &mut dyn FnMut(usize, f64) -> bool,
+    on_iter: &mut dyn FnMut(Step) -> bool,
 ) -> Run<F> {
     let n = x.nrows();
     let mut src = InMemory {

@@ -95,6 +95,12 @@ pub struct Progress {
     pub max_iter: usize,
     /// Inertia of this iteration's assignment.
     pub inertia: f64,
+    /// Total squared centre shift of this iteration's centre step.
+    pub shift: f64,
+    /// Whether the labels did not change (strict convergence: the run stops here).
+    pub labels_unchanged: bool,
+    /// The absolute tolerance on `shift` (the run stops once `shift <= tol_abs`).
+    pub tol_abs: f64,
 }
 
 /// k-means configuration. Build with [`KMeans::new`], chain setters, then [`KMeans::fit`].
@@ -402,13 +408,16 @@ impl<F: Float> KMeans<F> {
             };
             let max_iter = self.max_iter;
             let stop = &self.interrupt;
-            let mut on_iter = |iteration: usize, inertia: f64| {
+            let mut on_iter = |step: lloyd::Step| {
                 progress(Progress {
                     run,
                     n_runs,
-                    iteration,
+                    iteration: step.iteration,
                     max_iter,
-                    inertia,
+                    inertia: step.inertia,
+                    shift: step.shift,
+                    labels_unchanged: step.unchanged,
+                    tol_abs,
                 });
                 stop.as_ref().is_some_and(|s| s.is_triggered())
             };
