@@ -326,6 +326,17 @@ def check_weights(sample_weight, X):
     return np.ascontiguousarray(sw, dtype=np.float64)
 
 
+def warn_em_not_converged(n_iter: int) -> None:
+    """scikit-learn's warning for a mixture whose best run did not converge (its wording, which
+    its users match on), with the iteration count."""
+    warnings.warn(
+        "Best performing initialization did not converge. Try different init parameters, or increase "
+        f"max_iter, tol, or check for degenerate data. (EM stopped after {n_iter} iterations.)",
+        ConvergenceWarning,
+        stacklevel=3,
+    )
+
+
 def warn_not_converged(what: str, n_iter: int, advice: str) -> None:
     warnings.warn(
         f"{what} did not converge in {n_iter} iterations; {advice}",

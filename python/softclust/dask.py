@@ -54,6 +54,7 @@ from ._base import (
     real,
     seed_from,
     soft_options,
+    warn_em_not_converged,
     warn_not_converged,
 )
 
@@ -659,7 +660,7 @@ class GaussianMixture(_DaskMixin, _mixture.GaussianMixture):
         )
         self._set_model(model)
         if not self.converged_:
-            warn_not_converged("EM", self.n_iter_, "try different init parameters, or increase max_iter, tol, or check for degenerate data")
+            warn_em_not_converged(self.n_iter_)
         return self
 
     def partial_fit(self, X, y=None, sample_weight=None, alpha=0.7):

@@ -148,7 +148,7 @@ class KMeans(ModelFileMixin, ClassNamePrefixFeaturesOutMixin, ClusterMixin, Tran
             "n_clusters": int(self.n_clusters),
             "init": self.init if isinstance(self.init, str) else "k-means++",
             "init_centers": None,
-            "n_init": None if self._n_init_auto else self._n_init,
+            "n_init": self._n_init,
             "max_iter": int(self.max_iter),
             "tol": real("tol", self.tol),
             "seed": None,
@@ -206,14 +206,11 @@ class KMeans(ModelFileMixin, ClassNamePrefixFeaturesOutMixin, ClusterMixin, Tran
                     f"The 'init' parameter of {type(self).__name__} must be a str among {{'k-means++', 'random'}}, "
                     f"a callable or an array-like. Got {self.init!r} instead."
                 )
-        elif not callable(self.init):
-            self._check_centers(X, np.asarray(self.init))
         if X.shape[0] < self.n_clusters:
             raise ValueError(f"n_samples={X.shape[0]} should be >= n_clusters={self.n_clusters}.")
-        self._n_init_auto = self.n_init == "auto"
-        if self._n_init_auto:
+        if self.n_init == "auto":
             random = callable(self.init) or (isinstance(self.init, str) and self.init == "random")
-            self._n_init = 10 if random else 1
+            self._n_init = DEFAULTS["kmeans_random_n_init"] if random else 1
         else:
             try:
                 self._n_init = check_int("n_init", self.n_init)

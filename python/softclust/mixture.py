@@ -3,11 +3,9 @@ weights, typicality, a noise component and automatic regularisation."""
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 from sklearn.base import BaseEstimator, DensityMixin
-from sklearn.exceptions import ConvergenceWarning, NotFittedError
+from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_array, check_is_fitted
 
 from . import _softclust as _rs
@@ -25,6 +23,7 @@ from ._base import (
     n_threads,
     real,
     seed_from,
+    warn_em_not_converged,
 )
 
 _PRECISION_SHAPES = {
@@ -211,12 +210,7 @@ class GaussianMixture(ModelFileMixin, DensityMixin, FrameOutputMixin, BaseEstima
         self._set_model(model)
         # max_iter=0 asks for the initialisation only: no warning then (as scikit-learn).
         if not self.converged_ and self.max_iter > 0:
-            warnings.warn(
-                "Best performing initialization did not converge. Try different init parameters, or increase "
-                f"max_iter, tol, or check for degenerate data. (EM stopped after {self.n_iter_} iterations.)",
-                ConvergenceWarning,
-                stacklevel=3,
-            )
+            warn_em_not_converged(self.n_iter_)
         return self
 
     def _set_parameters(self, params):

@@ -243,6 +243,7 @@ pub(crate) fn defaults<'py>(py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
     let d = PyDict::new(py);
     d.set_item("kmeans_max_iter", kmeans::defaults::MAX_ITER)?;
     d.set_item("kmeans_tol", kmeans::defaults::TOL)?;
+    d.set_item("kmeans_random_n_init", kmeans::defaults::RANDOM_N_INIT)?;
     d.set_item("gmm_tol", gmm::defaults::TOL)?;
     d.set_item("gmm_reg_covar", gmm::defaults::REG_COVAR)?;
     d.set_item("gmm_max_iter", gmm::defaults::MAX_ITER)?;
