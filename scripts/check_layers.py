@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 LAYERS = {
     "crates/softclust/src": [
         # kernels
-        {"error", "float", "simd", "matmul", "linalg", "data", "distance", "rng", "special", "assignment", "interrupt"},
+        {"error", "float", "simd", "matmul", "linalg", "data", "distance", "rng", "special", "assignment", "interrupt", "sparse"},
         # the contract: memberships, soft steps, scaling, typicality
         {"membership", "soft", "scale", "typicality", "topk", "projection"},
         # algorithms

@@ -256,3 +256,60 @@ pub(crate) fn defaults<'py>(py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
     d.set_item("far_value", soft::DEFAULT_FAR_VALUE)?;
     Ok(d)
 }
+
+/// A float64 or float32 vector.
+#[derive(FromPyObject)]
+pub(crate) enum Data1<'py> {
+    F64(PyReadonlyArray1<'py, f64>),
+    F32(PyReadonlyArray1<'py, f32>),
+}
+
+/// Sparse data from Python as the tuple `(indptr, indices, data, n_rows, n_cols)` of a
+/// canonical CSR matrix (int64 index arrays, float64 or float32 values).
+#[derive(FromPyObject)]
+pub(crate) struct SparseData<'py>(
+    pub PyReadonlyArray1<'py, i64>,
+    pub PyReadonlyArray1<'py, i64>,
+    pub Data1<'py>,
+    pub usize,
+    pub usize,
+);
+
+impl SparseData<'_> {
+    /// The index arrays as `usize` (a negative entry is an error).
+    pub(crate) fn index(&self) -> PyResult<(Vec<usize>, Vec<usize>)> {
+        let conv = |a: &PyReadonlyArray1<'_, i64>, what: &str| -> PyResult<Vec<usize>> {
+            a.as_array()
+                .iter()
+                .map(|&v| {
+                    usize::try_from(v)
+                        .map_err(|_| bad(format!("sparse data: negative {what} entry {v}")))
+                })
+                .collect()
+        };
+        Ok((conv(&self.0, "indptr")?, conv(&self.1, "indices")?))
+    }
+}
+
+/// Calls `$body` with `$csr` bound to the `softclust::sparse::Csr<F>` of `$s` (F = f64 or
+/// f32), its index arrays converted once into `$ip`, `$ix`.
+macro_rules! with_csr {
+    ($s:expr, $csr:ident, $body:expr) => {{
+        let (ip, ix) = $s.index()?;
+        match &$s.2 {
+            $crate::common::Data1::F64(a) => {
+                let v = a.as_slice()?;
+                let $csr = softclust::sparse::Csr::new($s.3, $s.4, &ip, &ix, v)
+                    .map_err($crate::common::err)?;
+                $body
+            }
+            $crate::common::Data1::F32(a) => {
+                let v = a.as_slice()?;
+                let $csr = softclust::sparse::Csr::new($s.3, $s.4, &ip, &ix, v)
+                    .map_err($crate::common::err)?;
+                $body
+            }
+        }
+    }};
+}
+pub(crate) use with_csr;

@@ -1,12 +1,21 @@
 //! k-means: the fit returns the model (with its soft step, chosen here once from the options)
 //! as a `Model` value.
 
-use crate::common::{err, interruptible_logged, owned1, weights_as, with_data, Data, Log};
+use crate::common::{
+    err, interruptible_logged, owned1, weights_as, with_csr, with_data, Data, Log, SparseData,
+};
 use crate::model::PyModel;
 use crate::soft::SoftOptions;
 use numpy::{PyReadonlyArray1, PyReadonlyArray2};
 use pyo3::prelude::*;
 use softclust::{Float, Init, KMeans, Model};
+
+/// Dense (float64 or float32) or sparse CSR data.
+#[derive(FromPyObject)]
+pub enum Input<'py> {
+    Dense(Data<'py>),
+    Sparse(SparseData<'py>),
+}
 
 /// Everything that configures a k-means fit, as Python passes it (a dict).
 #[derive(FromPyObject)]
@@ -31,7 +40,7 @@ pub struct KmeansConfig<'py> {
 #[pyo3(signature = (x, sample_weight, config, n_threads=None, verbose=0))]
 pub fn kmeans_fit<'py>(
     py: Python<'py>,
-    x: Data<'py>,
+    x: Input<'py>,
     sample_weight: Option<PyReadonlyArray1<'py, f64>>,
     config: KmeansConfig<'py>,
     n_threads: Option<usize>,
@@ -52,11 +61,14 @@ pub fn kmeans_fit<'py>(
         config.seed,
     );
     let d = match &x {
-        Data::F64(a) => a.as_array().ncols(),
-        Data::F32(a) => a.as_array().ncols(),
+        Input::Dense(Data::F64(a)) => a.as_array().ncols(),
+        Input::Dense(Data::F32(a)) => a.as_array().ncols(),
+        Input::Sparse(s) => s.4,
     };
     let log = Log::default();
-    with_data!(x, xv, {
+    // One fit for every kind of input: `$fit(km, weights, progress)`.
+    macro_rules! fit_with {
+        ($fit:expr) => {
         interruptible_logged(py, n_threads, (verbose > 0).then_some(&log), |stop| {
             let init = match (&centers0, &named) {
                 (Some(c), _) => Init::Centers(c.mapv(Float::of)),
@@ -83,7 +95,7 @@ pub fn kmeans_fit<'py>(
                     ));
                 }
             };
-            let fitted = km.fit_with_progress(xv, wf.as_ref().map(|w| w.view()), &mut |p| {
+            let fitted = $fit(&km, wf.as_ref().map(|w| w.view()), &mut |p: softclust::kmeans::Progress| {
                 if verbose == 0 {
                     return;
                 }
@@ -125,6 +137,17 @@ pub fn kmeans_fit<'py>(
             }
             fitted.map(|m| PyModel::fitted(Model::Kmeans(m), d))
         })
-    })?
+        };
+    }
+    match &x {
+        Input::Dense(data) => with_data!(data, xv, {
+            fit_with!(|km: &KMeans<_>, w, p: &mut dyn FnMut(_)| km.fit_with_progress(xv, w, p))
+        }),
+        Input::Sparse(sp) => with_csr!(sp, csr, {
+            fit_with!(
+                |km: &KMeans<_>, w, p: &mut dyn FnMut(_)| km.fit_sparse_with_progress(&csr, w, p)
+            )
+        }),
+    }?
     .map_err(err)
 }

@@ -78,6 +78,7 @@ pub mod scale;
 pub mod selection;
 mod simd;
 pub mod soft;
+pub mod sparse;
 pub mod special;
 pub mod topk;
 pub mod typicality;

@@ -20,6 +20,7 @@ use crate::gmm::GaussianMixtureModel;
 use crate::kmeans::KMeansModel;
 use crate::membership::{ClusterModel, Membership};
 use crate::scale::Scaler;
+use crate::sparse::Csr;
 use crate::typicality::{Spread, Typicality};
 use ndarray::{Array1, Array2, ArrayView2};
 
@@ -124,6 +125,45 @@ impl<F: Float> Model<F> {
             }
             _ => (self.memberships(x)?, Vec::new()),
         })
+    }
+
+    /// Squared Euclidean distances of sparse rows to the centres (k-means and fuzzy c-means;
+    /// the other kinds take dense data).
+    pub fn squared_distances_sparse(&self, x: &Csr<'_, F>) -> Result<Array2<f64>> {
+        match self {
+            Model::Kmeans(m) => m.squared_distances_sparse(x),
+            Model::Fcm(m) => m.squared_distances_sparse(x),
+            _ => Err(self.dense_only()),
+        }
+    }
+
+    /// The memberships of sparse rows (k-means and fuzzy c-means).
+    pub fn memberships_sparse(&self, x: &Csr<'_, F>) -> Result<Membership<F>> {
+        match self {
+            Model::Kmeans(m) => m.memberships_sparse(x),
+            Model::Fcm(m) => m.memberships_sparse(x),
+            _ => Err(self.dense_only()),
+        }
+    }
+
+    /// The label of every sparse row: the nearest centre (k-means), the most probable
+    /// cluster (fuzzy c-means).
+    pub fn predict_sparse(&self, x: &Csr<'_, F>) -> Result<Array1<usize>> {
+        match self {
+            Model::Kmeans(m) => m.predict_sparse(x),
+            Model::Fcm(m) => Ok(m.memberships_sparse(x)?.label),
+            _ => Err(self.dense_only()),
+        }
+    }
+
+    fn dense_only(&self) -> Error {
+        Error::InvalidModel {
+            reason: format!(
+                "a {} model takes dense data; sparse input works with k-means and fuzzy \
+                 c-means (densify the matrix, e.g. X.toarray(), if it fits in memory)",
+                self.kind_name()
+            ),
+        }
     }
 
     /// Checks that the parameters fit together and are usable (for models read back).

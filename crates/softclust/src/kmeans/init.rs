@@ -14,7 +14,7 @@ use ndarray::{Array2, ArrayView1, ArrayView2, Axis};
 
 /// Index of the first entry whose running sum exceeds `target` (skipping zero-mass entries),
 /// given the prefix sums `cum`. Clipped to the last entry with positive mass.
-fn search_cumulative(cum: &[f64], target: f64) -> usize {
+pub(super) fn search_cumulative(cum: &[f64], target: f64) -> usize {
     let i = cum.partition_point(|&c| c <= target);
     if i < cum.len() {
         return i;
@@ -25,7 +25,7 @@ fn search_cumulative(cum: &[f64], target: f64) -> usize {
         .min(cum.len().saturating_sub(1))
 }
 
-fn prefix_sums(values: impl Iterator<Item = f64>) -> Vec<f64> {
+pub(super) fn prefix_sums(values: impl Iterator<Item = f64>) -> Vec<f64> {
     let mut acc = 0.0;
     values
         .map(|v| {
@@ -125,7 +125,13 @@ pub(crate) fn random_points<F: Float>(
     k: usize,
     rng: &mut Rng,
 ) -> Array2<F> {
-    let n = x.nrows();
+    x.select(Axis(0), &random_rows(w, k, rng))
+}
+
+/// The rows [`random_points`] takes: `k` distinct rows drawn with probability proportional to
+/// their weight, without replacement.
+pub(super) fn random_rows(w: &[f64], k: usize, rng: &mut Rng) -> Vec<usize> {
+    let n = w.len();
     let mut mass: Vec<f64> = w.to_vec();
     let mut chosen = Vec::with_capacity(k);
     for _ in 0..k {
@@ -141,7 +147,7 @@ pub(crate) fn random_points<F: Float>(
         mass[idx] = 0.0;
         chosen.push(idx);
     }
-    x.select(Axis(0), &chosen)
+    chosen
 }
 
 #[cfg(test)]

@@ -25,6 +25,7 @@
 pub mod block;
 mod init;
 mod lloyd;
+mod sparse;
 
 use crate::data::{check_matrix, check_new_data, check_weights};
 use crate::distance::{column_means, DistanceKernel};

@@ -31,6 +31,8 @@ use crate::typicality::{ClusterSpread, ClusterStats, Spread, Typicality};
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis, Zip};
 use rayon::prelude::*;
 
+mod sparse;
+
 /// Default settings of [`FuzzyCMeans`] (the CLI and Python take theirs from here).
 pub mod defaults {
     /// Fuzzifier.
@@ -161,8 +163,13 @@ impl<F: Float> FuzzyCMeans<F> {
 
     fn validate(&self, x: ArrayView2<'_, F>, w: Option<ArrayView1<'_, F>>) -> Result<()> {
         check_matrix(x, "data")?;
+        self.check_settings(x.nrows(), x.ncols(), w)
+    }
+
+    /// The settings against data of `n` rows and `d` columns (and the weights, if any).
+    fn check_settings(&self, n: usize, d: usize, w: Option<ArrayView1<'_, F>>) -> Result<()> {
         if let Some(w) = w {
-            check_weights(w, x.nrows())?;
+            check_weights(w, n)?;
         }
         let k = self.n_clusters;
         if k == 0 {
@@ -177,7 +184,6 @@ impl<F: Float> FuzzyCMeans<F> {
         if !(self.tol.is_finite() && self.tol >= 0.0) {
             return Err(invalid("tol", self.tol, "a finite number >= 0"));
         }
-        let (n, d) = x.dim();
         if n < k {
             return Err(Error::TooFewPoints {
                 n_samples: n,
