@@ -100,19 +100,43 @@ def input_library(X):
     return None, None
 
 
+def _top_k_of_dense(d: dict, k_top: int, k: int) -> dict:
+    """The core's top-k answer from a full memberships answer (for sparse rows, whose
+    memberships the core gives dense): each row's ``k_top`` largest in decreasing order (ties
+    to the lower cluster), with the full rows' label, max_p, margin and entropy."""
+    if k_top > k:
+        raise ValueError(f"top_k={k_top} is more than the model's {k} clusters; give top_k <= {k}")
+    P = d["proba"]
+    order = np.argsort(-P, axis=1, kind="stable")[:, :k_top]
+    return {
+        "index": order.astype(np.int64),
+        "proba": np.take_along_axis(P, order, axis=1),
+        "label": d["label"],
+        "max_p": d["max_p"],
+        "margin": d["margin"],
+        "entropy": d["entropy"],
+        "noise": None,
+        "n_clusters": k,
+    }
+
+
 def memberships_of(est, X, top_k=None) -> Membership:
     """The contract of ``X`` under the fitted ``est`` (see :class:`Membership`); with
     ``top_k``, computed by the core in row chunks without the dense matrix."""
+    import scipy.sparse as sp
+
     lib, index = input_library(X)
     Xc = est._x(X)
     noise = getattr(est, "_noise_weight", None) is not None
     threads = n_threads(est.n_jobs)
     if top_k is None:
-        return Membership._from_dict(est._model.memberships(Xc, threads), index=index, noise=noise, library=lib)
+        return Membership._from_dict(est._model.memberships(core(Xc), threads), index=index, noise=noise,
+                                     library=lib)
     k_top = check_int("top_k", top_k)
-    d = est._model.top_k(Xc, k_top, threads)
-    import scipy.sparse as sp
-
+    if sp.issparse(Xc):
+        d = _top_k_of_dense(est._model.memberships(core(Xc), threads), k_top, int(est._model.n_clusters))
+    else:
+        d = est._model.top_k(Xc, k_top, threads)
     idx, p = d["index"], d["proba"]
     n, kt = idx.shape
     k = int(est._model.n_clusters)
@@ -304,18 +328,54 @@ def soft_options(method, *, sigma=None, power=None, per_cluster_variance=False, 
     }
 
 
-def check_x(est, X, *, reset: bool):
+def check_x(est, X, *, reset: bool, sparse: bool = False):
     """Validates ``X`` (float64 or float32, C order, finite, 2-D); float input of either type
-    is used as is when already C-contiguous, other input is converted once."""
+    is used as is when already C-contiguous, other input is converted once. With ``sparse``,
+    scipy sparse input is accepted and comes back as CSR (CSC and the other formats are
+    converted)."""
     return validate_data(
         est,
         X,
         reset=reset,
         dtype=list(FLOAT_DTYPES),
         order="C",
-        accept_sparse=False,
+        accept_sparse="csr" if sparse else False,
         ensure_all_finite=True,
     )
+
+
+def core(X):
+    """What the core takes: a dense array as it is, a scipy CSR matrix as the tuple
+    ``(indptr, indices, data, n_rows, n_cols)`` in canonical form (duplicate entries summed,
+    column indices sorted; the caller's matrix is not modified) with int64 indices."""
+    import scipy.sparse as sp
+
+    if not sp.issparse(X):
+        return X
+    X = X.tocsr()
+    if not X.has_canonical_format:
+        X = X.copy()
+        X.sum_duplicates()
+    data = np.ascontiguousarray(X.data)
+    if data.dtype not in (np.float64, np.float32):
+        data = data.astype(np.float64)
+    n, d = X.shape
+    return (
+        np.ascontiguousarray(X.indptr, dtype=np.int64),
+        np.ascontiguousarray(X.indices, dtype=np.int64),
+        data,
+        int(n),
+        int(d),
+    )
+
+
+def dense_only(X, what: str):
+    """Refuses scipy sparse ``X`` for a method that needs dense rows, saying what to do."""
+    import scipy.sparse as sp
+
+    if sp.issparse(X):
+        raise TypeError(f"{what} needs dense data; pass X.toarray() (sparse input works for fit, predict, "
+                        "transform, predict_proba, memberships and score)")
 
 
 def check_weights(sample_weight, X):

@@ -16,6 +16,8 @@ from ._base import (
     check_positive_ints,
     check_weights,
     check_x,
+    core,
+    dense_only,
     memberships_of,
     n_threads,
     real,
@@ -51,7 +53,7 @@ class FuzzyCMeans(ModelFileMixin, ClassNamePrefixFeaturesOutMixin, ClusterMixin,
         self.n_jobs = n_jobs
 
     def fit(self, X, y=None, sample_weight=None):
-        X = check_x(self, X, reset=True)
+        X = check_x(self, X, reset=True, sparse=True)
         sw = check_weights(sample_weight, X)
         centers = None
         if isinstance(self.init, str):
@@ -68,7 +70,7 @@ class FuzzyCMeans(ModelFileMixin, ClassNamePrefixFeaturesOutMixin, ClusterMixin,
             "seed": seed_from(self.random_state),
             "init_centers": centers,
         }
-        self._set_model(_rs.fcm_fit(X, sw, config, n_threads(self.n_jobs)))
+        self._set_model(_rs.fcm_fit(core(X), sw, config, n_threads(self.n_jobs)))
         if not self.converged_:
             warn_not_converged("fuzzy c-means", self.n_iter_, "raise max_iter or tol")
         return self
@@ -97,7 +99,7 @@ class FuzzyCMeans(ModelFileMixin, ClassNamePrefixFeaturesOutMixin, ClusterMixin,
 
     def _x(self, X):
         check_is_fitted(self)
-        return check_x(self, X, reset=False)
+        return check_x(self, X, reset=False, sparse=True)
 
     def memberships(self, X, top_k=None) -> Membership:
         """The full contract (see :meth:`KMeans.memberships`; ``top_k`` for sparse output)."""
@@ -106,18 +108,24 @@ class FuzzyCMeans(ModelFileMixin, ClassNamePrefixFeaturesOutMixin, ClusterMixin,
     def predict_proba(self, X):
         """Memberships in closed form from the centres."""
         Xc = self._x(X)
-        P = self._model.predict_proba(Xc, n_threads(self.n_jobs))
+        P = self._model.predict_proba(core(Xc), n_threads(self.n_jobs))
         return self._frame(X, P, self._proba_columns(P.shape[1]))
 
     def predict(self, X):
         X = self._x(X)
-        return self._model.predict(X, n_threads(self.n_jobs))
+        return self._model.predict(core(X), n_threads(self.n_jobs))
 
     def transform(self, X):
         """Euclidean distances to the centres."""
         X = self._x(X)
-        return self._model.transform(X, n_threads(self.n_jobs))
+        return self._model.transform(core(X), n_threads(self.n_jobs))
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags
 
     def typicality(self, X, spread="isotropic") -> Typicality:
         X = self._x(X)
+        dense_only(X, "typicality")
         return Typicality._from_dict(self._model.typicality(X, spread, n_threads(self.n_jobs)))

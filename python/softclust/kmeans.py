@@ -22,6 +22,8 @@ from ._base import (
     check_positive_ints,
     check_weights,
     check_x,
+    core,
+    dense_only,
     memberships_of,
     n_threads,
     real,
@@ -141,9 +143,10 @@ class KMeans(ModelFileMixin, ClassNamePrefixFeaturesOutMixin, ClusterMixin, Tran
 
     def fit(self, X, y=None, sample_weight=None):
         """Fits k-means and its soft step on ``X``."""
-        X = check_x(self, X, reset=True)
+        X = check_x(self, X, reset=True, sparse=True)
         sw = check_weights(sample_weight, X)
         self._check_params(X)
+        Xc = core(X)
         config = {
             "n_clusters": int(self.n_clusters),
             "init": self.init if isinstance(self.init, str) else "k-means++",
@@ -162,7 +165,7 @@ class KMeans(ModelFileMixin, ClassNamePrefixFeaturesOutMixin, ClusterMixin, Tran
         threads = n_threads(self.n_jobs)
         if isinstance(self.init, str):
             config["seed"] = seed_from(self.random_state)
-            model = _rs.kmeans_fit(X, sw, config, threads, verbose)
+            model = _rs.kmeans_fit(Xc, sw, config, threads, verbose)
         else:
             # Given centres (one run), or a callable called once per run, as scikit-learn does;
             # the run of least inertia wins.
@@ -172,7 +175,7 @@ class KMeans(ModelFileMixin, ClassNamePrefixFeaturesOutMixin, ClusterMixin, Tran
             model = None
             for _ in range(self._n_init):
                 config["init_centers"] = self._initial_centers(X, rng)
-                m = _rs.kmeans_fit(X, sw, config, threads, verbose)
+                m = _rs.kmeans_fit(Xc, sw, config, threads, verbose)
                 if model is None or m.params()["inertia"] < model.params()["inertia"]:
                     model = m
         self._dtype = X.dtype
@@ -276,17 +279,17 @@ class KMeans(ModelFileMixin, ClassNamePrefixFeaturesOutMixin, ClusterMixin, Tran
 
     def _x(self, X):
         check_is_fitted(self)
-        return check_x(self, X, reset=False)
+        return check_x(self, X, reset=False, sparse=True)
 
     def transform(self, X):
         """Euclidean distances to the centres, shape (n_samples, n_clusters)."""
         X = self._x(X)
-        return self._model.transform(X, n_threads(self.n_jobs)).astype(X.dtype, copy=False)
+        return self._model.transform(core(X), n_threads(self.n_jobs)).astype(X.dtype, copy=False)
 
     def predict(self, X):
         """Nearest centre of each row."""
         X = self._x(X)
-        return self._model.predict(X, n_threads(self.n_jobs))
+        return self._model.predict(core(X), n_threads(self.n_jobs))
 
     def memberships(self, X, top_k=None) -> Membership:
         """The full contract: probabilities, label, max_p, margin, entropy (``to_frame()``
@@ -297,19 +300,19 @@ class KMeans(ModelFileMixin, ClassNamePrefixFeaturesOutMixin, ClusterMixin, Tran
     def anchored_scores(self, X):
         """The anchored soft step's raw per-cluster scores in [0, 1] (None for other methods)."""
         X = self._x(X)
-        return self._model.memberships(X, n_threads(self.n_jobs)).get("scores")
+        return self._model.memberships(core(X), n_threads(self.n_jobs)).get("scores")
 
     def predict_proba(self, X):
         """Membership probabilities from the distances, by the model's soft step (a DataFrame
         with columns ``p_0..`` under ``set_output(transform="pandas")``)."""
         Xc = self._x(X)
-        P = self._model.predict_proba(Xc, n_threads(self.n_jobs))
+        P = self._model.predict_proba(core(Xc), n_threads(self.n_jobs))
         return self._frame(X, P, self._proba_columns(P.shape[1]))
 
     def score(self, X, y=None, sample_weight=None):
         """Opposite of the (weighted) inertia of ``X`` against the fitted centres."""
         X = self._x(X)
-        d = self._model.transform(X, n_threads(self.n_jobs))
+        d = self._model.transform(core(X), n_threads(self.n_jobs))
         sw = check_weights(sample_weight, X)
         m = d.min(axis=1) ** 2
         return -float(np.sum(m if sw is None else sw * m))
@@ -317,6 +320,7 @@ class KMeans(ModelFileMixin, ClassNamePrefixFeaturesOutMixin, ClusterMixin, Tran
     def typicality(self, X, spread="isotropic") -> Typicality:
         """Chi-square typicality of every row for every cluster (see :func:`softclust.typicality`)."""
         X = self._x(X)
+        dense_only(X, "typicality")
         return Typicality._from_dict(self._model.typicality(X, spread, n_threads(self.n_jobs)))
 
     @property
@@ -328,4 +332,5 @@ class KMeans(ModelFileMixin, ClassNamePrefixFeaturesOutMixin, ClusterMixin, Tran
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.non_deterministic = False
+        tags.input_tags.sparse = True
         return tags

@@ -174,6 +174,13 @@ pub(crate) enum Data<'py> {
     F32(PyReadonlyArray2<'py, f32>),
 }
 
+/// Dense (float64 or float32) or sparse CSR data.
+#[derive(FromPyObject)]
+pub(crate) enum Input<'py> {
+    Dense(Data<'py>),
+    Sparse(SparseData<'py>),
+}
+
 /// Calls `$body` with `$x` bound to an `ArrayView2<F>` of the data, for F = f64 or f32.
 macro_rules! with_data {
     ($data:expr, $x:ident, $body:expr) => {

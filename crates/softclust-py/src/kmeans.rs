@@ -2,20 +2,13 @@
 //! as a `Model` value.
 
 use crate::common::{
-    err, interruptible_logged, owned1, weights_as, with_csr, with_data, Data, Log, SparseData,
+    err, interruptible_logged, owned1, weights_as, with_csr, with_data, Data, Input, Log,
 };
 use crate::model::PyModel;
 use crate::soft::SoftOptions;
 use numpy::{PyReadonlyArray1, PyReadonlyArray2};
 use pyo3::prelude::*;
 use softclust::{Float, Init, KMeans, Model};
-
-/// Dense (float64 or float32) or sparse CSR data.
-#[derive(FromPyObject)]
-pub enum Input<'py> {
-    Dense(Data<'py>),
-    Sparse(SparseData<'py>),
-}
 
 /// Everything that configures a k-means fit, as Python passes it (a dict).
 #[derive(FromPyObject)]

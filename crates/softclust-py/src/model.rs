@@ -4,18 +4,33 @@
 //! the same files as the CLI.
 
 use crate::common::{
-    err, labels_out, membership_dict, membership_f64, pooled, typicality_dict, with_data, Data,
+    err, labels_out, membership_dict, membership_f64, pooled, typicality_dict, with_csr, with_data,
+    Data, Input,
 };
 use ndarray::{Array1, ArrayView2, CowArray, Ix2};
 use numpy::{IntoPyArray, PyArrayDyn, PyReadonlyArray1};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
 use softclust::gmm::CovMatrices;
+use softclust::sparse::Csr;
 use softclust::{
     ClusterModel, Float, GaussianMixtureModel, Membership, Model, ModelFile, Scaler, Spread, TopK,
 };
 use std::any::Any;
 use std::sync::OnceLock;
+
+/// Runs `$dense` (with `$xv` the dense view) or `$sparse` (with `$csr` the CSR view) on the
+/// input without the GIL, on `$n_threads` threads.
+macro_rules! on_input {
+    ($py:ident, $x:expr, $n_threads:expr, |$xv:ident| $dense:expr, |$csr:ident| $sparse:expr) => {
+        match &$x {
+            Input::Dense(d) => with_data!(d, $xv, { $py.detach(|| pooled($n_threads, || $dense)) }),
+            Input::Sparse(s) => {
+                with_csr!(s, $csr, { $py.detach(|| pooled($n_threads, || $sparse)) })
+            }
+        }
+    };
+}
 
 /// A fitted softclust model (k-means with its soft step, Gaussian mixture, fuzzy c-means or
 /// consensus k-means) with its scaler and feature names.
@@ -81,6 +96,32 @@ impl PyModel {
                 other.kind_name()
             ))),
         }
+    }
+
+    /// The model in the data's float type, for sparse rows: they cannot go through a scaler
+    /// that centres them (a standardised model from the CLI), so that is an error.
+    fn sparse_model<F: Float>(&self) -> softclust::Result<&Model<F>> {
+        if self.file.scaler.method() != softclust::Standardize::None {
+            return Err(softclust::Error::InvalidModel {
+                reason: "this model standardises its inputs, which would make sparse data \
+                         dense; pass a dense array (X.toarray()) or fit without --standardize"
+                    .into(),
+            });
+        }
+        Ok(self.model::<F>())
+    }
+
+    fn sparse_memberships_of<F: Float>(
+        &self,
+        x: &Csr<'_, F>,
+    ) -> softclust::Result<(Membership<f64>, Option<ndarray::Array2<f64>>)> {
+        let model = self.sparse_model::<F>()?;
+        let m = membership_f64(model.memberships_sparse(x)?);
+        let scores = match model {
+            Model::Kmeans(k) => k.anchored_scores_sparse(x)?,
+            _ => None,
+        };
+        Ok((m, scores))
     }
 
     fn memberships_of<F: Float>(
@@ -232,17 +273,17 @@ impl PyModel {
         )
     }
 
-    /// The membership contract of `x` (plus the anchored soft step's raw `scores`).
+    /// The membership contract of `x` (plus the anchored soft step's raw `scores`); `x` dense
+    /// or sparse (k-means and fuzzy c-means).
     #[pyo3(signature = (x, n_threads=None))]
     fn memberships<'py>(
         &self,
         py: Python<'py>,
-        x: Data<'py>,
+        x: Input<'py>,
         n_threads: Option<usize>,
     ) -> PyResult<Bound<'py, PyDict>> {
-        let (m, scores) = with_data!(x, xv, {
-            py.detach(|| pooled(n_threads, || self.memberships_of(xv)))
-        })?
+        let (m, scores) = on_input!(py, x, n_threads, |xv| self.memberships_of(xv), |csr| self
+            .sparse_memberships_of(&csr))?
         .map_err(err)?;
         let d = membership_dict(py, m)?;
         if let Some(s) = scores {
@@ -278,22 +319,24 @@ impl PyModel {
         Ok(d)
     }
 
-    /// The most probable cluster of every row.
+    /// The most probable cluster of every row (dense or sparse rows).
     #[pyo3(signature = (x, n_threads=None))]
     fn predict<'py>(
         &self,
         py: Python<'py>,
-        x: Data<'py>,
+        x: Input<'py>,
         n_threads: Option<usize>,
     ) -> PyResult<Bound<'py, numpy::PyArray1<i64>>> {
-        let l = with_data!(x, xv, {
-            py.detach(|| {
-                pooled(n_threads, || {
-                    let z = self.scaled(xv)?;
-                    self.model().predict(z.view())
-                })
-            })
-        })?
+        let l = on_input!(
+            py,
+            x,
+            n_threads,
+            |xv| {
+                let z = self.scaled(xv)?;
+                self.model().predict(z.view())
+            },
+            |csr| self.sparse_model()?.predict_sparse(&csr)
+        )?
         .map_err(err)?;
         Ok(labels_out(l.view()).into_pyarray(py))
     }
@@ -304,36 +347,45 @@ impl PyModel {
     fn predict_proba<'py>(
         &self,
         py: Python<'py>,
-        x: Data<'py>,
+        x: Input<'py>,
         n_threads: Option<usize>,
     ) -> PyResult<Bound<'py, numpy::PyArray2<f64>>> {
-        let p = with_data!(x, xv, {
-            py.detach(|| {
-                pooled(n_threads, || {
-                    let z = self.scaled(xv)?;
-                    match self.model() {
-                        Model::Gmm(g) => g.predict_proba(z.view()),
-                        m => m
-                            .memberships(z.view())
-                            .map(|m| m.proba.mapv(|v| v.as_f64())),
-                    }
-                })
-            })
-        })?
+        let p = on_input!(
+            py,
+            x,
+            n_threads,
+            |xv| {
+                let z = self.scaled(xv)?;
+                match self.model() {
+                    Model::Gmm(g) => g.predict_proba(z.view()),
+                    m => m
+                        .memberships(z.view())
+                        .map(|m| m.proba.mapv(|v| v.as_f64())),
+                }
+            },
+            |csr| {
+                self.sparse_model()?
+                    .memberships_sparse(&csr)
+                    .map(|m| m.proba.mapv(|v| v.as_f64()))
+            }
+        )?
         .map_err(err)?;
         Ok(p.into_pyarray(py))
     }
 
-    /// Euclidean distances to the centres (k-means, fuzzy c-means, consensus reference).
+    /// Euclidean distances to the centres (k-means, fuzzy c-means, consensus reference; dense
+    /// or sparse rows for the first two).
     #[pyo3(signature = (x, n_threads=None))]
     fn transform<'py>(
         &self,
         py: Python<'py>,
-        x: Data<'py>,
+        x: Input<'py>,
         n_threads: Option<usize>,
     ) -> PyResult<Bound<'py, numpy::PyArray2<f64>>> {
-        let d = with_data!(x, xv, {
-            py.detach(|| pooled(n_threads, || self.transform_of(xv)))
+        let d = on_input!(py, x, n_threads, |xv| self.transform_of(xv), |csr| {
+            self.sparse_model()?
+                .squared_distances_sparse(&csr)
+                .map(|d| d.mapv(f64::sqrt))
         })?
         .map_err(err)?;
         Ok(d.into_pyarray(py))

@@ -376,6 +376,16 @@ impl<F: Float> KMeansModel<F> {
             .collect())
     }
 
+    /// The anchored soft step's raw scores of sparse rows (`None` for the other soft steps).
+    pub fn anchored_scores_sparse(&self, x: &Csr<'_, F>) -> Result<Option<Array2<f64>>> {
+        let soft = self.fitted_soft()?;
+        if soft.kind() != crate::soft::SoftKind::Anchored {
+            return Ok(None);
+        }
+        let d2 = self.squared_distances_sparse(x)?.mapv(F::of);
+        soft.anchored_scores(d2.view(), DistanceKind::Squared)
+    }
+
     /// Soft memberships of sparse rows by the model's soft step (the full contract).
     pub fn memberships_sparse(&self, x: &Csr<'_, F>) -> Result<Membership<F>> {
         let soft = self.fitted_soft()?;
