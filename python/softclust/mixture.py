@@ -50,9 +50,12 @@ def _check_inits(est, d):
     if est.weights_init is not None:
         w = _shaped(est.weights_init, (k,), "weights")
         if np.any(w < 0.0) or np.any(w > 1.0):
+            # scikit-learn's message, word for word (code matches on it), though it prints the
+            # minimum as 'max value' and the maximum as 'min value'; the plain statement follows.
             raise ValueError(
                 "The parameter 'weights' should be in the range [0, 1], but got max value "
-                f"{w.max():.5f}, min value {w.min():.5f}"
+                f"{w.min():.5f}, min value {w.max():.5f} (scikit-learn's wording, kept for "
+                f"compatibility: the smallest weight is {w.min():.5f}, the largest {w.max():.5f})"
             )
         atol = 1e-6 if w.dtype == np.float32 else 1e-8
         if abs(1.0 - float(w.sum())) > atol:
@@ -212,6 +215,36 @@ class GaussianMixture(ModelFileMixin, DensityMixin, FrameOutputMixin, BaseEstima
         if not self.converged_ and self.max_iter > 0:
             warn_em_not_converged(self.n_iter_)
         return self
+
+    def _initialize(self, X, resp):
+        """scikit-learn's private start from responsibilities, which its tests call: the M-step
+        from ``resp`` (weights, means, covariances with ``reg_covar``), the given
+        ``weights_init``, ``means_init`` and ``precisions_init`` taking the place of the
+        estimated ones, as attributes in the input's dtype."""
+        X = check_x(self, X, reset=True)
+        self._dtype = X.dtype
+        resp = np.ascontiguousarray(resp, dtype=np.float64)
+        t = self.covariance_type
+        model = _rs.gmm_model_from_responsibilities(X, resp, None, t, real("reg_covar", self.reg_covar))
+        # As scikit-learn's, this takes the number of components from ``resp`` and checks
+        # nothing against n_components (fit does that).
+        given = lambda a: None if a is None else np.ascontiguousarray(a, dtype=np.float64)  # noqa: E731
+        weights, means, precisions = given(self.weights_init), given(self.means_init), given(self.precisions_init)
+        if weights is not None or means is not None or precisions is not None:
+            p = model.params()
+            model = _rs.gmm_model_from_parameters(
+                p["weights"] if weights is None else weights,
+                np.ascontiguousarray(p["means"] if means is None else means),
+                np.ascontiguousarray(p["covariances"] if precisions is None else precisions),
+                t,
+                precisions is None,
+            )
+        r = model.params()
+        as_x = lambda a: np.asarray(a).astype(self._dtype, copy=False)  # noqa: E731
+        self.weights_, self.means_ = as_x(r["weights"]), as_x(r["means"])
+        self.covariances_, self.precisions_ = as_x(r["covariances"]), as_x(r["precisions"])
+        self.precisions_cholesky_ = as_x(r["precisions_cholesky"])
+        self._model = None
 
     def _set_parameters(self, params):
         """scikit-learn's private helper, which its tests call: sets ``weights_``, ``means_``,

@@ -147,7 +147,12 @@ def test_init_checks_have_scikit_learns_messages():
         GaussianMixture(3, weights_init=[0.5, 0.5]).fit(X)
     with pytest.raises(ValueError, match="The parameter 'weights' should be normalized"):
         GaussianMixture(3, weights_init=[0.5, 0.5, 0.5]).fit(X)
-    with pytest.raises(ValueError, match=r"should be in the range \[0, 1\], but got max value 1.50000, min value -0.50000"):
+    # scikit-learn's words (it prints the minimum as 'max value'), then the plain statement.
+    with pytest.raises(
+        ValueError,
+        match=r"should be in the range \[0, 1\], but got max value -0.50000, min value 1.50000 \(.*the smallest "
+        r"weight is -0.50000, the largest 1.50000\)",
+    ):
         GaussianMixture(3, weights_init=[1.5, -0.5, 0.0]).fit(X)
     with pytest.raises(ValueError, match="The parameter 'means' should have the shape of"):
         GaussianMixture(3, means_init=X[:2]).fit(X)

@@ -608,6 +608,29 @@ pub fn gmm_model_from_parameters<'py>(
     Ok(PyModel::fitted(Model::<f64>::Gmm(m), d))
 }
 
+/// The model of one M-step from responsibilities (scikit-learn's private `_initialize`, which
+/// its test suite calls).
+#[pyfunction]
+#[pyo3(signature = (x, resp, sample_weight, covariance_type, reg_covar))]
+pub fn gmm_model_from_responsibilities<'py>(
+    x: Data<'py>,
+    resp: PyReadonlyArray2<'py, f64>,
+    sample_weight: Option<PyReadonlyArray1<'py, f64>>,
+    covariance_type: &str,
+    reg_covar: f64,
+) -> PyResult<PyModel> {
+    let t: CovarianceType = crate::common::parse(covariance_type)?;
+    let r = resp.as_array();
+    let w = sample_weight.as_ref().map(|w| w.as_array());
+    let (m, d) = with_data!(x, xv, {
+        (
+            GaussianMixtureModel::from_responsibilities(xv, r, w, reg_covar, t),
+            xv.ncols(),
+        )
+    });
+    Ok(PyModel::fitted(Model::<f64>::Gmm(m.map_err(err)?), d))
+}
+
 /// One mini-batch's own M-step (no regularisation) under `params`:
 /// `(n_c, means, covariances, sum_i w_i ln p(x_i))` for stepwise EM.
 #[pyfunction]

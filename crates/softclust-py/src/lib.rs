@@ -44,6 +44,10 @@ fn _softclust(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(blocks::fcm_block_final, m)?)?;
     m.add_function(wrap_pyfunction!(blocks::fcm_fit_blocks, m)?)?;
     m.add_function(wrap_pyfunction!(blocks::gmm_model_from_parameters, m)?)?;
+    m.add_function(wrap_pyfunction!(
+        blocks::gmm_model_from_responsibilities,
+        m
+    )?)?;
     m.add_function(wrap_pyfunction!(blocks::gmm_batch_moments, m)?)?;
     m.add_function(wrap_pyfunction!(blocks::kmeans_model_from_stats, m)?)?;
     Ok(())

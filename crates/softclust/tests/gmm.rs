@@ -812,3 +812,53 @@ fn full_and_tied_covariances_do_not_depend_on_the_data_offset() {
         }
     }
 }
+
+#[test]
+fn given_precisions_are_paired_with_the_start_components_they_fit() {
+    // The start's numbering of components is arbitrary: precisions given in any order (and no
+    // means) start the same fit as the start's own precisions.
+    let x = elongated(60, 4);
+    for t in [
+        CovarianceType::Full,
+        CovarianceType::Diag,
+        CovarianceType::Spherical,
+    ] {
+        let cfg = GaussianMixture::new(3).covariance_type(t).seed(2);
+        let start = cfg.clone().max_iter(0).fit(x.view(), None).unwrap();
+        let reversed = match start.precisions() {
+            CovMatrices::Full(p) => CovMatrices::Full(p.slice(s![..;-1, .., ..]).to_owned()),
+            CovMatrices::Diag(p) => CovMatrices::Diag(p.slice(s![..;-1, ..]).to_owned()),
+            CovMatrices::Spherical(p) => CovMatrices::Spherical(p.slice(s![..;-1]).to_owned()),
+            CovMatrices::Tied(_) => unreachable!(),
+        };
+        let given = cfg.clone().precisions_init(reversed);
+        let s2 = given.clone().max_iter(0).fit(x.view(), None).unwrap();
+        // The start keeps its numbering; the precisions go back to their components.
+        assert!(
+            (&s2.means() - &start.means())
+                .iter()
+                .all(|v| v.abs() < 1e-12),
+            "{t:?}"
+        );
+        let flat = |c: &CovMatrices| match c {
+            CovMatrices::Full(p) => p.iter().copied().collect::<Vec<f64>>(),
+            CovMatrices::Diag(p) => p.iter().copied().collect(),
+            CovMatrices::Spherical(p) => p.iter().copied().collect(),
+            CovMatrices::Tied(p) => p.iter().copied().collect(),
+        };
+        let (f1, f2) = (flat(&start.precisions()), flat(&s2.precisions()));
+        assert!(
+            f1.iter()
+                .zip(&f2)
+                .all(|(a, b)| (a - b).abs() < 1e-9 * a.abs().max(1.0)),
+            "{t:?}"
+        );
+        let (a, b) = (
+            cfg.fit(x.view(), None).unwrap(),
+            given.fit(x.view(), None).unwrap(),
+        );
+        assert_eq!(a.diagnostics().n_iter, b.diagnostics().n_iter, "{t:?}");
+        let (la, lb) = (a.diagnostics().lower_bound, b.diagnostics().lower_bound);
+        assert!((la - lb).abs() < 1e-10 * la.abs(), "{t:?}: {la} vs {lb}");
+    }
+}

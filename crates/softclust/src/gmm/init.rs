@@ -6,6 +6,8 @@
 use super::config::{GaussianMixture, GmmInit};
 use super::covariance::{precision_cholesky_from_precisions, CovMatrices};
 use super::em;
+use super::kernel::Evaluator;
+use crate::assignment::min_cost_assignment;
 use crate::error::{Error, Result};
 use crate::float::Float;
 use crate::kmeans::{Init, KMeans};
@@ -35,6 +37,7 @@ impl GaussianMixture {
         let all_given = self.weights_init.is_some()
             && self.means_init.is_some()
             && self.precisions_init.is_some();
+        let mut start_resp = None;
         let (mut weights, mut means, mut prec) = if all_given {
             (Array1::zeros(0), Array2::zeros((0, 0)), None)
         } else {
@@ -136,6 +139,7 @@ impl GaussianMixture {
             let (nk, means, cov, prec) =
                 reg.solve(|r| em::estimate_parameters(x, resp.view(), w, r, t))?;
             let total: f64 = w.iter().sum();
+            start_resp = Some(resp);
             (nk / total, means, Some((cov, prec)))
         };
         if let Some(wi) = &self.weights_init {
@@ -151,8 +155,75 @@ impl GaussianMixture {
                 None => unreachable_prec()?,
             },
         };
+        if let (Some(resp), None, Some(_)) = (&start_resp, &self.means_init, &self.precisions_init)
+        {
+            // Given precisions but estimated means: the start's numbering of its components is
+            // arbitrary (it comes from the seeding), so each given precision goes to the start
+            // component whose points it fits best (given weights go with their precisions),
+            // and the components keep the start's numbering.
+            let order = pair_with_precisions(x, resp.view(), means.view(), &prec_chol);
+            let mut inv = vec![0; order.len()];
+            for (l, &j) in order.iter().enumerate() {
+                inv[j] = l;
+            }
+            if self.weights_init.is_some() {
+                weights = weights.select(ndarray::Axis(0), &inv);
+            }
+            let prec_chol = match prec_chol {
+                CovMatrices::Full(p) => CovMatrices::Full(p.select(ndarray::Axis(0), &inv)),
+                CovMatrices::Diag(p) => CovMatrices::Diag(p.select(ndarray::Axis(0), &inv)),
+                CovMatrices::Spherical(p) => {
+                    CovMatrices::Spherical(p.select(ndarray::Axis(0), &inv))
+                }
+                tied => tied,
+            };
+            return Ok((weights, means, prec_chol));
+        }
         Ok((weights, means, prec_chol))
     }
+}
+
+/// The start components to put in each slot of the given precision factors: the permutation
+/// `order` (slot `l` takes start component `order[l]`) maximising
+/// `sum_l sum_i r_{i,order[l]} ln N(x_i | mu_{order[l]}, P_l)`, by the Hungarian method on the
+/// `k x k` responsibility-weighted log-densities. A tied precision is shared: no pairing.
+fn pair_with_precisions<F: Float>(
+    x: ArrayView2<'_, F>,
+    resp: ArrayView2<'_, f64>,
+    means: ArrayView2<'_, f64>,
+    prec_chol: &CovMatrices,
+) -> Vec<usize> {
+    let (k, d) = means.dim();
+    if matches!(prec_chol, CovMatrices::Tied(_)) || k < 2 {
+        return (0..k).collect();
+    }
+    let m0 = means
+        .mean_axis(ndarray::Axis(0))
+        .map_or_else(|| vec![0.0; d], |m| m.to_vec());
+    // cost[l, j]: minus the log-likelihood of start component j's points under slot l.
+    let mut cost = Array2::<f64>::zeros((k, k));
+    for j in 0..k {
+        let same = Array2::from_shape_fn((k, d), |(_, t)| means[(j, t)]);
+        let logp = Evaluator::new(
+            &vec![0.0; k],
+            same.view(),
+            prec_chol,
+            m0.clone(),
+            None,
+            false,
+        )
+        .evaluate(x);
+        for l in 0..k {
+            let v: f64 = resp
+                .column(j)
+                .iter()
+                .zip(logp.column(l))
+                .map(|(r, lp)| r * lp)
+                .sum();
+            cost[(l, j)] = if v.is_finite() { -v } else { f64::INFINITY };
+        }
+    }
+    min_cost_assignment(cost.view())
 }
 
 fn unreachable_prec() -> Result<CovMatrices> {

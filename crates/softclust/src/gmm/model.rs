@@ -111,6 +111,38 @@ impl GaussianMixtureModel {
         }
     }
 
+    /// The model of one M-step from responsibilities `resp` (`n x k`, rows summing to 1) on `x`
+    /// with optional sample weights: `pi_k = n_k / W`, `mu_k = sum_i w_i r_ik x_i / n_k`, and the
+    /// weighted covariances plus `reg_covar` on the diagonal, as the first M-step of a fit.
+    pub fn from_responsibilities<F: Float>(
+        x: ArrayView2<'_, F>,
+        resp: ArrayView2<'_, f64>,
+        sample_weight: Option<ArrayView1<'_, f64>>,
+        reg_covar: f64,
+        covariance_type: CovarianceType,
+    ) -> Result<Self> {
+        check_matrix(x, "data")?;
+        check_matrix(resp, "responsibilities")?;
+        if resp.nrows() != x.nrows() || resp.ncols() == 0 {
+            return Err(Error::ShapeMismatch {
+                what: "responsibilities",
+                expected: format!("{} rows and at least one column", x.nrows()),
+                found: format!("{} x {}", resp.nrows(), resp.ncols()),
+            });
+        }
+        let w: Vec<f64> = match sample_weight {
+            Some(w) => {
+                check_weights(w, x.nrows())?;
+                w.to_vec()
+            }
+            None => vec![1.0; x.nrows()],
+        };
+        let (nk, means, cov) =
+            super::em::estimate_parameters(x, resp, &w, reg_covar, covariance_type);
+        let total: f64 = w.iter().sum();
+        Self::from_parameters(nk / total, means, cov, true)
+    }
+
     /// A model from given parameters: weights (`k`), means (`k x d`) and either covariances or
     /// precisions (`covariances = true` for the former), shaped for their type.
     pub fn from_parameters(
