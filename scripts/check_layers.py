@@ -37,8 +37,8 @@ LAYERS = {
     "crates/softclust-cli/src": [
         {"error", "cli", "columns"},
         {"input", "output", "report", "progress", "model_io", "plot"},
-        # files read block by block (.npy, Parquet)
-        {"source"},
+        # files read block by block (.npy, Parquet); sparse .npz matrices
+        {"source", "sparse_input"},
         {"prepare", "mixture", "pictures"},
         # fits out of core: passes over a file, block by block
         {"stream"},

@@ -77,6 +77,20 @@ impl From<&InputArgs> for Header {
 
 const NPY_MAGIC: &[u8] = b"\x93NUMPY";
 
+/// Whether `path` names an `.npz` file.
+pub fn is_npz(path: Option<&str>) -> bool {
+    path.is_some_and(|p| p.to_ascii_lowercase().ends_with(".npz"))
+}
+
+/// The error for a sparse `.npz` input to a command that takes dense tables.
+pub fn dense_only(path: &str) -> CliError {
+    CliError::msg(format!(
+        "'{path}' is a sparse .npz matrix; sparse input works with kmeans, fcm and predict \
+         (Gaussian mixtures, consensus and soft take dense tables: save X.toarray() with \
+         numpy.save if it fits in memory)"
+    ))
+}
+
 /// Reads a text or `.npy` table from `path` (`None` or `-` = standard input); Parquet goes
 /// through [`crate::source::read_table`].
 pub fn read_text_or_npy(
@@ -85,6 +99,9 @@ pub fn read_text_or_npy(
     spec: &ColumnSpec,
 ) -> CliResult<Table> {
     if let Some(p) = path.filter(|p| *p != "-") {
+        if is_npz(Some(p)) {
+            return Err(dense_only(p));
+        }
         if p.to_ascii_lowercase().ends_with(".npy") || starts_with_npy_magic(p) {
             let source = format!("'{p}'");
             let file = std::fs::File::open(p)

@@ -24,6 +24,7 @@ mod prepare;
 mod progress;
 mod report;
 mod source;
+mod sparse_input;
 mod stream;
 
 use cli::{Cli, Command};

@@ -6,6 +6,7 @@ use crate::error::{lib_error, CliError, CliResult};
 use crate::output::{wants_parquet, write_to, BlockWriter, Columns, OutBlock};
 use ndarray::{s, ArrayView2};
 use softclust::model::{Extra, Outputs};
+use softclust::sparse::Csr;
 use softclust::ModelFile;
 use std::path::Path;
 
@@ -108,7 +109,7 @@ pub fn write_outputs(
     write_blocks(output, file, n, shape, &mut |sink| {
         for a in (0..n).step_by(BLOCK_ROWS) {
             sink(
-                z.slice(s![a..(a + BLOCK_ROWS).min(n), ..]),
+                Rows::Dense(z.slice(s![a..(a + BLOCK_ROWS).min(n), ..])),
                 front.map(|f| f.rows(a)),
             )?;
         }
@@ -116,8 +117,40 @@ pub fn write_outputs(
     })
 }
 
+/// A block of rows in the model's units: dense, or sparse (CSR, at most
+/// [`softclust::topk::chunk_rows`] rows in the top-K form).
+pub enum Rows<'a> {
+    Dense(ArrayView2<'a, f64>),
+    Sparse(&'a Csr<'a, f64>),
+}
+
 /// A consumer of blocks of data in the model's units, with their carried columns.
-pub type Sink<'s> = dyn FnMut(ArrayView2<'_, f64>, Option<FrontRows<'_>>) -> CliResult<()> + 's;
+pub type Sink<'s> = dyn FnMut(Rows<'_>, Option<FrontRows<'_>>) -> CliResult<()> + 's;
+
+/// Writes the outputs of `file`'s model on the sparse rows `x` (CSR, no carried columns),
+/// block by block as [`write_outputs`].
+pub fn write_sparse_outputs(
+    output: Option<&Path>,
+    file: &ModelFile,
+    x: &Csr<'_, f64>,
+    shape: Shape,
+) -> CliResult<OutputSummary> {
+    use softclust::ClusterModel as _;
+    let n = x.nrows();
+    let step = match shape.top_k {
+        Some(_) => softclust::topk::chunk_rows(file.model.n_clusters()).clamp(1, BLOCK_ROWS),
+        None => BLOCK_ROWS,
+    };
+    write_blocks(output, file, n, shape, &mut |sink| {
+        for a in (0..n).step_by(step) {
+            let b = (a + step).min(n);
+            let (indptr, indices, data) = x.row_block(a, b);
+            let block = Csr::new(b - a, x.ncols(), &indptr, indices, data).map_err(lib_error)?;
+            sink(Rows::Sparse(&block), None)?;
+        }
+        Ok(())
+    })
+}
 
 /// Writes the outputs of `file`'s model on the `n` rows that `feed` hands to its sink, block by
 /// block, as CSV or (for a `.parquet` path) Parquet: what a fit in memory, a fit out of core and
@@ -144,13 +177,18 @@ pub fn write_blocks(
         let mut bw = BlockWriter::new(wants_parquet(output));
         // A write error keeps its kind (a reader that went away is not an error).
         let mut io_failure: Option<std::io::Error> = None;
-        let r = feed(&mut |z, front| {
-            let rows = z.nrows();
-            for a in (0..rows).step_by(chunk.min(rows).max(1)) {
-                let b = a.saturating_add(chunk).min(rows);
-                let out = file
-                    .outputs_scaled(z.slice(s![a..b, ..]))
-                    .map_err(lib_error)?;
+        let r = feed(&mut |block, front| {
+            let (rows, step) = match &block {
+                Rows::Dense(z) => (z.nrows(), chunk.min(z.nrows()).max(1)),
+                Rows::Sparse(x) => (x.nrows(), x.nrows().max(1)),
+            };
+            for a in (0..rows).step_by(step) {
+                let b = a.saturating_add(step).min(rows);
+                let out = match &block {
+                    Rows::Dense(z) => file.outputs_scaled(z.slice(s![a..b, ..])),
+                    Rows::Sparse(x) => file.outputs_sparse(x),
+                }
+                .map_err(lib_error)?;
                 let cols = columns(&out, has_noise);
                 let block = OutBlock::new(
                     &out.memberships,

@@ -160,6 +160,16 @@ pub struct KmeansSettings {
 
 /// Fits k-means with its soft step on the standardised data.
 pub fn fit_kmeans(p: &Prepared, s: &KmeansSettings, quiet: bool) -> CliResult<KMeansModel<f64>> {
+    let (km, progress) = kmeans_config(s, quiet)?;
+    let fitted = km.fit_with_progress(p.z.view(), p.w(), &mut |q| {
+        progress.tick(q.run, q.iteration, q.inertia)
+    });
+    progress.finish();
+    fitted.map_err(lib_error)
+}
+
+/// The k-means configuration of the settings, and its progress bar (one run per restart).
+pub fn kmeans_config(s: &KmeansSettings, quiet: bool) -> CliResult<(KMeans<f64>, FitProgress)> {
     let init: softclust::Init<f64> = s.init.0.parse().map_err(lib_error)?;
     let mut km = KMeans::new(s.k)
         .max_iter(s.max_iter)
@@ -176,11 +186,7 @@ pub fn fit_kmeans(p: &Prepared, s: &KmeansSettings, quiet: bool) -> CliResult<KM
         1
     });
     let progress = FitProgress::new(quiet, "k-means", "inertia", n_runs, s.max_iter);
-    let fitted = km.fit_with_progress(p.z.view(), p.w(), &mut |q| {
-        progress.tick(q.run, q.iteration, q.inertia)
-    });
-    progress.finish();
-    fitted.map_err(lib_error)
+    Ok((km, progress))
 }
 
 /// One line describing the fitted soft method.

@@ -84,6 +84,9 @@ impl Source {
     pub fn open(path: &str, spec: &ColumnSpec) -> CliResult<Option<Source>> {
         let lower = path.to_ascii_lowercase();
         let source = format!("'{path}'");
+        if crate::sparse_input::is_npz(Some(path)) {
+            return Err(crate::sparse_input::dense_only(path));
+        }
         if is_parquet(path) {
             return Self::parquet(path, source, spec).map(Some);
         }

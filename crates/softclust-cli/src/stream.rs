@@ -501,7 +501,7 @@ pub fn write_outputs(
 ) -> CliResult<OutputSummary> {
     model_io::write_blocks(output, file, s.n, shape, &mut |sink| {
         if !s.src.has_front() {
-            return s.each(&mut |_, z, _| sink(z, None));
+            return s.each(&mut |_, z, _| sink(model_io::Rows::Dense(z), None));
         }
         // Carried columns come from the file itself (the raw copy holds numbers only).
         s.passes.set(s.passes.get() + 1);
@@ -511,7 +511,10 @@ pub fn write_outputs(
                 s.scaler
                     .transform_inplace(x.view_mut())
                     .map_err(lib_error)?;
-                sink(x.view(), front.as_ref().map(|f| f.rows(0)))
+                sink(
+                    model_io::Rows::Dense(x.view()),
+                    front.as_ref().map(|f| f.rows(0)),
+                )
             })
     })
 }
@@ -978,7 +981,10 @@ pub fn predict(
             file.scaler
                 .transform_inplace(z.view_mut())
                 .map_err(lib_error)?;
-            sink(z.view(), front.as_ref().map(|f| f.rows(0)))
+            sink(
+                model_io::Rows::Dense(z.view()),
+                front.as_ref().map(|f| f.rows(0)),
+            )
         })
     })
 }

@@ -295,6 +295,40 @@ impl ModelFile {
     }
 }
 
+impl ModelFile {
+    /// [`ModelFile::outputs_scaled`] for sparse rows (k-means and fuzzy c-means models with no
+    /// scaler: centring would make the rows dense; typicality columns take dense rows).
+    pub fn outputs_sparse(&self, x: &Csr<'_, f64>) -> Result<Outputs> {
+        if self.scaler.method() != crate::scale::Standardize::None {
+            return Err(Error::InvalidModel {
+                reason: "this model standardises its inputs, which would make sparse rows \
+                         dense; fit it with --standardize none to score sparse data"
+                    .into(),
+            });
+        }
+        if self.typicality.is_some() {
+            return Err(Error::InvalidModel {
+                reason: "typicality columns need dense rows; leave out --typicality for \
+                         sparse data"
+                    .into(),
+            });
+        }
+        let memberships = self.model.memberships_sparse(x)?;
+        let extra = match &self.model {
+            Model::Kmeans(m) => m
+                .anchored_scores_sparse(x)?
+                .map(|s| vec![Extra::Matrix("s", s)])
+                .unwrap_or_default(),
+            _ => Vec::new(),
+        };
+        Ok(Outputs {
+            memberships,
+            typicality: None,
+            extra,
+        })
+    }
+}
+
 /// What a model file's model says about some data.
 #[derive(Debug, Clone)]
 pub struct Outputs {

@@ -140,6 +140,14 @@ impl<'a, F: Float> Csr<'a, F> {
         out
     }
 
+    /// Rows `a..b` as the parts of a CSR matrix of their own: the indptr rebased to start at
+    /// 0, and the column indices and values of those rows (give them to [`Csr::new`]).
+    pub fn row_block(&self, a: usize, b: usize) -> (Vec<usize>, &'a [usize], &'a [F]) {
+        let (lo, hi) = (self.indptr[a], self.indptr[b]);
+        let indptr = self.indptr[a..=b].iter().map(|&p| p - lo).collect();
+        (indptr, &self.indices[lo..hi], &self.data[lo..hi])
+    }
+
     /// The given rows as a dense matrix (`rows.len() x d`).
     pub fn select_dense(&self, rows: &[usize]) -> Array2<F> {
         let mut out = Array2::<F>::zeros((rows.len(), self.n_cols));

@@ -6,9 +6,12 @@ use crate::prepare::{finish, Prepared};
 use crate::report::{num, Timer};
 use serde_json::json;
 use softclust::fcm::FuzzyCMeans;
-use softclust::Model;
+use softclust::{Model, ModelFile, Scaler};
 
 pub fn run(a: &FcmArgs, quiet: bool) -> CliResult<()> {
+    if crate::sparse_input::is_npz(a.input.as_deref()) {
+        return run_sparse(a, quiet);
+    }
     if let Some(src) = crate::stream::plan(a.input.as_deref(), &a.input_opts, a.weights.as_deref())?
     {
         return crate::stream::fcm(a, src, quiet);
@@ -69,6 +72,60 @@ pub fn run(a: &FcmArgs, quiet: bool) -> CliResult<()> {
             dg.n_iter,
             dg.partition_coefficient,
             dg.partition_entropy
+        );
+    }
+    Ok(())
+}
+
+/// Fuzzy c-means on a sparse `.npz` matrix (the CSR rows are never densified).
+fn run_sparse(a: &FcmArgs, quiet: bool) -> CliResult<()> {
+    use crate::sparse_input as si;
+    si::check_options(
+        &a.input_opts,
+        a.weights.as_deref(),
+        a.typ.typicality,
+        Some(&a.save),
+    )?;
+    si::standardize_note(a.standardize, quiet);
+    let m = si::read_npz(std::path::Path::new(a.input.as_deref().unwrap_or_default()))?;
+    let x = m.csr()?;
+    let model = FuzzyCMeans::new(a.k)
+        .m(a.m)
+        .max_iter(a.max_iter)
+        .tol(a.tol)
+        .seed(a.seed)
+        .fit_sparse(&x, None)
+        .map_err(lib_error)?;
+    let dg = model.diagnostics().clone();
+    let file = ModelFile::new(
+        si::feature_names(x.ncols()),
+        Scaler::identity(x.ncols()),
+        None,
+        Model::Fcm(model),
+    );
+    let shape = crate::model_io::Shape {
+        top_k: a.input_opts.top_k,
+    };
+    crate::model_io::write_sparse_outputs(a.output.as_deref(), &file, &x, shape)?;
+    if let Some(p) = &a.save.model_out {
+        crate::model_io::save(&file, p)?;
+    }
+    if !quiet {
+        note!(
+            "softclust: fuzzy c-means k={} m={} on sparse {} x {} ({} non-zeros): {} after {} \
+             iterations; partition coefficient {:.4}",
+            a.k,
+            a.m,
+            x.nrows(),
+            x.ncols(),
+            x.nnz(),
+            if dg.converged {
+                "converged"
+            } else {
+                "NOT converged (raise --max-iter or --tol)"
+            },
+            dg.n_iter,
+            dg.partition_coefficient
         );
     }
     Ok(())

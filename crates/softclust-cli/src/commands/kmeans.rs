@@ -2,19 +2,22 @@
 
 use crate::cli::KmeansArgs;
 use crate::error::{lib_error, CliError, CliResult};
+use crate::model_io::Shape;
 use crate::output::{write_matrix, write_to};
-use crate::prepare::{describe_soft, finish, fit_kmeans, KmeansSettings, Prepared};
+use crate::prepare::{describe_soft, finish, fit_kmeans, kmeans_config, KmeansSettings, Prepared};
 use crate::report::{num, Timer};
 use serde_json::json;
-use softclust::Model;
+use softclust::{Model, ModelFile, Scaler};
 
 pub fn run(a: &KmeansArgs, quiet: bool) -> CliResult<()> {
+    if crate::sparse_input::is_npz(a.input.as_deref()) {
+        return run_sparse(a, quiet);
+    }
     if let Some(src) = crate::stream::plan(a.input.as_deref(), &a.input_opts, a.weights.as_deref())?
     {
         return crate::stream::kmeans(a, src, quiet);
     }
     let mut timer = Timer::new();
-    let soft = a.soft_opts.spec(a.soft).method();
     let p = Prepared::read(
         a.input.as_deref(),
         &a.input_opts,
@@ -23,16 +26,7 @@ pub fn run(a: &KmeansArgs, quiet: bool) -> CliResult<()> {
         quiet,
     )?;
     timer.lap("read");
-    let settings = KmeansSettings {
-        k: a.k,
-        init: a.init,
-        n_init: a.n_init,
-        max_iter: a.max_iter,
-        tol: a.tol,
-        seed: a.seed,
-        soft,
-    };
-    let model = fit_kmeans(&p, &settings, quiet)?;
+    let model = fit_kmeans(&p, &settings(a), quiet)?;
     timer.lap("fit");
     // Everything is computed before anything is written: an error leaves no output behind.
     let centers = p
@@ -92,6 +86,83 @@ pub fn run(a: &KmeansArgs, quiet: bool) -> CliResult<()> {
             p.z.nrows(),
             p.z.ncols(),
             a.standardize.name(),
+            if dg.converged {
+                "converged"
+            } else {
+                "NOT converged (raise --max-iter)"
+            },
+            dg.n_iter,
+            dg.run_inertia.len(),
+            inertia,
+            describe_soft(&soft)
+        );
+    }
+    Ok(())
+}
+
+fn settings(a: &KmeansArgs) -> KmeansSettings {
+    KmeansSettings {
+        k: a.k,
+        init: a.init,
+        n_init: a.n_init,
+        max_iter: a.max_iter,
+        tol: a.tol,
+        seed: a.seed,
+        soft: a.soft_opts.spec(a.soft).method(),
+    }
+}
+
+/// k-means on a sparse `.npz` matrix: the same fit on the CSR rows (never densified), the
+/// memberships written block by block.
+fn run_sparse(a: &KmeansArgs, quiet: bool) -> CliResult<()> {
+    use crate::sparse_input as si;
+    si::check_options(
+        &a.input_opts,
+        a.weights.as_deref(),
+        a.typ.typicality,
+        Some(&a.save),
+    )?;
+    si::standardize_note(a.standardize, quiet);
+    let path = a.input.as_deref().unwrap_or_default();
+    let m = si::read_npz(std::path::Path::new(path))?;
+    let x = m.csr()?;
+    let (km, progress) = kmeans_config(&settings(a), quiet)?;
+    let fitted = km.fit_sparse_with_progress(&x, None, &mut |q| {
+        progress.tick(q.run, q.iteration, q.inertia)
+    });
+    progress.finish();
+    let model = fitted.map_err(lib_error)?;
+    let names = si::feature_names(x.ncols());
+    let dg = model.diagnostics().clone();
+    let inertia = model.inertia();
+    let soft = model
+        .soft()
+        .cloned()
+        .ok_or_else(|| CliError::msg("the k-means fit returned no soft step"))?;
+    if let Some(p) = &a.centers_out {
+        write_to(Some(p), |w| write_matrix(w, &names, model.centers()))?;
+    }
+    let file = ModelFile::new(
+        names,
+        Scaler::identity(x.ncols()),
+        None,
+        Model::Kmeans(model),
+    );
+    let shape = Shape {
+        top_k: a.input_opts.top_k,
+    };
+    crate::model_io::write_sparse_outputs(a.output.as_deref(), &file, &x, shape)?;
+    if let Some(p) = &a.save.model_out {
+        crate::model_io::save(&file, p)?;
+    }
+    if !quiet {
+        note!(
+            "softclust: k-means k={} on sparse {} x {} ({} non-zeros): {} after {} iterations \
+             (best of {} runs), inertia {:.6}; {}",
+            a.k,
+            x.nrows(),
+            x.ncols(),
+            x.nnz(),
             if dg.converged {
                 "converged"
             } else {

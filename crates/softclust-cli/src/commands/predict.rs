@@ -13,6 +13,22 @@ pub fn run(a: &PredictArgs, quiet: bool) -> CliResult<()> {
     let shape = Shape {
         top_k: a.input_opts.top_k,
     };
+    if crate::sparse_input::is_npz(a.input.as_deref()) {
+        crate::sparse_input::check_options(&a.input_opts, None, false, None)?;
+        let path = a.input.as_deref().unwrap_or_default();
+        let m = crate::sparse_input::read_npz(std::path::Path::new(path))?;
+        model_io::check_width(&file, path, m.n_cols)?;
+        let out = model_io::write_sparse_outputs(a.output.as_deref(), &file, &m.csr()?, shape)?;
+        if !quiet {
+            note!(
+                "softclust: {} sparse rows scored with the {} model '{}'",
+                out.n,
+                file.model.kind_name(),
+                a.model.display()
+            );
+        }
+        return Ok(());
+    }
     let src = a
         .input
         .as_deref()
