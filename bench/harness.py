@@ -29,12 +29,44 @@ WORKLOADS = {
     "km_large": dict(n=2_000_000, d=32, k=32, iters=10),
     "gmm_full": dict(n=200_000, d=16, k=8, iters=5),
     "gmm_diag": dict(n=1_000_000, d=32, k=16, iters=5),
+    # TF-IDF-like: sparse non-negative rows, L2-normalised, 0.1% non-zeros (scipy CSR)
+    "tfidf": dict(n=200_000, d=50_000, k=20, iters=10, density=0.001),
 }
 
 
-def data(name: str, quick: bool, dtype=np.float64):
-    """Anisotropic Gaussian clusters, generated from a seed and cached as .npy."""
+def sparse_data(name: str, quick: bool, dtype=np.float64):
+    """TF-IDF-like rows: each row draws its terms mostly from one of k topics (blocks of
+    columns), values uniform, rows L2-normalised; cached as .npz."""
+    import scipy.sparse as sp
+
     w = WORKLOADS[name]
+    n, d, k = w["n"] // (10 if quick else 1), w["d"], w["k"]
+    path = CACHE / f"{name}{'_quick' if quick else ''}.npz"
+    if not path.exists():
+        CACHE.mkdir(parents=True, exist_ok=True)
+        rng = np.random.default_rng(20261207)
+        per_row = max(int(round(w["density"] * d)), 1)
+        topic = rng.integers(0, k, size=n)
+        block = d // k
+        own = rng.random((n, per_row)) < 0.7
+        cols = np.where(own, topic[:, None] * block + rng.integers(0, block, size=(n, per_row)),
+                        rng.integers(0, d, size=(n, per_row)))
+        rows = np.repeat(np.arange(n), per_row)
+        x = sp.csr_matrix((rng.uniform(0.1, 1.0, size=n * per_row), (rows, cols.ravel())), shape=(n, d))
+        x.sum_duplicates()
+        norms = np.sqrt(np.asarray(x.multiply(x).sum(axis=1))).ravel()
+        x = (sp.diags(1.0 / norms) @ x).tocsr()
+        x.sort_indices()  # canonical, as TfidfVectorizer's output
+        sp.save_npz(path, x)
+    return sp.load_npz(path).tocsr().astype(dtype)
+
+
+def data(name: str, quick: bool, dtype=np.float64):
+    """Anisotropic Gaussian clusters, generated from a seed and cached as .npy (sparse
+    workloads: :func:`sparse_data`)."""
+    w = WORKLOADS[name]
+    if "density" in w:
+        return sparse_data(name, quick, dtype)
     n = w["n"] // (10 if quick else 1)
     path = CACHE / f"{name}{'_quick' if quick else ''}.npy"
     if not path.exists():
@@ -55,7 +87,8 @@ def data(name: str, quick: bool, dtype=np.float64):
 
 def init_centers(x, k):
     rng = np.random.default_rng(7)
-    return x[rng.choice(len(x), k, replace=False)].astype(np.float64)
+    c = x[rng.choice(x.shape[0], k, replace=False)]
+    return (c.toarray() if hasattr(c, "toarray") else c).astype(np.float64)
 
 
 def gmm_init(x, k, cov):
@@ -115,9 +148,12 @@ def measure(job: dict) -> dict:
     k, iters = w["k"], w["iters"]
     f32 = system.endswith("f32") or system == "faiss"
     x = data(name, quick, np.float32 if f32 else np.float64)
+    sparse = hasattr(x, "nnz")
     if job.get("warmup"):
-        x = np.ascontiguousarray(x[: max(len(x) // 20, 2000)])
-    out = {"n": len(x), "d": x.shape[1], "k": k}
+        x = x[: max(x.shape[0] // 20, 2000)]
+        x = x if sparse else np.ascontiguousarray(x)
+    # For sparse data the bound counts the stored values: d is the mean per row.
+    out = {"n": x.shape[0], "d": x.nnz / x.shape[0] if sparse else x.shape[1], "k": k}
     if task == "kmeans":
         c0 = init_centers(x, k)
         if system.startswith("softclust"):
@@ -310,6 +346,7 @@ def bound_seconds(task, name, hw, n, d, k, f32=False):
     bw = hw["bandwidth_gbs"] * 1e9
     size = 4 if f32 else 8
     if task in ("kmeans", "soft"):
+        # (for sparse workloads d is the mean number of stored values per row)
         flops = 2 * n * k * d
     elif task == "fcm":
         flops = 4 * n * k * d
@@ -333,6 +370,8 @@ JOBS = [
     ("gmm_diag", "predict", ["softclust", "sklearn"]),
     ("km_small", "fcm", ["softclust", "skfuzzy"]),
     ("km_small", "consensus", ["softclust", "sklearn_loop"]),
+    ("tfidf", "kmeans", ["softclust", "sklearn_lloyd", "sklearn_elkan"]),
+    ("tfidf", "soft", ["softclust", "numpy_softmax"]),
 ]
 
 

@@ -347,7 +347,8 @@ def check_x(est, X, *, reset: bool, sparse: bool = False):
 def core(X):
     """What the core takes: a dense array as it is, a scipy CSR matrix as the tuple
     ``(indptr, indices, data, n_rows, n_cols)`` in canonical form (duplicate entries summed,
-    column indices sorted; the caller's matrix is not modified) with int64 indices."""
+    column indices sorted; the caller's matrix is not modified), int32 or int64 indices as
+    scipy holds them."""
     import scipy.sparse as sp
 
     if not sp.issparse(X):
@@ -360,13 +361,8 @@ def core(X):
     if data.dtype not in (np.float64, np.float32):
         data = data.astype(np.float64)
     n, d = X.shape
-    return (
-        np.ascontiguousarray(X.indptr, dtype=np.int64),
-        np.ascontiguousarray(X.indices, dtype=np.int64),
-        data,
-        int(n),
-        int(d),
-    )
+    index = lambda a: np.ascontiguousarray(a if a.dtype in (np.int32, np.int64) else a.astype(np.int64))  # noqa: E731
+    return (index(X.indptr), index(X.indices), data, int(n), int(d))
 
 
 def dense_only(X, what: str):

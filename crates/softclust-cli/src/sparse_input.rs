@@ -17,7 +17,7 @@ pub struct SparseMatrix {
     pub n_rows: usize,
     pub n_cols: usize,
     pub indptr: Vec<usize>,
-    pub indices: Vec<usize>,
+    pub indices: Vec<u32>,
     pub data: Vec<f64>,
 }
 
@@ -142,6 +142,11 @@ pub fn read_npz(path: &Path) -> CliResult<SparseMatrix> {
             "{source} is empty: the matrix is {n_rows} x {n_cols}"
         )));
     }
+    if n_cols > u32::MAX as usize {
+        return Err(CliError::msg(format!(
+            "{source}: {n_cols} columns; softclust's sparse kernels take at most 2^32 - 1"
+        )));
+    }
     let indptr = indices_of(
         &numbers(&mut zip, &source, "indptr.npy")?,
         &source,
@@ -205,7 +210,7 @@ pub fn read_npz(path: &Path) -> CliResult<SparseMatrix> {
         if last == Some((r, c)) {
             *out.data.last_mut().expect("a previous entry") += v;
         } else {
-            out.indices.push(c);
+            out.indices.push(c as u32);
             out.data.push(v);
             out.indptr[r + 1] += 1;
             last = Some((r, c));
@@ -255,6 +260,22 @@ pub fn check_options(
         );
     }
     Ok(())
+}
+
+/// The sparse matrix a fit reads from `input` (an `.npz` path), after refusing the options it
+/// cannot honour and noting that it is not standardised.
+pub fn read_for_fit(
+    input: Option<&str>,
+    opts: &crate::cli::InputArgs,
+    weights: Option<&str>,
+    typ: &crate::cli::TypicalityArgs,
+    save: &crate::cli::SaveArgs,
+    standardize: softclust::Standardize,
+    quiet: bool,
+) -> CliResult<SparseMatrix> {
+    check_options(opts, weights, typ.typicality, Some(save))?;
+    standardize_note(standardize, quiet);
+    read_npz(Path::new(input.unwrap_or_default()))
 }
 
 /// The note for `--standardize` on sparse input (centring would make the rows dense, so they

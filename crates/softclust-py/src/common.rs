@@ -214,6 +214,14 @@ pub(crate) fn labels_out(l: ArrayView1<'_, usize>) -> Array1<i64> {
 /// A membership contract in f64 (a no-op for f64 data; float32 probabilities are widened, and
 /// were normalised in f64).
 pub(crate) fn membership_f64<F: Float>(m: Membership<F>) -> Membership<f64> {
+    // float64 memberships are moved, not copied.
+    let m = match (Box::new(m) as Box<dyn std::any::Any>).downcast::<Membership<f64>>() {
+        Ok(m64) => return *m64,
+        Err(other) => match other.downcast::<Membership<F>>() {
+            Ok(m) => *m,
+            Err(_) => unreachable!("the box holds a Membership<F>"),
+        },
+    };
     Membership {
         proba: m.proba.mapv(|v| v.as_f64()),
         label: m.label,
@@ -271,30 +279,73 @@ pub(crate) enum Data1<'py> {
     F32(PyReadonlyArray1<'py, f32>),
 }
 
+/// An int32 or int64 index vector (scipy uses either).
+#[derive(FromPyObject)]
+pub(crate) enum Index1<'py> {
+    I32(PyReadonlyArray1<'py, i32>),
+    I64(PyReadonlyArray1<'py, i64>),
+}
+
+impl Index1<'_> {
+    /// The entries as `usize`, converted in parallel (a negative entry is an error).
+    fn to_usize(&self, what: &str) -> PyResult<Vec<usize>> {
+        use rayon::prelude::*;
+        let out: Result<Vec<usize>, i64> = match self {
+            Index1::I32(a) => a
+                .as_slice()?
+                .par_iter()
+                .map(|&v| usize::try_from(v).map_err(|_| i64::from(v)))
+                .collect(),
+            Index1::I64(a) => a
+                .as_slice()?
+                .par_iter()
+                .map(|&v| usize::try_from(v).map_err(|_| v))
+                .collect(),
+        };
+        out.map_err(|v| bad(format!("sparse data: negative {what} entry {v}")))
+    }
+}
+
 /// Sparse data from Python as the tuple `(indptr, indices, data, n_rows, n_cols)` of a
-/// canonical CSR matrix (int64 index arrays, float64 or float32 values).
+/// canonical CSR matrix (int32 or int64 index arrays, float64 or float32 values).
 #[derive(FromPyObject)]
 pub(crate) struct SparseData<'py>(
-    pub PyReadonlyArray1<'py, i64>,
-    pub PyReadonlyArray1<'py, i64>,
+    pub Index1<'py>,
+    pub Index1<'py>,
     pub Data1<'py>,
     pub usize,
     pub usize,
 );
 
 impl SparseData<'_> {
-    /// The index arrays as `usize` (a negative entry is an error).
-    pub(crate) fn index(&self) -> PyResult<(Vec<usize>, Vec<usize>)> {
-        let conv = |a: &PyReadonlyArray1<'_, i64>, what: &str| -> PyResult<Vec<usize>> {
-            a.as_array()
-                .iter()
-                .map(|&v| {
-                    usize::try_from(v)
-                        .map_err(|_| bad(format!("sparse data: negative {what} entry {v}")))
-                })
-                .collect()
+    /// The row pointers as `usize` and the column indices as `u32`: int32 indices are
+    /// borrowed as they are (after a check that none is negative), int64 ones converted.
+    pub(crate) fn index(&self) -> PyResult<(Vec<usize>, std::borrow::Cow<'_, [u32]>)> {
+        use rayon::prelude::*;
+        use std::borrow::Cow;
+        let indptr = self.0.to_usize("indptr")?;
+        let indices = match &self.1 {
+            Index1::I32(a) => {
+                let v = a.as_slice()?;
+                if let Some(&bad_v) = v.par_iter().find_any(|&&c| c < 0) {
+                    return Err(bad(format!("sparse data: negative indices entry {bad_v}")));
+                }
+                Cow::Borrowed(bytemuck::cast_slice::<i32, u32>(v))
+            }
+            Index1::I64(a) => {
+                let out: Result<Vec<u32>, i64> = a
+                    .as_slice()?
+                    .par_iter()
+                    .map(|&c| u32::try_from(c).map_err(|_| c))
+                    .collect();
+                Cow::Owned(out.map_err(|c| {
+                    bad(format!(
+                        "sparse data: column index {c} is negative or beyond 2^32"
+                    ))
+                })?)
+            }
         };
-        Ok((conv(&self.0, "indptr")?, conv(&self.1, "indices")?))
+        Ok((indptr, indices))
     }
 }
 

@@ -366,7 +366,7 @@ impl PyModel {
             |csr| {
                 self.sparse_model()?
                     .memberships_sparse(&csr)
-                    .map(|m| m.proba.mapv(|v| v.as_f64()))
+                    .map(|m| membership_f64(m).proba)
             }
         )?
         .map_err(err)?;

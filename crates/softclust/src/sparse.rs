@@ -9,17 +9,19 @@
 use crate::data::{map_segments, max_magnitude};
 use crate::error::{Error, Result};
 use crate::float::Float;
+use crate::simd;
 use ndarray::{Array2, ArrayView2};
 
 /// A borrowed CSR matrix in canonical form: row `i` holds the values
 /// `data[indptr[i]..indptr[i+1]]` at the strictly increasing columns
-/// `indices[indptr[i]..indptr[i+1]]` (scipy's `sum_duplicates()` gives this form).
+/// `indices[indptr[i]..indptr[i+1]]` (scipy's `sum_duplicates()` gives this form). Column
+/// indices are `u32` (scipy's int32 indices are used without a copy), so at most 2^32 columns.
 #[derive(Debug, Clone, Copy)]
 pub struct Csr<'a, F> {
     n_rows: usize,
     n_cols: usize,
     indptr: &'a [usize],
-    indices: &'a [usize],
+    indices: &'a [u32],
     data: &'a [F],
 }
 
@@ -32,53 +34,59 @@ impl<'a, F: Float> Csr<'a, F> {
         n_rows: usize,
         n_cols: usize,
         indptr: &'a [usize],
-        indices: &'a [usize],
+        indices: &'a [u32],
         data: &'a [F],
     ) -> Result<Self> {
-        let bad = |reason: String| Err(Error::InvalidModel { reason });
+        let bad = |reason: String| Error::InvalidModel { reason };
         if n_rows == 0 || n_cols == 0 {
             return Err(Error::EmptyInput {
                 what: "sparse data",
             });
         }
+        if n_cols > u32::MAX as usize + 1 {
+            return Err(bad(format!(
+                "sparse data: {n_cols} columns; softclust's sparse kernels take at most 2^32"
+            )));
+        }
         if indptr.len() != n_rows + 1 || indptr[0] != 0 {
-            return bad(format!(
+            return Err(bad(format!(
                 "sparse data: indptr has {} entries starting at {:?}; a CSR matrix of {n_rows} \
                  rows needs {} starting at 0",
                 indptr.len(),
                 indptr.first(),
                 n_rows + 1
-            ));
+            )));
         }
         if indices.len() != data.len() || indptr[n_rows] != data.len() {
-            return bad(format!(
+            return Err(bad(format!(
                 "sparse data: {} column indices, {} values and indptr ending at {}; they must \
                  agree",
                 indices.len(),
                 data.len(),
                 indptr[n_rows]
-            ));
+            )));
         }
         let limit = max_magnitude::<F>();
-        for row in 0..n_rows {
+        // Rows in parallel segments; the first bad row (in row order) is reported.
+        let check_row = |row: usize| -> Result<()> {
             let (a, b) = (indptr[row], indptr[row + 1]);
             if b < a {
-                return bad(format!("sparse data: indptr decreases at row {row}"));
+                return Err(bad(format!("sparse data: indptr decreases at row {row}")));
             }
             for t in a..b {
-                let column = indices[t];
-                if t > a && column <= indices[t - 1] {
-                    return bad(format!(
+                let column = indices[t] as usize;
+                if t > a && indices[t] <= indices[t - 1] {
+                    return Err(bad(format!(
                         "sparse data: the column indices of row {row} are not strictly \
                          increasing (unsorted or duplicated); give the canonical form (scipy: \
                          X.sum_duplicates())"
-                    ));
+                    )));
                 }
                 if column >= n_cols {
-                    return bad(format!(
+                    return Err(bad(format!(
                         "sparse data: row {row} has column index {column}, beyond the \
                          {n_cols} columns"
-                    ));
+                    )));
                 }
                 let v = data[t].as_f64();
                 if !v.is_finite() {
@@ -99,6 +107,15 @@ impl<'a, F: Float> Csr<'a, F> {
                     });
                 }
             }
+            Ok(())
+        };
+        // indptr must be non-decreasing before any row's range is sliced.
+        if let Some(row) = (0..n_rows).find(|&r| indptr[r + 1] < indptr[r]) {
+            return Err(bad(format!("sparse data: indptr decreases at row {row}")));
+        }
+        let first_bad = map_segments(n_rows, |rows| rows.map(check_row).find_map(|r| r.err()));
+        if let Some(e) = first_bad.into_iter().flatten().next() {
+            return Err(e);
         }
         Ok(Csr {
             n_rows,
@@ -125,7 +142,7 @@ impl<'a, F: Float> Csr<'a, F> {
     }
 
     /// The column indices and values of row `i`.
-    pub fn row(&self, i: usize) -> (&'a [usize], &'a [F]) {
+    pub fn row(&self, i: usize) -> (&'a [u32], &'a [F]) {
         let (a, b) = (self.indptr[i], self.indptr[i + 1]);
         (&self.indices[a..b], &self.data[a..b])
     }
@@ -135,6 +152,7 @@ impl<'a, F: Float> Csr<'a, F> {
         let mut out = vec![0.0; self.n_cols];
         let (idx, val) = self.row(i);
         for (&j, &v) in idx.iter().zip(val) {
+            let j = j as usize;
             out[j] += v.as_f64();
         }
         out
@@ -142,7 +160,7 @@ impl<'a, F: Float> Csr<'a, F> {
 
     /// Rows `a..b` as the parts of a CSR matrix of their own: the indptr rebased to start at
     /// 0, and the column indices and values of those rows (give them to [`Csr::new`]).
-    pub fn row_block(&self, a: usize, b: usize) -> (Vec<usize>, &'a [usize], &'a [F]) {
+    pub fn row_block(&self, a: usize, b: usize) -> (Vec<usize>, &'a [u32], &'a [F]) {
         let (lo, hi) = (self.indptr[a], self.indptr[b]);
         let indptr = self.indptr[a..=b].iter().map(|&p| p - lo).collect();
         (indptr, &self.indices[lo..hi], &self.data[lo..hi])
@@ -154,6 +172,7 @@ impl<'a, F: Float> Csr<'a, F> {
         for (r, &i) in rows.iter().enumerate() {
             let (idx, val) = self.row(i);
             for (&t, &v) in idx.iter().zip(val) {
+                let t = t as usize;
                 out[[r, t]] = v;
             }
         }
@@ -168,7 +187,8 @@ impl<'a, F: Float> Csr<'a, F> {
         .concat()
     }
 
-    fn row_squared_norm(&self, i: usize) -> f64 {
+    #[inline(always)]
+    pub(crate) fn row_squared_norm(&self, i: usize) -> f64 {
         let (_, val) = self.row(i);
         val.iter().map(|v| v.as_f64() * v.as_f64()).sum()
     }
@@ -183,6 +203,7 @@ impl<'a, F: Float> Csr<'a, F> {
         for (i, &wi) in w.iter().enumerate().take(self.n_rows) {
             let (idx, val) = self.row(i);
             for (&j, &v) in idx.iter().zip(val) {
+                let j = j as usize;
                 s1[j] += wi * v.as_f64();
             }
         }
@@ -191,6 +212,7 @@ impl<'a, F: Float> Csr<'a, F> {
         for (i, &wi) in w.iter().enumerate().take(self.n_rows) {
             let (idx, val) = self.row(i);
             for (&j, &v) in idx.iter().zip(val) {
+                let j = j as usize;
                 let x = v.as_f64();
                 s2[j] += wi * ((x - mean[j]).powi(2) - mean[j].powi(2));
             }
@@ -218,7 +240,7 @@ impl Csc {
         let d = x.ncols();
         let mut colptr = vec![0usize; d + 1];
         for &t in x.indices {
-            colptr[t + 1] += 1;
+            colptr[t as usize + 1] += 1;
         }
         for t in 0..d {
             colptr[t + 1] += colptr[t];
@@ -229,6 +251,7 @@ impl Csc {
         for i in 0..x.nrows() {
             let (idx, val) = x.row(i);
             for (&t, &v) in idx.iter().zip(val) {
+                let t = t as usize;
                 let p = next[t];
                 rows[p] = i;
                 vals[p] = v.as_f64();
@@ -290,11 +313,13 @@ impl SparseCenters {
     }
 
     /// Squared distances of row `i` (of squared norm `xn`) to every centre, into `out` (k).
+    #[inline(always)]
     pub(crate) fn row<F: Float>(&self, x: &Csr<'_, F>, i: usize, xn: f64, out: &mut [f64]) {
         let k = self.k;
         out.fill(0.0);
         let (idx, val) = x.row(i);
         for (&t, &v) in idx.iter().zip(val) {
+            let t = t as usize;
             let v = v.as_f64();
             let c = &self.ct[t * k..(t + 1) * k];
             for (o, &cj) in out.iter_mut().zip(c) {
@@ -316,6 +341,7 @@ impl SparseCenters {
         let (idx, val) = x.row(i);
         let (mut near, mut on) = (0.0, 0.0);
         for (&t, &v) in idx.iter().zip(val) {
+            let t = t as usize;
             let c = self.ct[t * k + j];
             let e = v.as_f64() - c;
             near += e * e;
@@ -328,6 +354,83 @@ impl SparseCenters {
     pub(crate) fn norms(&self) -> &[f64] {
         &self.norms
     }
+
+    /// Squared distances of rows `first..first + out.len() / k` to every centre into `out`
+    /// (row-major), with the rows' squared norms from `norms` (or computed), compiled for the
+    /// best instruction set of the machine.
+    pub(crate) fn rows<F: Float>(
+        &self,
+        x: &Csr<'_, F>,
+        norms: Option<&[f64]>,
+        first: usize,
+        out: &mut [f64],
+    ) {
+        simd::dispatch(DistanceRows {
+            x,
+            sc: self,
+            norms,
+            first,
+            out,
+        });
+    }
+}
+
+/// The loop of [`SparseCenters::rows`].
+struct DistanceRows<'a, 'b, F> {
+    x: &'a Csr<'b, F>,
+    sc: &'a SparseCenters,
+    norms: Option<&'a [f64]>,
+    first: usize,
+    out: &'a mut [f64],
+}
+
+impl<F: Float> simd::Kernel for DistanceRows<'_, '_, F> {
+    type Output = ();
+    #[inline(always)]
+    fn run(self) {
+        let k = self.sc.k.max(1);
+        for (r, o) in self.out.chunks_exact_mut(k).enumerate() {
+            let i = self.first + r;
+            let xn = match self.norms {
+                Some(n) => n[i],
+                None => self.x.row_squared_norm(i),
+            };
+            self.sc.row(self.x, i, xn, o);
+        }
+    }
+}
+
+/// The membership contract of sparse rows under the soft step `soft`, from their squared
+/// distances to `centers` (`f` maps a squared distance to what `kind` says the step takes),
+/// block by block: distances and log-scores fused, the `n x k` output written once.
+pub(crate) fn memberships_of<F: Float>(
+    x: &Csr<'_, F>,
+    centers: ArrayView2<'_, F>,
+    soft: &crate::soft::FittedSoft,
+    kind: crate::soft::DistanceKind,
+    f: impl Fn(f64) -> f64 + Sync,
+) -> Result<crate::membership::Membership<F>> {
+    check_width(x, centers.ncols())?;
+    let sc = SparseCenters::new(centers);
+    let k = sc.k;
+    Ok(crate::membership::Membership::from_score_blocks(
+        x.nrows(),
+        k,
+        || vec![0.0; crate::data::BLOCK_ROWS * k],
+        |d, first, out| {
+            let d = &mut d[..out.len()];
+            sc.rows(x, None, first, d);
+            for (dr, o) in d
+                .chunks_exact_mut(k.max(1))
+                .zip(out.chunks_exact_mut(k.max(1)))
+            {
+                for v in dr.iter_mut() {
+                    *v = f(*v);
+                }
+                soft.row_scores(&dr[..], kind, o);
+            }
+        },
+    ))
 }
 
 /// Squared Euclidean distances of every row of `x` to the `k x d` centres, `n x k`.
@@ -335,16 +438,23 @@ pub fn squared_distances<F: Float>(
     x: &Csr<'_, F>,
     centers: ArrayView2<'_, F>,
 ) -> Result<Array2<f64>> {
+    distances_as(x, centers, |v| v)
+}
+
+/// `f(|x_i - c_j|²)` for every row and centre, `n x k`, in the output type `G` (computed in
+/// f64, written once).
+pub(crate) fn distances_as<F: Float, G: Copy + Send>(
+    x: &Csr<'_, F>,
+    centers: ArrayView2<'_, F>,
+    f: impl Fn(f64) -> G + Sync,
+) -> Result<Array2<G>> {
     check_width(x, centers.ncols())?;
-    let norms = x.squared_norms();
     let sc = SparseCenters::new(centers);
     let k = sc.k;
     let parts = map_segments(x.nrows(), |rows| {
-        let mut out = vec![0.0; rows.len() * k];
-        for (r, i) in rows.enumerate() {
-            sc.row(x, i, norms[i], &mut out[r * k..(r + 1) * k]);
-        }
-        out
+        let mut d = vec![0.0; rows.len() * k];
+        sc.rows(x, None, rows.start, &mut d);
+        d.into_iter().map(&f).collect::<Vec<G>>()
     });
     Ok(Array2::from_shape_vec((x.nrows(), k), parts.concat()).expect("n x k values"))
 }

@@ -7,7 +7,7 @@ use softclust::sparse::Csr;
 use softclust::{Init, KMeans, Model, SoftMethod};
 
 /// A 300 x 40 matrix, about 85% zeros, with three groups of columns.
-fn data() -> (Array2<f64>, Vec<usize>, Vec<usize>, Vec<f64>) {
+fn data() -> (Array2<f64>, Vec<usize>, Vec<u32>, Vec<f64>) {
     let mut rng = Rng::new(7);
     let (n, d) = (300, 40);
     let mut x = Array2::<f64>::zeros((n, d));
@@ -24,7 +24,7 @@ fn data() -> (Array2<f64>, Vec<usize>, Vec<usize>, Vec<f64>) {
     for i in 0..n {
         for t in 0..d {
             if x[[i, t]] != 0.0 {
-                indices.push(t);
+                indices.push(t as u32);
                 values.push(x[[i, t]]);
             }
         }

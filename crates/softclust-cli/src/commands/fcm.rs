@@ -80,14 +80,15 @@ pub fn run(a: &FcmArgs, quiet: bool) -> CliResult<()> {
 /// Fuzzy c-means on a sparse `.npz` matrix (the CSR rows are never densified).
 fn run_sparse(a: &FcmArgs, quiet: bool) -> CliResult<()> {
     use crate::sparse_input as si;
-    si::check_options(
+    let m = si::read_for_fit(
+        a.input.as_deref(),
         &a.input_opts,
         a.weights.as_deref(),
-        a.typ.typicality,
-        Some(&a.save),
+        &a.typ,
+        &a.save,
+        a.standardize,
+        quiet,
     )?;
-    si::standardize_note(a.standardize, quiet);
-    let m = si::read_npz(std::path::Path::new(a.input.as_deref().unwrap_or_default()))?;
     let x = m.csr()?;
     let model = FuzzyCMeans::new(a.k)
         .m(a.m)

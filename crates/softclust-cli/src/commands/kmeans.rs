@@ -79,23 +79,13 @@ pub fn run(a: &KmeansArgs, quiet: bool) -> CliResult<()> {
         }))
     })?;
     if !quiet {
-        note!(
-            "softclust: k-means k={} on {} x {} ({}): {} after {} iterations (best of {} runs), \
-             inertia {:.6}; {}",
-            a.k,
+        let data = format!(
+            "{} x {} ({})",
             p.z.nrows(),
             p.z.ncols(),
-            a.standardize.name(),
-            if dg.converged {
-                "converged"
-            } else {
-                "NOT converged (raise --max-iter)"
-            },
-            dg.n_iter,
-            dg.run_inertia.len(),
-            inertia,
-            describe_soft(&soft)
+            a.standardize.name()
         );
+        fit_note(a.k, &data, &dg, inertia, &soft);
     }
     Ok(())
 }
@@ -116,15 +106,15 @@ fn settings(a: &KmeansArgs) -> KmeansSettings {
 /// memberships written block by block.
 fn run_sparse(a: &KmeansArgs, quiet: bool) -> CliResult<()> {
     use crate::sparse_input as si;
-    si::check_options(
+    let m = si::read_for_fit(
+        a.input.as_deref(),
         &a.input_opts,
         a.weights.as_deref(),
-        a.typ.typicality,
-        Some(&a.save),
+        &a.typ,
+        &a.save,
+        a.standardize,
+        quiet,
     )?;
-    si::standardize_note(a.standardize, quiet);
-    let path = a.input.as_deref().unwrap_or_default();
-    let m = si::read_npz(std::path::Path::new(path))?;
     let x = m.csr()?;
     let (km, progress) = kmeans_config(&settings(a), quiet)?;
     let fitted = km.fit_sparse_with_progress(&x, None, &mut |q| {
@@ -156,23 +146,35 @@ fn run_sparse(a: &KmeansArgs, quiet: bool) -> CliResult<()> {
         crate::model_io::save(&file, p)?;
     }
     if !quiet {
-        note!(
-            "softclust: k-means k={} on sparse {} x {} ({} non-zeros): {} after {} iterations \
-             (best of {} runs), inertia {:.6}; {}",
-            a.k,
+        let data = format!(
+            "sparse {} x {} ({} non-zeros)",
             x.nrows(),
             x.ncols(),
-            x.nnz(),
-            if dg.converged {
-                "converged"
-            } else {
-                "NOT converged (raise --max-iter)"
-            },
-            dg.n_iter,
-            dg.run_inertia.len(),
-            inertia,
-            describe_soft(&soft)
+            x.nnz()
         );
+        fit_note(a.k, &data, &dg, inertia, &soft);
     }
     Ok(())
+}
+
+/// The summary line of a fit on `data` (described in words).
+fn fit_note(
+    k: usize,
+    data: &str,
+    dg: &softclust::KMeansDiagnostics,
+    inertia: f64,
+    soft: &softclust::soft::FittedSoft,
+) {
+    note!(
+        "softclust: k-means k={k} on {data}: {} after {} iterations (best of {} runs), inertia \
+         {inertia:.6}; {}",
+        if dg.converged {
+            "converged"
+        } else {
+            "NOT converged (raise --max-iter)"
+        },
+        dg.n_iter,
+        dg.run_inertia.len(),
+        describe_soft(soft)
+    );
 }

@@ -302,35 +302,10 @@ impl<F: Float> FuzzyCMeans<F> {
             self.tol,
             &self.interrupt,
         )?;
-        let ut = src.ut;
-        let FcmOutcome {
-            centers,
-            n_iter,
-            converged,
-            objective,
-            change,
-        } = out;
         let total: f64 = w.iter().sum();
-        let fin = final_stats(x, &w, centers.view(), &ut);
-        let u = ut.t().as_standard_layout().into_owned();
-        Ok(FuzzyCMeansModel {
-            centers,
-            m: self.m,
-            mu,
-            memberships: u,
-            stats: Some(ClusterStats {
-                deviations: fin.deviations,
-                cluster_weight: fin.weight,
-            }),
-            diagnostics: FcmDiagnostics {
-                n_iter,
-                converged,
-                objective,
-                last_change: change,
-                partition_coefficient: fin.pc / total,
-                partition_entropy: fin.pe / total,
-            },
-        })
+        let fin = final_stats(x, &w, out.centers.view(), &src.ut);
+        let u = src.ut.t().as_standard_layout().into_owned();
+        Ok(FuzzyCMeansModel::assemble(out, self.m, mu, u, fin, total))
     }
 }
 
@@ -1029,11 +1004,26 @@ impl<F: Float> FuzzyCMeansModel<F> {
         fin: FinalStats,
     ) -> Result<Self> {
         let total = fin.weight.sum();
-        let model = FuzzyCMeansModel {
+        let model = Self::assemble(outcome, m, centering, Array2::zeros((0, 0)), fin, total);
+        model.validate()?;
+        Ok(model)
+    }
+
+    /// The model a loop ended with: its outcome, the training memberships (`n x k`, or empty),
+    /// the final statistics and the total weight they are divided by.
+    pub(crate) fn assemble(
+        outcome: FcmOutcome<F>,
+        m: f64,
+        mu: Array1<F>,
+        memberships: Array2<f64>,
+        fin: FinalStats,
+        total: f64,
+    ) -> Self {
+        FuzzyCMeansModel {
             centers: outcome.centers,
             m,
-            mu: centering,
-            memberships: Array2::zeros((0, 0)),
+            mu,
+            memberships,
             stats: Some(ClusterStats {
                 deviations: fin.deviations,
                 cluster_weight: fin.weight,
@@ -1046,9 +1036,7 @@ impl<F: Float> FuzzyCMeansModel<F> {
                 partition_coefficient: fin.pc / total,
                 partition_entropy: fin.pe / total,
             },
-        };
-        model.validate()?;
-        Ok(model)
+        }
     }
 
     /// A model from centres and a fuzzifier (for example read back from a file).

@@ -11,8 +11,7 @@
 //! eps)^m`.
 
 use super::{
-    at_least, powm, FcmDiagnostics, FcmInit, FcmOutcome, FcmPasses, FcmStats, FinalStats,
-    FuzzyCMeans, FuzzyCMeansModel,
+    at_least, powm, FcmInit, FcmPasses, FcmStats, FinalStats, FuzzyCMeans, FuzzyCMeansModel,
 };
 use crate::data::{weights_or_ones, SEGMENT_ROWS};
 use crate::error::Result;
@@ -20,8 +19,7 @@ use crate::float::Float;
 use crate::kmeans::KMeans;
 use crate::membership::Membership;
 use crate::soft::{DistanceKind, FittedSoft};
-use crate::sparse::{check_width, squared_distances, Csc, Csr, SparseCenters};
-use crate::typicality::ClusterStats;
+use crate::sparse::{check_width, memberships_of, squared_distances, Csc, Csr, SparseCenters};
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis};
 use rayon::prelude::*;
 
@@ -280,33 +278,9 @@ impl<F: Float> FuzzyCMeans<F> {
             self.tol,
             &self.interrupt,
         )?;
-        let FcmOutcome {
-            centers,
-            n_iter,
-            converged,
-            objective,
-            change,
-        } = out;
         let total: f64 = w.iter().sum();
-        let fin = final_stats(&src.csc, &w, centers.view(), &src.u);
-        Ok(FuzzyCMeansModel {
-            centers,
-            m,
-            mu,
-            memberships: src.u,
-            stats: Some(ClusterStats {
-                deviations: fin.deviations,
-                cluster_weight: fin.weight,
-            }),
-            diagnostics: FcmDiagnostics {
-                n_iter,
-                converged,
-                objective,
-                last_change: change,
-                partition_coefficient: fin.pc / total,
-                partition_entropy: fin.pe / total,
-            },
-        })
+        let fin = final_stats(&src.csc, &w, out.centers.view(), &src.u);
+        Ok(FuzzyCMeansModel::assemble(out, m, mu, src.u, fin, total))
     }
 }
 
@@ -319,8 +293,13 @@ impl<F: Float> FuzzyCMeansModel<F> {
 
     /// Memberships of sparse rows in closed form from the centres (one membership step).
     pub fn memberships_sparse(&self, x: &Csr<'_, F>) -> Result<Membership<F>> {
-        let d = self.squared_distances_sparse(x)?.mapv(|v| F::of(v.sqrt()));
-        FittedSoft::inverse_power(2.0 / (self.m - 1.0), self.n_clusters())
-            .memberships(d.view(), DistanceKind::Euclidean)
+        let soft = FittedSoft::inverse_power(2.0 / (self.m - 1.0), self.n_clusters());
+        memberships_of(
+            x,
+            self.centers.view(),
+            &soft,
+            DistanceKind::Euclidean,
+            f64::sqrt,
+        )
     }
 }

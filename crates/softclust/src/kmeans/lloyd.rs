@@ -361,6 +361,20 @@ pub fn apply_relocations(stats: &mut LloydStats, candidates: &[Candidate]) -> us
     moved
 }
 
+/// The `m` positive-weight rows of largest `dist`, farthest first, ties by row.
+pub(crate) fn farthest_rows(dist: &[f64], w: &[f64], m: usize) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..dist.len()).filter(|&i| w[i] > 0.0).collect();
+    let cmp = |a: &usize, b: &usize| dist[*b].total_cmp(&dist[*a]).then(a.cmp(b));
+    if order.len() > m && m > 0 {
+        order.select_nth_unstable_by(m - 1, cmp);
+        order.truncate(m);
+    } else if m == 0 {
+        order.clear();
+    }
+    order.sort_by(cmp);
+    order
+}
+
 /// The `m` positive-weight points of `x` farthest from their assigned centres in `old`
 /// (`labels`), farthest first, ties by row: relocation candidates. `offset` is added to row
 /// indices in the returned keys (for blocks of a larger matrix).
@@ -383,16 +397,7 @@ pub(crate) fn farthest<F: Float>(
         .collect::<Vec<_>>()
     })
     .concat();
-    let mut order: Vec<usize> = (0..x.nrows()).filter(|&i| w[i] > 0.0).collect();
-    let cmp = |a: &usize, b: &usize| dist[*b].total_cmp(&dist[*a]).then(a.cmp(b));
-    if order.len() > m && m > 0 {
-        order.select_nth_unstable_by(m - 1, cmp);
-        order.truncate(m);
-    } else if m == 0 {
-        order.clear();
-    }
-    order.sort_by(cmp);
-    order
+    farthest_rows(&dist, w, m)
         .into_iter()
         .map(|i| {
             let row = x

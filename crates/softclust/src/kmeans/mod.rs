@@ -393,10 +393,7 @@ impl<F: Float> KMeans<F> {
         let trials = self.local_trials();
         let n_runs = self.runs();
 
-        let mut best: Option<(usize, lloyd::Run<F>)> = None;
-        let mut run_inertia = Vec::with_capacity(n_runs);
-        let mut run_n_iter = Vec::with_capacity(n_runs);
-        let mut run_converged = Vec::with_capacity(n_runs);
+        let mut restarts = Restarts::new(n_runs);
         for run in 0..n_runs {
             let mut rng = Rng::new(derive_seed(self.seed, run as u64));
             let start = match &self.init {
@@ -407,35 +404,89 @@ impl<F: Float> KMeans<F> {
                 Init::Random => init::random_points(x, &w, k, &mut rng),
                 Init::Centers(c) => c.clone(),
             };
-            let max_iter = self.max_iter;
-            let stop = &self.interrupt;
-            let mut on_iter = |step: lloyd::Step| {
-                progress(Progress {
-                    run,
-                    n_runs,
-                    iteration: step.iteration,
-                    max_iter,
-                    inertia: step.inertia,
-                    shift: step.shift,
-                    labels_unchanged: step.unchanged,
-                    tol_abs,
-                });
-                stop.as_ref().is_some_and(|s| s.is_triggered())
-            };
-            let r = lloyd::lloyd(x, &w, mu.view(), start, max_iter, tol_abs, &mut on_iter);
+            let mut on_iter = self.observer(&mut *progress, run, n_runs, tol_abs);
+            let r = lloyd::lloyd(
+                x,
+                &w,
+                mu.view(),
+                start,
+                self.max_iter,
+                tol_abs,
+                &mut on_iter,
+            );
             crate::interrupt::check(&self.interrupt)?;
-            run_inertia.push(r.inertia);
-            run_n_iter.push(r.n_iter);
-            run_converged.push(r.converged);
-            let better = match &best {
-                None => true,
-                Some((_, b)) => r.inertia < b.inertia,
-            };
-            if better {
-                best = Some((run, r));
-            }
+            restarts.push(run, r);
         }
-        let (best_run, r) = best.ok_or(Error::InvalidParameter {
+        let mut model = restarts.into_model(tol_abs, mu, w.iter().sum())?;
+        model.soft = Some(model.fit_soft(&self.soft, x, sample_weight)?);
+        Ok(model)
+    }
+
+    /// The per-iteration observer of run `run`: reports [`Progress`], and stops the loop once
+    /// the interrupt flag is triggered.
+    pub(super) fn observer<'a>(
+        &'a self,
+        progress: &'a mut dyn FnMut(Progress),
+        run: usize,
+        n_runs: usize,
+        tol_abs: f64,
+    ) -> impl FnMut(lloyd::Step) -> bool + 'a {
+        move |step: lloyd::Step| {
+            progress(Progress {
+                run,
+                n_runs,
+                iteration: step.iteration,
+                max_iter: self.max_iter,
+                inertia: step.inertia,
+                shift: step.shift,
+                labels_unchanged: step.unchanged,
+                tol_abs,
+            });
+            self.interrupt.as_ref().is_some_and(|s| s.is_triggered())
+        }
+    }
+}
+
+/// The restarts of a fit: the best run so far (least inertia, the first on ties) and every
+/// run's inertia, iterations and convergence.
+pub(super) struct Restarts<F> {
+    best: Option<(usize, lloyd::Run<F>)>,
+    inertia: Vec<f64>,
+    n_iter: Vec<usize>,
+    converged: Vec<bool>,
+}
+
+impl<F: Float> Restarts<F> {
+    pub(super) fn new(n_runs: usize) -> Self {
+        Restarts {
+            best: None,
+            inertia: Vec::with_capacity(n_runs),
+            n_iter: Vec::with_capacity(n_runs),
+            converged: Vec::with_capacity(n_runs),
+        }
+    }
+
+    pub(super) fn push(&mut self, run: usize, r: lloyd::Run<F>) {
+        self.inertia.push(r.inertia);
+        self.n_iter.push(r.n_iter);
+        self.converged.push(r.converged);
+        if self
+            .best
+            .as_ref()
+            .is_none_or(|(_, b)| r.inertia < b.inertia)
+        {
+            self.best = Some((run, r));
+        }
+    }
+
+    /// The best run's model (no soft step yet), centred on `mu`.
+    pub(super) fn into_model(
+        self,
+        tol_abs: f64,
+        mu: Array1<F>,
+        total_weight: f64,
+    ) -> Result<KMeansModel<F>> {
+        let (best_run, r) = self.best.ok_or(Error::InvalidParameter {
             name: "n_init",
             value: "0".into(),
             expected: "an integer >= 1",
@@ -446,29 +497,27 @@ impl<F: Float> KMeans<F> {
             inertia_history: r.history,
             tol_abs,
             best_run,
-            run_inertia,
-            run_n_iter,
-            run_converged,
+            run_inertia: self.inertia,
+            run_n_iter: self.n_iter,
+            run_converged: self.converged,
             empty_relocations: r.relocations,
         };
         let stats = TrainingStats {
             inertia: r.inertia,
-            total_weight: w.iter().sum(),
+            total_weight,
             clusters: ClusterStats {
                 deviations: r.deviations,
                 cluster_weight: Array1::from(r.cluster_weight),
             },
         };
-        let mut model = KMeansModel {
+        Ok(KMeansModel {
             centers: r.centers,
             centering: mu,
             labels: Array1::from(r.labels),
             stats: Some(stats),
             soft: None,
             diagnostics,
-        };
-        model.soft = Some(model.fit_soft(&self.soft, x, sample_weight)?);
-        Ok(model)
+        })
     }
 }
 

@@ -8,34 +8,35 @@
 //! exactly).
 
 use super::init::{prefix_sums, random_rows, search_cumulative};
-use super::lloyd::{lloyd_loop, Candidate, LloydPasses, LloydStats, Step};
-use super::{ClusterStats, Init, KMeans, KMeansDiagnostics, KMeansModel, Progress, TrainingStats};
+use super::lloyd::{farthest_rows, lloyd_loop, Candidate, LloydPasses, LloydStats, Run};
+use super::{Init, KMeans, KMeansModel, Progress, Restarts};
 use crate::data::{check_weights, map_segments, weights_or_ones};
 use crate::error::Result;
 use crate::float::Float;
 use crate::membership::Membership;
 use crate::rng::{derive_seed, Rng};
 use crate::soft::DistanceKind;
-use crate::sparse::{check_width, squared_distances, Csr, SparseCenters};
+use crate::sparse::{check_width, memberships_of, squared_distances, Csr, SparseCenters};
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2};
 
 /// Nearest centre and its squared distance for every row, in parallel by segments.
 fn nearest_all<F: Float>(x: &Csr<'_, F>, norms: &[f64], sc: &SparseCenters) -> Vec<(usize, f64)> {
     let k = sc.k;
     map_segments(x.nrows(), |rows| {
-        let mut d = vec![0.0; k];
-        rows.map(|i| {
-            sc.row(x, i, norms[i], &mut d);
-            // strict < keeps the lowest index on ties, as the dense kernel
-            let mut best = (0, d[0]);
-            for (j, &v) in d.iter().enumerate().skip(1) {
-                if v < best.1 {
-                    best = (j, v);
+        let mut d = vec![0.0; rows.len() * k];
+        sc.rows(x, Some(norms), rows.start, &mut d);
+        d.chunks_exact(k.max(1))
+            .map(|d| {
+                // strict < keeps the lowest index on ties, as the dense kernel
+                let mut best = (0, d[0]);
+                for (j, &v) in d.iter().enumerate().skip(1) {
+                    if v < best.1 {
+                        best = (j, v);
+                    }
                 }
-            }
-            best
-        })
-        .collect::<Vec<_>>()
+                best
+            })
+            .collect::<Vec<_>>()
     })
     .concat()
 }
@@ -47,7 +48,11 @@ fn distances_to_row<F: Float>(x: &Csr<'_, F>, norms: &[f64], r: usize) -> Vec<f6
     map_segments(x.nrows(), |rows| {
         rows.map(|i| {
             let (idx, val) = x.row(i);
-            let dot: f64 = idx.iter().zip(val).map(|(&t, &v)| v.as_f64() * c[t]).sum();
+            let dot: f64 = idx
+                .iter()
+                .zip(val)
+                .map(|(&t, &v)| v.as_f64() * c[t as usize])
+                .sum();
             (norms[i] - 2.0 * dot + cn).max(0.0)
         })
         .collect::<Vec<_>>()
@@ -134,6 +139,7 @@ impl<F: Float> LloydPasses<F> for Passes<'_, F> {
             let (idx, val) = self.x.row(i);
             let s = &mut acc.sums[l * d..(l + 1) * d];
             for (&t, &v) in idx.iter().zip(val) {
+                let t = t as usize;
                 s[t] += wi * v.as_f64();
             }
         }
@@ -158,11 +164,7 @@ impl<F: Float> LloydPasses<F> for Passes<'_, F> {
             .collect::<Vec<_>>()
         })
         .concat();
-        let mut order: Vec<usize> = (0..x.nrows()).filter(|&i| w[i] > 0.0).collect();
-        let cmp = |a: &usize, b: &usize| dist[*b].total_cmp(&dist[*a]).then(a.cmp(b));
-        order.sort_by(cmp);
-        order.truncate(m);
-        Ok(order
+        Ok(farthest_rows(&dist, w, m)
             .into_iter()
             .map(|i| Candidate {
                 label: labels[i],
@@ -188,6 +190,7 @@ fn deviations<F: Float>(
         wk[l] += w[i];
         let (idx, val) = x.row(i);
         for (&t, &v) in idx.iter().zip(val) {
+            let t = t as usize;
             let v = v.as_f64();
             s1[[l, t]] += w[i] * v;
             s2[[l, t]] += w[i] * v * v;
@@ -201,18 +204,6 @@ fn deviations<F: Float>(
         }
     }
     (dev, wk)
-}
-
-struct SparseRun<F> {
-    centers: Array2<F>,
-    labels: Vec<usize>,
-    deviations: Array2<f64>,
-    cluster_weight: Vec<f64>,
-    inertia: f64,
-    n_iter: usize,
-    converged: bool,
-    history: Vec<f64>,
-    relocations: usize,
 }
 
 impl<F: Float> KMeans<F> {
@@ -247,8 +238,7 @@ impl<F: Float> KMeans<F> {
         let k = self.n_clusters;
         let trials = self.local_trials();
         let n_runs = self.runs();
-        let mut best: Option<(usize, SparseRun<F>)> = None;
-        let (mut run_inertia, mut run_n_iter, mut run_converged) = (vec![], vec![], vec![]);
+        let mut restarts = Restarts::new(n_runs);
         for run in 0..n_runs {
             let mut rng = Rng::new(derive_seed(self.seed, run as u64));
             let start = match &self.init {
@@ -258,21 +248,7 @@ impl<F: Float> KMeans<F> {
                 Init::Random => x.select_dense(&random_rows(&w, k, &mut rng)),
                 Init::Centers(c) => c.clone(),
             };
-            let max_iter = self.max_iter;
-            let stop = &self.interrupt;
-            let mut on_iter = |s: Step| {
-                progress(Progress {
-                    run,
-                    n_runs,
-                    iteration: s.iteration,
-                    max_iter,
-                    inertia: s.inertia,
-                    shift: s.shift,
-                    labels_unchanged: s.unchanged,
-                    tol_abs,
-                });
-                stop.as_ref().is_some_and(|s| s.is_triggered())
-            };
+            let mut on_iter = self.observer(&mut *progress, run, n_runs, tol_abs);
             let mut src = Passes {
                 x,
                 norms: &norms,
@@ -280,7 +256,14 @@ impl<F: Float> KMeans<F> {
                 labels: vec![usize::MAX; n],
                 labels_old: vec![usize::MAX; n],
             };
-            let out = lloyd_loop(&mut src, start, mu.view(), max_iter, tol_abs, &mut on_iter)?;
+            let out = lloyd_loop(
+                &mut src,
+                start,
+                mu.view(),
+                self.max_iter,
+                tol_abs,
+                &mut on_iter,
+            )?;
             crate::interrupt::check(&self.interrupt)?;
             let labels = if out.strict {
                 src.labels
@@ -292,55 +275,22 @@ impl<F: Float> KMeans<F> {
                     .collect()
             };
             let (dev, wk) = deviations(x, &w, out.centers.view(), &labels);
-            let inertia = dev.sum();
-            run_inertia.push(inertia);
-            run_n_iter.push(out.n_iter);
-            run_converged.push(out.converged);
-            if best.as_ref().is_none_or(|(_, b)| inertia < b.inertia) {
-                best = Some((
-                    run,
-                    SparseRun {
-                        centers: out.centers,
-                        labels,
-                        deviations: dev,
-                        cluster_weight: wk,
-                        inertia,
-                        n_iter: out.n_iter,
-                        converged: out.converged,
-                        history: out.history,
-                        relocations: out.relocations,
-                    },
-                ));
-            }
-        }
-        let Some((best_run, r)) = best else {
-            return Err(crate::error::invalid("n_init", 0, "an integer >= 1"));
-        };
-        let mut model = KMeansModel {
-            centers: r.centers,
-            centering: mu,
-            labels: Array1::from(r.labels),
-            stats: Some(TrainingStats {
-                inertia: r.inertia,
-                total_weight: w.iter().sum(),
-                clusters: ClusterStats {
-                    deviations: r.deviations,
-                    cluster_weight: Array1::from(r.cluster_weight),
+            restarts.push(
+                run,
+                Run {
+                    centers: out.centers,
+                    labels,
+                    inertia: dev.sum(),
+                    deviations: dev,
+                    cluster_weight: wk,
+                    n_iter: out.n_iter,
+                    converged: out.converged,
+                    history: out.history,
+                    relocations: out.relocations,
                 },
-            }),
-            soft: None,
-            diagnostics: KMeansDiagnostics {
-                n_iter: r.n_iter,
-                converged: r.converged,
-                inertia_history: r.history,
-                tol_abs,
-                best_run,
-                run_inertia,
-                run_n_iter,
-                run_converged,
-                empty_relocations: r.relocations,
-            },
-        };
+            );
+        }
+        let mut model = restarts.into_model(tol_abs, mu, w.iter().sum())?;
         let soft = if self.soft.from_sums() {
             let st = model.stats.as_ref().expect("set above");
             self.soft.fit_nearest_sums(
@@ -389,9 +339,7 @@ impl<F: Float> KMeansModel<F> {
     /// Soft memberships of sparse rows by the model's soft step (the full contract).
     pub fn memberships_sparse(&self, x: &Csr<'_, F>) -> Result<Membership<F>> {
         let soft = self.fitted_soft()?;
-        let d2 = self.squared_distances_sparse(x)?;
-        let d2 = d2.mapv(F::of);
-        soft.memberships(d2.view(), DistanceKind::Squared)
+        memberships_of(x, self.centers.view(), soft, DistanceKind::Squared, |v| v)
     }
 }
 
