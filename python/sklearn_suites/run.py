@@ -12,6 +12,9 @@ reason) is expected to fail (a strict xfail: one that starts passing fails the r
 stays true). Any other failure fails the run. The summary gives, per suite, the share of the
 non-skipped tests that pass.
 
+The suites and exceptions.txt are those of scikit-learn 1.9 (the package's ``test`` extra pins
+it to 1.9.x, so that a new scikit-learn release cannot change CI's verdict unannounced).
+
 Usage: python python/sklearn_suites/run.py [--workdir DIR] [--min-share 0.95] [pytest args...]
 """
 
@@ -88,7 +91,10 @@ def main() -> int:
         return rc or 1
     counts = json.loads(report.read_text())
     ok = rc == 0
-    print("\nscikit-learn's suites against softclust (non-skipped tests; xfailed = listed in exceptions.txt)")
+    import sklearn
+
+    print(f"\nscikit-learn {sklearn.__version__}'s suites against softclust (non-skipped tests; xfailed = listed "
+          "in exceptions.txt)")
     for name in names:
         c = counts.get(name, {})
         passed, failed, xfailed, xpassed = (c.get(k, 0) for k in ("passed", "failed", "xfailed", "xpassed"))

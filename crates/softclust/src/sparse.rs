@@ -400,39 +400,6 @@ impl<F: Float> simd::Kernel for DistanceRows<'_, '_, F> {
     }
 }
 
-/// The membership contract of sparse rows under the soft step `soft`, from their squared
-/// distances to `centers` (`f` maps a squared distance to what `kind` says the step takes),
-/// block by block: distances and log-scores fused, the `n x k` output written once.
-pub(crate) fn memberships_of<F: Float>(
-    x: &Csr<'_, F>,
-    centers: ArrayView2<'_, F>,
-    soft: &crate::soft::FittedSoft,
-    kind: crate::soft::DistanceKind,
-    f: impl Fn(f64) -> f64 + Sync,
-) -> Result<crate::membership::Membership<F>> {
-    check_width(x, centers.ncols())?;
-    let sc = SparseCenters::new(centers);
-    let k = sc.k;
-    Ok(crate::membership::Membership::from_score_blocks(
-        x.nrows(),
-        k,
-        || vec![0.0; crate::data::BLOCK_ROWS * k],
-        |d, first, out| {
-            let d = &mut d[..out.len()];
-            sc.rows(x, None, first, d);
-            for (dr, o) in d
-                .chunks_exact_mut(k.max(1))
-                .zip(out.chunks_exact_mut(k.max(1)))
-            {
-                for v in dr.iter_mut() {
-                    *v = f(*v);
-                }
-                soft.row_scores(&dr[..], kind, o);
-            }
-        },
-    ))
-}
-
 /// Squared Euclidean distances of every row of `x` to the `k x d` centres, `n x k`.
 pub fn squared_distances<F: Float>(
     x: &Csr<'_, F>,

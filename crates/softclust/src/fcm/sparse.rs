@@ -16,10 +16,11 @@ use super::{
 use crate::data::{weights_or_ones, SEGMENT_ROWS};
 use crate::error::Result;
 use crate::float::Float;
+use crate::kmeans::sparse_memberships as memberships_of;
 use crate::kmeans::KMeans;
 use crate::membership::Membership;
 use crate::soft::{DistanceKind, FittedSoft};
-use crate::sparse::{check_width, memberships_of, squared_distances, Csc, Csr, SparseCenters};
+use crate::sparse::{check_width, squared_distances, Csc, Csr, SparseCenters};
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis};
 use rayon::prelude::*;
 

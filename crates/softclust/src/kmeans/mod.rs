@@ -26,6 +26,7 @@ pub mod block;
 mod init;
 mod lloyd;
 mod sparse;
+pub(crate) use sparse::memberships_of as sparse_memberships;
 
 use crate::data::{check_matrix, check_new_data, check_weights};
 use crate::distance::{column_means, DistanceKernel};

@@ -16,8 +16,41 @@ use crate::float::Float;
 use crate::membership::Membership;
 use crate::rng::{derive_seed, Rng};
 use crate::soft::DistanceKind;
-use crate::sparse::{check_width, memberships_of, squared_distances, Csr, SparseCenters};
+use crate::sparse::{check_width, squared_distances, Csr, SparseCenters};
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2};
+
+/// The membership contract of sparse rows under the soft step `soft`, from their squared
+/// distances to `centers` (`f` maps a squared distance to what `kind` says the step takes),
+/// block by block: distances and log-scores fused, the `n x k` output written once.
+pub(crate) fn memberships_of<F: Float>(
+    x: &Csr<'_, F>,
+    centers: ArrayView2<'_, F>,
+    soft: &crate::soft::FittedSoft,
+    kind: crate::soft::DistanceKind,
+    f: impl Fn(f64) -> f64 + Sync,
+) -> Result<crate::membership::Membership<F>> {
+    check_width(x, centers.ncols())?;
+    let sc = SparseCenters::new(centers);
+    let k = sc.k;
+    Ok(crate::membership::Membership::from_score_blocks(
+        x.nrows(),
+        k,
+        || vec![0.0; crate::data::BLOCK_ROWS * k],
+        |d, first, out| {
+            let d = &mut d[..out.len()];
+            sc.rows(x, None, first, d);
+            for (dr, o) in d
+                .chunks_exact_mut(k.max(1))
+                .zip(out.chunks_exact_mut(k.max(1)))
+            {
+                for v in dr.iter_mut() {
+                    *v = f(*v);
+                }
+                soft.row_scores(&dr[..], kind, o);
+            }
+        },
+    ))
+}
 
 /// Nearest centre and its squared distance for every row, in parallel by segments.
 fn nearest_all<F: Float>(x: &Csr<'_, F>, norms: &[f64], sc: &SparseCenters) -> Vec<(usize, f64)> {
