@@ -100,26 +100,6 @@ def input_library(X):
     return None, None
 
 
-def _top_k_of_dense(d: dict, k_top: int, k: int) -> dict:
-    """The core's top-k answer from a full memberships answer (for sparse rows, whose
-    memberships the core gives dense): each row's ``k_top`` largest in decreasing order (ties
-    to the lower cluster), with the full rows' label, max_p, margin and entropy."""
-    if k_top > k:
-        raise ValueError(f"top_k={k_top} is more than the model's {k} clusters; give top_k <= {k}")
-    P = d["proba"]
-    order = np.argsort(-P, axis=1, kind="stable")[:, :k_top]
-    return {
-        "index": order.astype(np.int64),
-        "proba": np.take_along_axis(P, order, axis=1),
-        "label": d["label"],
-        "max_p": d["max_p"],
-        "margin": d["margin"],
-        "entropy": d["entropy"],
-        "noise": None,
-        "n_clusters": k,
-    }
-
-
 def memberships_of(est, X, top_k=None) -> Membership:
     """The contract of ``X`` under the fitted ``est`` (see :class:`Membership`); with
     ``top_k``, computed by the core in row chunks without the dense matrix."""
@@ -133,10 +113,7 @@ def memberships_of(est, X, top_k=None) -> Membership:
         return Membership._from_dict(est._model.memberships(core(Xc), threads), index=index, noise=noise,
                                      library=lib)
     k_top = check_int("top_k", top_k)
-    if sp.issparse(Xc):
-        d = _top_k_of_dense(est._model.memberships(core(Xc), threads), k_top, int(est._model.n_clusters))
-    else:
-        d = est._model.top_k(Xc, k_top, threads)
+    d = est._model.top_k(core(Xc), k_top, threads)
     idx, p = d["index"], d["proba"]
     n, kt = idx.shape
     k = int(est._model.n_clusters)

@@ -111,8 +111,12 @@ pub fn read_npz(path: &Path) -> CliResult<SparseMatrix> {
     let source = path.display().to_string();
     let file = std::fs::File::open(path)
         .map_err(|e| CliError::msg(format!("cannot open {source}: {e}")))?;
-    let mut zip = zip::ZipArchive::new(file)
-        .map_err(|e| CliError::msg(format!("{source}: not a readable .npz (zip) file: {e}")))?;
+    let mut zip = zip::ZipArchive::new(file).map_err(|e| {
+        CliError::msg(format!(
+            "{source}: not a readable .npz (zip) file: {e} (a .npz is read from a regular \
+                 file, not a pipe)"
+        ))
+    })?;
     let fmt_bytes = member(&mut zip, &source, "format.npy")?;
     let format: String = npy_payload(&fmt_bytes)
         .unwrap_or(&[])

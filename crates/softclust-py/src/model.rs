@@ -145,17 +145,20 @@ impl PyModel {
     ) -> softclust::Result<TopK<f64>> {
         let z = self.scaled(x)?;
         let model = self.model::<F>();
-        let t = softclust::top_k(model, z.view(), k_top, model.has_noise())?;
-        Ok(TopK {
-            index: t.index,
-            proba: t.proba.mapv(|v| v.as_f64()),
-            label: t.label,
-            max_p: t.max_p.mapv(|v| v.as_f64()),
-            margin: t.margin.mapv(|v| v.as_f64()),
-            entropy: t.entropy.mapv(|v| v.as_f64()),
-            noise: t.noise.map(|v| v.mapv(|p| p.as_f64())),
-            n_clusters: t.n_clusters,
-        })
+        Ok(top_k_f64(softclust::top_k(
+            model,
+            z.view(),
+            k_top,
+            model.has_noise(),
+        )?))
+    }
+
+    fn sparse_top_k_of<F: Float>(
+        &self,
+        x: &Csr<'_, F>,
+        k_top: usize,
+    ) -> softclust::Result<TopK<f64>> {
+        Ok(top_k_f64(self.sparse_model::<F>()?.top_k_sparse(x, k_top)?))
     }
 
     fn transform_of<F: Float>(
@@ -179,6 +182,20 @@ impl PyModel {
             }
         };
         Ok(d.mapv(|v| v.as_f64()))
+    }
+}
+
+/// The top-K answer in f64.
+fn top_k_f64<F: Float>(t: TopK<F>) -> TopK<f64> {
+    TopK {
+        index: t.index,
+        proba: t.proba.mapv(|v| v.as_f64()),
+        label: t.label,
+        max_p: t.max_p.mapv(|v| v.as_f64()),
+        margin: t.margin.mapv(|v| v.as_f64()),
+        entropy: t.entropy.mapv(|v| v.as_f64()),
+        noise: t.noise.map(|v| v.mapv(|p| p.as_f64())),
+        n_clusters: t.n_clusters,
     }
 }
 
@@ -299,13 +316,12 @@ impl PyModel {
     fn top_k<'py>(
         &self,
         py: Python<'py>,
-        x: Data<'py>,
+        x: Input<'py>,
         k_top: usize,
         n_threads: Option<usize>,
     ) -> PyResult<Bound<'py, PyDict>> {
-        let t = with_data!(x, xv, {
-            py.detach(|| pooled(n_threads, || self.top_k_of(xv, k_top)))
-        })?
+        let t = on_input!(py, x, n_threads, |xv| self.top_k_of(xv, k_top), |csr| self
+            .sparse_top_k_of(&csr, k_top))?
         .map_err(err)?;
         let d = PyDict::new(py);
         d.set_item("index", t.index.mapv(|v| v as i64).into_pyarray(py))?;

@@ -156,6 +156,15 @@ impl<F: Float> Model<F> {
         }
     }
 
+    /// The `k_top` largest memberships of every sparse row ([`crate::topk::top_k`]), in chunks
+    /// of rows so that the dense `n x k` matrix is never held.
+    pub fn top_k_sparse(&self, x: &Csr<'_, F>, k_top: usize) -> Result<crate::topk::TopK<F>> {
+        crate::topk::top_k_chunks(x.nrows(), self.n_clusters(), k_top, false, |a, b| {
+            let (indptr, indices, data) = x.row_block(a, b);
+            self.memberships_sparse(&Csr::new(b - a, x.ncols(), &indptr, indices, data)?)
+        })
+    }
+
     fn dense_only(&self) -> Error {
         Error::InvalidModel {
             reason: format!(

@@ -173,15 +173,27 @@ pub fn top_k<F: Float, M: ClusterModel<F> + ?Sized>(
     k_top: usize,
     noise_last: bool,
 ) -> Result<TopK<F>> {
-    let k = model.n_clusters();
+    top_k_chunks(x.nrows(), model.n_clusters(), k_top, noise_last, |a, b| {
+        model.memberships(x.slice(s![a..b, ..]))
+    })
+}
+
+/// [`top_k`] over any source of rows: `memberships(a, b)` gives the membership contract of
+/// rows `a..b` (`k` columns, the last a noise component with `noise_last`); it is called on
+/// chunks of [`chunk_rows`] rows in order.
+pub fn top_k_chunks<F: Float>(
+    n: usize,
+    k: usize,
+    k_top: usize,
+    noise_last: bool,
+    mut memberships: impl FnMut(usize, usize) -> Result<Membership<F>>,
+) -> Result<TopK<F>> {
     check_k_top(k_top, k - usize::from(noise_last))?;
-    let n = x.nrows();
     let rows = chunk_rows(k);
     let mut out: Option<TopK<F>> = None;
     for a in (0..n.max(1)).step_by(rows) {
         let b = (a + rows).min(n);
-        let m = model.memberships(x.slice(s![a..b, ..]))?;
-        let t = TopK::from_membership(&m, k_top, noise_last)?;
+        let t = TopK::from_membership(&memberships(a, b)?, k_top, noise_last)?;
         match out.as_mut() {
             None => out = Some(t),
             Some(o) => o.append(&t)?,

@@ -14,7 +14,7 @@ use ndarray::{Array2, ArrayView1, ArrayView2, Axis};
 
 /// Index of the first entry whose running sum exceeds `target` (skipping zero-mass entries),
 /// given the prefix sums `cum`. Clipped to the last entry with positive mass.
-pub(super) fn search_cumulative(cum: &[f64], target: f64) -> usize {
+fn search_cumulative(cum: &[f64], target: f64) -> usize {
     let i = cum.partition_point(|&c| c <= target);
     if i < cum.len() {
         return i;
@@ -25,7 +25,7 @@ pub(super) fn search_cumulative(cum: &[f64], target: f64) -> usize {
         .min(cum.len().saturating_sub(1))
 }
 
-pub(super) fn prefix_sums(values: impl Iterator<Item = f64>) -> Vec<f64> {
+fn prefix_sums(values: impl Iterator<Item = f64>) -> Vec<f64> {
     let mut acc = 0.0;
     values
         .map(|v| {
@@ -64,11 +64,58 @@ pub(crate) fn kmeans_plusplus<F: Float>(
     rng: &mut Rng,
 ) -> Vec<usize> {
     let n = x.nrows();
+    greedy_plusplus(
+        w,
+        k,
+        n_local_trials,
+        rng,
+        |r| distances_to(x, mu, x.row(r)),
+        |candidates, closest| {
+            let cand_rows = x.select(Axis(0), candidates);
+            let kernel = DistanceKernel::new(cand_rows.view(), mu);
+            let parts = map_segments(n, |rows| {
+                let mut pots = vec![0.0f64; candidates.len()];
+                let mut scratch = kernel.scratch(x.ncols());
+                kernel.for_each_block(x, rows, &mut scratch, |start, _, d2| {
+                    for (r, row) in d2.rows().into_iter().enumerate() {
+                        let i = start + r;
+                        for (p, v) in pots.iter_mut().zip(row) {
+                            *p += w[i] * closest[i].min(v.as_f64());
+                        }
+                    }
+                });
+                pots
+            });
+            let mut pots = vec![0.0f64; candidates.len()];
+            for part in parts {
+                for (p, v) in pots.iter_mut().zip(part) {
+                    *p += v;
+                }
+            }
+            pots
+        },
+    )
+}
+
+/// Greedy k-means++ over any representation of the points: `dist_to(r)` gives the squared
+/// distances of every point to point `r`, and `pots(candidates, closest)` the potential
+/// `sum_i w_i min(closest_i, d(i, c))` of each candidate `c` (summed over fixed row segments in
+/// order). The first seed is drawn by weight, each next one is the best of `n_local_trials`
+/// draws by weighted squared distance to the seeds so far.
+pub(super) fn greedy_plusplus(
+    w: &[f64],
+    k: usize,
+    n_local_trials: usize,
+    rng: &mut Rng,
+    dist_to: impl Fn(usize) -> Vec<f64>,
+    pots: impl Fn(&[usize], &[f64]) -> Vec<f64>,
+) -> Vec<usize> {
+    let n = w.len();
     let mut chosen_rows = Vec::with_capacity(k);
     let cum_w = prefix_sums(w.iter().copied());
     let first = search_cumulative(&cum_w, rng.uniform() * cum_w[n - 1]);
     chosen_rows.push(first);
-    let mut closest = distances_to(x, mu, x.row(first));
+    let mut closest = dist_to(first);
     let mut pot = par_sum(n, |i| w[i] * closest[i]);
 
     for _ in 1..k {
@@ -76,28 +123,7 @@ pub(crate) fn kmeans_plusplus<F: Float>(
         let candidates: Vec<usize> = (0..n_local_trials)
             .map(|_| search_cumulative(&cum, rng.uniform() * pot))
             .collect();
-        let cand_rows = x.select(Axis(0), &candidates);
-        let kernel = DistanceKernel::new(cand_rows.view(), mu);
-        let closest_ref = &closest;
-        let parts = map_segments(n, |rows| {
-            let mut pots = vec![0.0f64; candidates.len()];
-            let mut scratch = kernel.scratch(x.ncols());
-            kernel.for_each_block(x, rows, &mut scratch, |start, _, d2| {
-                for (r, row) in d2.rows().into_iter().enumerate() {
-                    let i = start + r;
-                    for (p, v) in pots.iter_mut().zip(row) {
-                        *p += w[i] * closest_ref[i].min(v.as_f64());
-                    }
-                }
-            });
-            pots
-        });
-        let mut pots = vec![0.0f64; candidates.len()];
-        for part in parts {
-            for (p, v) in pots.iter_mut().zip(part) {
-                *p += v;
-            }
-        }
+        let pots = pots(&candidates, &closest);
         let mut best = 0;
         for (t, &p) in pots.iter().enumerate() {
             if p < pots[best] {
@@ -107,8 +133,7 @@ pub(crate) fn kmeans_plusplus<F: Float>(
         let chosen = candidates[best];
         pot = pots[best];
         chosen_rows.push(chosen);
-        let d_new = distances_to(x, mu, x.row(chosen));
-        for (a, b) in closest.iter_mut().zip(d_new) {
+        for (a, b) in closest.iter_mut().zip(dist_to(chosen)) {
             if b < *a {
                 *a = b;
             }

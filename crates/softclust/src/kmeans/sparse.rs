@@ -7,15 +7,15 @@
 //! sparse and dense fits of the same matrix agree up to rounding (the labels, as a rule,
 //! exactly).
 
-use super::init::{prefix_sums, random_rows, search_cumulative};
+use super::init::{greedy_plusplus, random_rows};
 use super::lloyd::{farthest_rows, lloyd_loop, Candidate, LloydPasses, LloydStats, Run};
 use super::{Init, KMeans, KMeansModel, Progress, Restarts};
-use crate::data::{check_weights, map_segments, weights_or_ones};
+use crate::data::{check_weights, map_segments, par_sum, weights_or_ones};
 use crate::error::Result;
 use crate::float::Float;
 use crate::membership::Membership;
 use crate::rng::{derive_seed, Rng};
-use crate::soft::DistanceKind;
+use crate::soft::{DistanceKind, FittedSoft};
 use crate::sparse::{check_width, squared_distances, Csr, SparseCenters};
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2};
 
@@ -25,14 +25,14 @@ use ndarray::{Array1, Array2, ArrayView1, ArrayView2};
 pub(crate) fn memberships_of<F: Float>(
     x: &Csr<'_, F>,
     centers: ArrayView2<'_, F>,
-    soft: &crate::soft::FittedSoft,
-    kind: crate::soft::DistanceKind,
+    soft: &FittedSoft,
+    kind: DistanceKind,
     f: impl Fn(f64) -> f64 + Sync,
-) -> Result<crate::membership::Membership<F>> {
+) -> Result<Membership<F>> {
     check_width(x, centers.ncols())?;
     let sc = SparseCenters::new(centers);
     let k = sc.k;
-    Ok(crate::membership::Membership::from_score_blocks(
+    Ok(Membership::from_score_blocks(
         x.nrows(),
         k,
         || vec![0.0; crate::data::BLOCK_ROWS * k],
@@ -102,49 +102,22 @@ fn plusplus<F: Float>(
     trials: usize,
     rng: &mut Rng,
 ) -> Vec<usize> {
-    let n = x.nrows();
-    let mut chosen = Vec::with_capacity(k);
-    let cum_w = prefix_sums(w.iter().copied());
-    let first = search_cumulative(&cum_w, rng.uniform() * cum_w[n - 1]);
-    chosen.push(first);
-    let mut closest = distances_to_row(x, norms, first);
-    let mut pot: f64 = map_segments(n, |rows| rows.map(|i| w[i] * closest[i]).sum::<f64>())
-        .into_iter()
-        .sum();
-    for _ in 1..k {
-        let cum = prefix_sums(w.iter().zip(&closest).map(|(a, b)| a * b));
-        let candidates: Vec<usize> = (0..trials)
-            .map(|_| search_cumulative(&cum, rng.uniform() * pot))
-            .collect();
-        let dists: Vec<Vec<f64>> = candidates
-            .iter()
-            .map(|&c| distances_to_row(x, norms, c))
-            .collect();
-        let pots: Vec<f64> = dists
-            .iter()
-            .map(|d| {
-                map_segments(n, |rows| {
-                    rows.map(|i| w[i] * closest[i].min(d[i])).sum::<f64>()
+    greedy_plusplus(
+        w,
+        k,
+        trials,
+        rng,
+        |r| distances_to_row(x, norms, r),
+        |candidates, closest| {
+            candidates
+                .iter()
+                .map(|&c| {
+                    let d = distances_to_row(x, norms, c);
+                    par_sum(x.nrows(), |i| w[i] * closest[i].min(d[i]))
                 })
-                .into_iter()
-                .sum()
-            })
-            .collect();
-        let mut best = 0;
-        for (t, &p) in pots.iter().enumerate() {
-            if p < pots[best] {
-                best = t;
-            }
-        }
-        chosen.push(candidates[best]);
-        pot = pots[best];
-        for (a, &b) in closest.iter_mut().zip(&dists[best]) {
-            if b < *a {
-                *a = b;
-            }
-        }
-    }
-    chosen
+                .collect()
+        },
+    )
 }
 
 /// The in-memory sparse source of Lloyd passes.
