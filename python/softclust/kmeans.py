@@ -33,6 +33,9 @@ from ._base import (
 )
 
 
+# scikit-learn's names choose for the user; the others are softclust's own.
+_ALGORITHMS = {"lloyd": "auto", "elkan": "auto", "hamerly": "hamerly", "exhaustive": "exhaustive"}
+
 class KMeans(ModelFileMixin, ClassNamePrefixFeaturesOutMixin, ClusterMixin, TransformerMixin, FrameOutputMixin,
              BaseEstimator):
     """k-means clustering (greedy k-means++, Lloyd) with principled soft memberships.
@@ -64,9 +67,14 @@ class KMeans(ModelFileMixin, ClassNamePrefixFeaturesOutMixin, ClusterMixin, Tran
     copy_x : bool, default=True
         Accepted for scikit-learn compatibility: softclust never modifies ``X`` (the kernels
         centre the data on the fly), so both values leave it untouched.
-    algorithm : {"lloyd", "elkan"}, default="lloyd"
-        Accepted for scikit-learn compatibility. Both run the same exact Lloyd iterations
-        (scikit-learn's Elkan gives the same fixed point; so does ours, trivially).
+    algorithm : {"lloyd", "elkan", "hamerly", "exhaustive"}, default="lloyd"
+        How each iteration finds the nearest centres; every value gives Lloyd's iterations
+        (the same labels at every iteration, so the same centres and ``n_iter_``). "lloyd"
+        and "elkan" (scikit-learn's names) let softclust choose: Hamerly's triangle-inequality
+        bounds for dense data and ``n_clusters >= 2``, which skip the points they prove keep
+        their cluster. "hamerly" asks for the bounds, "exhaustive" computes every distance in
+        every iteration. A point within rounding of equidistant from two centres may be given
+        the other one by the bounded iterations.
     soft : {"softmax", "inverse-power", "minmax", "anchored"}, default="softmax"
     sigma, power, per_cluster_variance, size_weights, temperature : soft options
     near, half, far, far_value : anchored score options
@@ -155,6 +163,7 @@ class KMeans(ModelFileMixin, ClassNamePrefixFeaturesOutMixin, ClusterMixin, Tran
             "max_iter": int(self.max_iter),
             "tol": real("tol", self.tol),
             "seed": None,
+            "algorithm": _ALGORITHMS[self.algorithm],
             "soft": soft_options(
                 self.soft, sigma=self.sigma, power=self.power, per_cluster_variance=self.per_cluster_variance,
                 size_weights=self.size_weights, temperature=self.temperature, near=self.near, half=self.half,
@@ -195,10 +204,10 @@ class KMeans(ModelFileMixin, ClassNamePrefixFeaturesOutMixin, ClusterMixin, Tran
     def _check_params(self, X):
         """scikit-learn's parameter checks, with its messages; sets ``_n_init``."""
         check_positive_ints(self, "n_clusters", "max_iter")
-        if self.algorithm not in ("lloyd", "elkan"):
+        if not isinstance(self.algorithm, str) or self.algorithm not in _ALGORITHMS:
             raise InvalidParameterError(
                 f"The 'algorithm' parameter of {type(self).__name__} must be a str among "
-                f"{{'lloyd', 'elkan'}}. Got {self.algorithm!r} instead."
+                f"{{'lloyd', 'elkan', 'hamerly', 'exhaustive'}}. Got {self.algorithm!r} instead."
             )
         if not isinstance(self.copy_x, (bool, np.bool_)):
             raise InvalidParameterError(f"The 'copy_x' parameter of {type(self).__name__} must be an instance of "

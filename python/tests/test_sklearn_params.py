@@ -24,10 +24,29 @@ def test_algorithm_elkan_gives_lloyds_result():
     assert a.inertia_ == b.inertia_ and a.n_iter_ == b.n_iter_
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_bounded_and_exhaustive_iterations_agree_bit_for_bit(dtype):
+    # Hamerly's bounds (the default) against every distance: no clusters, so many points sit
+    # near boundaries for many iterations; also with sample weights.
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(20000, 10)).astype(dtype)
+    w = rng.uniform(0.2, 2.0, size=len(X))
+    for kw in ({}, {"sample_weight": w}):
+        fits = [KMeans(7, random_state=3, algorithm=a).fit(X, **kw) for a in ("lloyd", "hamerly", "exhaustive")]
+        assert fits[0].n_iter_ > 10
+        for f in fits[1:]:
+            np.testing.assert_array_equal(f.labels_, fits[0].labels_)
+            np.testing.assert_array_equal(f.cluster_centers_, fits[0].cluster_centers_)
+            assert f.inertia_ == fits[0].inertia_ and f.n_iter_ == fits[0].n_iter_
+            np.testing.assert_array_equal(f.predict_proba(X), fits[0].predict_proba(X))
+
+
 def test_bad_algorithm_and_copy_x():
     X = _blobs()
     with pytest.raises(ValueError, match="'algorithm' parameter of KMeans must be a str among"):
         KMeans(3, algorithm="full").fit(X)
+    with pytest.raises(ValueError, match="'lloyd', 'elkan', 'hamerly', 'exhaustive'"):
+        KMeans(3, algorithm=None).fit(X)
     with pytest.raises(ValueError, match="'copy_x' parameter"):
         KMeans(3, copy_x="yes").fit(X)
 

@@ -7,7 +7,9 @@ use softclust::fcm::defaults as fcm_defaults;
 use softclust::gmm::defaults as gmm_defaults;
 use softclust::kmeans::defaults as kmeans_defaults;
 use softclust::soft::{Anchor, DEFAULT_FAR_VALUE};
-use softclust::{CovarianceType, Criterion, GmmInit, SoftKind, Spread, Standardize};
+use softclust::{
+    CovarianceType, Criterion, GmmInit, KMeansAlgorithm, SoftKind, Spread, Standardize,
+};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
@@ -337,6 +339,12 @@ pub struct KmeansArgs {
     /// Restarts (default: 1 for k-means++, 10 for random).
     #[arg(long, value_name = "N")]
     pub n_init: Option<usize>,
+    /// How each iteration finds the nearest centres; every choice gives Lloyd's iterations.
+    /// auto: Hamerly's triangle-inequality bounds (k >= 2), which skip the points they prove
+    /// keep their cluster; exhaustive: every distance in every iteration; hamerly: the bounds.
+    /// Out-of-core fits (input beyond --memory-limit) always compute every distance.
+    #[arg(long, value_parser = choice(KMeansAlgorithm::ALL, KMeansAlgorithm::name), default_value_t = KMeansAlgorithm::Auto)]
+    pub algorithm: KMeansAlgorithm,
     /// Maximum iterations per restart.
     #[arg(long, value_name = "M", default_value_t = kmeans_defaults::MAX_ITER)]
     pub max_iter: usize,

@@ -156,6 +156,7 @@ pub struct KmeansSettings {
     pub tol: f64,
     pub seed: u64,
     pub soft: SoftMethod,
+    pub algorithm: softclust::KMeansAlgorithm,
 }
 
 /// Fits k-means with its soft step on the standardised data.
@@ -176,6 +177,7 @@ pub fn kmeans_config(s: &KmeansSettings, quiet: bool) -> CliResult<(KMeans<f64>,
         .tol(s.tol)
         .seed(s.seed)
         .init(init)
+        .algorithm(s.algorithm)
         .soft(s.soft.clone());
     if let Some(n) = s.n_init {
         km = km.n_init(n);

@@ -102,6 +102,41 @@ fn kmeans_on_a_csv_with_header() {
 }
 
 #[test]
+fn kmeans_algorithms_write_the_same_memberships() {
+    // Hamerly's bounds (the default) and every distance give Lloyd's run: identical output.
+    let dir = tempfile::tempdir().unwrap();
+    let input = iris_numeric(dir.path());
+    let run = |alg: &str| {
+        stdout_of(
+            bin()
+                .args([
+                    "kmeans",
+                    "-k",
+                    "4",
+                    "--n-init",
+                    "5",
+                    "-q",
+                    "--algorithm",
+                    alg,
+                ])
+                .arg(&input),
+        )
+    };
+    let auto = run("auto");
+    assert_eq!(auto, run("exhaustive"));
+    assert_eq!(auto, run("hamerly"));
+    check_membership(&auto, 4);
+    bin()
+        .args(["kmeans", "-k", "3", "--algorithm", "elkan"])
+        .arg(&input)
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains(
+            "possible values: auto, exhaustive, hamerly",
+        ));
+}
+
+#[test]
 fn kmeans_reads_stdin_tsv_without_header_and_npy() {
     let dir = tempfile::tempdir().unwrap();
     let csv = std::fs::read_to_string(iris_numeric(dir.path())).unwrap();

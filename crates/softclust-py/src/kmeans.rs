@@ -21,6 +21,9 @@ pub struct KmeansConfig<'py> {
     max_iter: usize,
     tol: f64,
     seed: u64,
+    /// "auto", "hamerly" or "exhaustive" (scikit-learn's "lloyd" and "elkan" arrive as
+    /// "auto").
+    algorithm: String,
     soft: SoftOptions,
 }
 
@@ -46,6 +49,7 @@ pub fn kmeans_fit<'py>(
         None => Some(crate::common::parse(&config.init)?),
     };
     let soft = config.soft.spec()?.method();
+    let algorithm: softclust::kmeans::Algorithm = crate::common::parse(&config.algorithm)?;
     let (n_clusters, n_init, max_iter, tol, seed) = (
         config.n_clusters,
         config.n_init,
@@ -74,6 +78,7 @@ pub fn kmeans_fit<'py>(
                 .tol(tol)
                 .seed(seed)
                 .soft(soft.clone())
+                .algorithm(algorithm)
                 .interrupt(stop);
             if let Some(n) = n_init {
                 km = km.n_init(n);

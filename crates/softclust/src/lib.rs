@@ -89,7 +89,7 @@ pub use gmm::{
     CovMatrices, CovarianceType, Criteria, GaussianMixture, GaussianMixtureModel, GmmInit,
 };
 pub use interrupt::Interrupt;
-pub use kmeans::{Init, KMeans, KMeansDiagnostics, KMeansModel};
+pub use kmeans::{Algorithm as KMeansAlgorithm, Init, KMeans, KMeansDiagnostics, KMeansModel};
 pub use membership::{ClusterModel, Membership};
 pub use model::{Model, ModelFile};
 pub use scale::{Scaler, Standardize};

@@ -66,6 +66,7 @@ pub fn run(quiet: bool) -> CliResult<()> {
         tol: softclust::kmeans::defaults::TOL,
         seed: 0,
         soft: SoftMethod::default(),
+        algorithm: softclust::KMeansAlgorithm::Auto,
     };
     let model = fit_kmeans(&p, &settings, quiet)?;
     let z = &p.z;

@@ -99,6 +99,7 @@ fn settings(a: &KmeansArgs) -> KmeansSettings {
         tol: a.tol,
         seed: a.seed,
         soft: a.soft_opts.spec(a.soft).method(),
+        algorithm: a.algorithm,
     }
 }
 

@@ -604,7 +604,18 @@ pub(crate) fn lloyd<F: Float>(
         Ok(o) => o,
         Err(_) => unreachable!("in-memory passes do not fail"),
     };
-    let mut labels = src.labels;
+    finish_run(x, w, mu, out, src.labels)
+}
+
+/// The end of an in-memory run: unless the loop stopped on unchanged labels, a final
+/// assignment pass makes `labels` those of the returned centres; then the exact deviations.
+pub(crate) fn finish_run<F: Float>(
+    x: ArrayView2<'_, F>,
+    w: &[f64],
+    mu: ArrayView1<'_, F>,
+    out: LoopOutcome<F>,
+    mut labels: Vec<usize>,
+) -> Run<F> {
     if !out.strict {
         let kernel = DistanceKernel::new(out.centers.view(), mu);
         assign(x, w, &kernel, &mut labels, false);

@@ -23,6 +23,7 @@
 //! ```
 
 pub mod block;
+mod hamerly;
 mod init;
 mod lloyd;
 mod sparse;
@@ -83,6 +84,41 @@ impl<F> std::str::FromStr for Init<F> {
     }
 }
 
+/// How the Lloyd iterations find each point's nearest centre. Every choice gives Lloyd's
+/// assignments (see [`KMeans::algorithm`]); they differ in how many distances they compute.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Algorithm {
+    /// Hamerly's bounds for in-memory dense data with k >= 2, every distance otherwise.
+    #[default]
+    Auto,
+    /// Every distance in every iteration (one GEMM per row block).
+    Exhaustive,
+    /// Hamerly's bounds: one upper and one lower bound per point, moved by the triangle
+    /// inequality, so that only points near a boundary are recomputed.
+    Hamerly,
+}
+
+impl Algorithm {
+    /// Every choice, in documentation order.
+    pub const ALL: [Algorithm; 3] = [Algorithm::Auto, Algorithm::Exhaustive, Algorithm::Hamerly];
+
+    /// The name the CLI and Python use.
+    pub fn name(self) -> &'static str {
+        match self {
+            Algorithm::Auto => "auto",
+            Algorithm::Exhaustive => "exhaustive",
+            Algorithm::Hamerly => "hamerly",
+        }
+    }
+}
+
+crate::error::impl_names!(
+    Algorithm,
+    "algorithm",
+    "auto, exhaustive or hamerly",
+    Algorithm::ALL
+);
+
 /// Progress of a fit, passed to the observer of [`KMeans::fit_with_progress`].
 #[derive(Debug, Clone, Copy, PartialEq)]
 #[non_exhaustive]
@@ -120,6 +156,7 @@ pub struct KMeans<F: Float> {
     seed: u64,
     n_local_trials: Option<usize>,
     soft: SoftMethod,
+    algorithm: Algorithm,
     interrupt: Option<crate::interrupt::Interrupt>,
 }
 
@@ -203,7 +240,18 @@ impl<F: Float> KMeans<F> {
             n_local_trials: None,
             interrupt: None,
             soft: SoftMethod::default(),
+            algorithm: Algorithm::Auto,
         }
+    }
+
+    /// How each iteration finds the nearest centres (default [`Algorithm::Auto`]). The choice
+    /// changes the work, not the result: Hamerly's bounds skip a point only when they prove
+    /// that Lloyd's floating-point argmin keeps its label, so the label sequence, iterations,
+    /// centres and inertia are Lloyd's, except for a point within rounding (about `d` ulps of
+    /// its squared distances) of equidistant from two centres.
+    pub fn algorithm(mut self, algorithm: Algorithm) -> Self {
+        self.algorithm = algorithm;
+        self
     }
 
     /// How the fitted model turns distances into memberships (default: the softmax with sigma
@@ -272,6 +320,15 @@ impl<F: Float> KMeans<F> {
     fn local_trials(&self) -> usize {
         self.n_local_trials
             .unwrap_or(2 + (self.n_clusters as f64).ln().floor() as usize)
+    }
+
+    /// Whether in-memory dense fits use Hamerly's bounds.
+    fn bounded(&self) -> bool {
+        match self.algorithm {
+            Algorithm::Auto => self.n_clusters >= 2,
+            Algorithm::Hamerly => true,
+            Algorithm::Exhaustive => false,
+        }
     }
 
     fn runs(&self) -> usize {
@@ -406,7 +463,12 @@ impl<F: Float> KMeans<F> {
                 Init::Centers(c) => c.clone(),
             };
             let mut on_iter = self.observer(&mut *progress, run, n_runs, tol_abs);
-            let r = lloyd::lloyd(
+            let run_lloyd = if self.bounded() && x.is_standard_layout() {
+                hamerly::hamerly
+            } else {
+                lloyd::lloyd
+            };
+            let r = run_lloyd(
                 x,
                 &w,
                 mu.view(),
