@@ -378,7 +378,11 @@ def bound_seconds(task, name, hw, n, d, k, f32=False):
         flops = 2 * n * k * d * d if name == "gmm_full" else 8 * n * k * d
     else:
         return None
-    return max(flops / peak, n * d * size / bw)
+    nbytes = n * d * size
+    if task in ("soft", "predict"):
+        # the n x k float64 probabilities are written once too
+        nbytes += n * k * 8
+    return max(flops / peak, nbytes / bw)
 
 
 # ---- driver ---------------------------------------------------------------------------------
@@ -493,7 +497,8 @@ def main():
         "validation and output. `softclust x` is this system's time per iteration divided by\n"
         "softclust's (above 1: softclust is faster); for `converged` it is the whole fit's time.\n"
         "`x bound` is the time per iteration over max(flops / peak GEMM, bytes / bandwidth) of an\n"
-        "exhaustive pass; `rel.diff` is the relative difference of the quality (inertia, lower\n"
+        "exhaustive pass (bytes: the data read, and for `soft` and `predict` the n x k float64\n"
+        "output written); `rel.diff` is the relative difference of the quality (inertia, lower\n"
         "bound, objective, mean max_p) from softclust's. Machines are shared and noisy: read\n"
         "ratios, not absolute times.\n\n"
         "- `kmeans`: a fixed number of iterations (tol = 0) from the same k random rows.\n"

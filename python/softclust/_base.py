@@ -100,6 +100,25 @@ def input_library(X):
     return None, None
 
 
+def predict_proba_of(est, X, Xc, out=None, dtype=None):
+    """``est``'s probabilities of ``Xc`` (``X`` as validated), computed by the core into
+    ``out`` when given (an ``(n_samples, n_clusters)`` float64 array, which is returned as it
+    is), else into a new array (cast to ``dtype`` if given, framed as ``set_output`` asks)."""
+    threads = n_threads(est.n_jobs)
+    if out is None:
+        P = est._model.predict_proba(Xc, threads)
+        if dtype is not None:
+            P = P.astype(dtype, copy=False)
+        return est._frame(X, P, est._proba_columns(P.shape[1]))
+    shape = (Xc.shape[0], int(est._model.n_clusters))
+    if not isinstance(out, np.ndarray) or out.dtype != np.float64 or out.shape != shape:
+        got = f"{type(out).__name__} {getattr(out, 'dtype', '')} {getattr(out, 'shape', '')}".strip()
+        raise ValueError(f"out must be a float64 numpy array of shape {shape}; got {got}")
+    if not out.flags.writeable:
+        raise ValueError("out must be writeable")
+    return est._model.predict_proba(Xc, threads, out)
+
+
 def memberships_of(est, X, top_k=None) -> Membership:
     """The contract of ``X`` under the fitted ``est`` (see :class:`Membership`); with
     ``top_k``, computed by the core in row chunks without the dense matrix."""

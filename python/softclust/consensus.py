@@ -11,6 +11,7 @@ from ._base import (
     DEFAULTS,
     FrameOutputMixin,
     Membership,
+    predict_proba_of,
     ModelFileMixin,
     check_positive_ints,
     check_x,
@@ -104,11 +105,11 @@ class ConsensusKMeans(ModelFileMixin, ClusterMixin, FrameOutputMixin, BaseEstima
         X = self._x(X)
         return self._model.predict_counts(X, n_threads(self.n_jobs))
 
-    def predict_proba(self, X):
-        """Share of runs whose nearest aligned centre is each cluster."""
+    def predict_proba(self, X, out=None):
+        """Share of runs whose nearest aligned centre is each cluster (``out``: see
+        :meth:`softclust.KMeans.predict_proba`)."""
         Xc = self._x(X)
-        P = self._model.predict_proba(Xc, n_threads(self.n_jobs))
-        return self._frame(X, P, self._proba_columns(P.shape[1]))
+        return predict_proba_of(self, X, Xc, out)
 
     def predict(self, X):
         X = self._x(X)

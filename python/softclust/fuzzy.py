@@ -11,6 +11,7 @@ from ._base import (
     DEFAULTS,
     FrameOutputMixin,
     Membership,
+    predict_proba_of,
     ModelFileMixin,
     Typicality,
     check_positive_ints,
@@ -105,11 +106,11 @@ class FuzzyCMeans(ModelFileMixin, ClassNamePrefixFeaturesOutMixin, ClusterMixin,
         """The full contract (see :meth:`KMeans.memberships`; ``top_k`` for sparse output)."""
         return memberships_of(self, X, top_k)
 
-    def predict_proba(self, X):
-        """Memberships in closed form from the centres."""
+    def predict_proba(self, X, out=None):
+        """Memberships in closed form from the centres (``out``: see
+        :meth:`softclust.KMeans.predict_proba`)."""
         Xc = self._x(X)
-        P = self._model.predict_proba(core(Xc), n_threads(self.n_jobs))
-        return self._frame(X, P, self._proba_columns(P.shape[1]))
+        return predict_proba_of(self, X, core(Xc), out)
 
     def predict(self, X):
         X = self._x(X)

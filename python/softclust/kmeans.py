@@ -16,6 +16,7 @@ from ._base import (
     FrameOutputMixin,
     InvalidParameterError,
     Membership,
+    predict_proba_of,
     ModelFileMixin,
     Typicality,
     check_int,
@@ -311,12 +312,13 @@ class KMeans(ModelFileMixin, ClassNamePrefixFeaturesOutMixin, ClusterMixin, Tran
         X = self._x(X)
         return self._model.memberships(core(X), n_threads(self.n_jobs)).get("scores")
 
-    def predict_proba(self, X):
+    def predict_proba(self, X, out=None):
         """Membership probabilities from the distances, by the model's soft step (a DataFrame
-        with columns ``p_0..`` under ``set_output(transform="pandas")``)."""
+        with columns ``p_0..`` under ``set_output(transform="pandas")``). ``out``: an
+        ``(n_samples, n_clusters)`` float64 array to write them into and return (reusing it
+        saves allocating and first touching the output on every call)."""
         Xc = self._x(X)
-        P = self._model.predict_proba(core(Xc), n_threads(self.n_jobs))
-        return self._frame(X, P, self._proba_columns(P.shape[1]))
+        return predict_proba_of(self, X, core(Xc), out)
 
     def score(self, X, y=None, sample_weight=None):
         """Opposite of the (weighted) inertia of ``X`` against the fitted centres."""

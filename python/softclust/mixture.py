@@ -13,6 +13,7 @@ from ._base import (
     DEFAULTS,
     FrameOutputMixin,
     Membership,
+    predict_proba_of,
     ModelFileMixin,
     Typicality,
     check_int,
@@ -291,12 +292,13 @@ class GaussianMixture(ModelFileMixin, DensityMixin, FrameOutputMixin, BaseEstima
         X = self._x(X)
         return self._model.score_samples_and_log_proba(X, n_threads(self.n_jobs))[0].astype(X.dtype, copy=False)
 
-    def predict_proba(self, X):
+    def predict_proba(self, X, out=None):
         """Responsibilities (with a last noise column when ``noise`` is set; a DataFrame with
-        columns ``p_0..`` (``p_noise``) under ``set_output(transform="pandas")``)."""
+        columns ``p_0..`` (``p_noise``) under ``set_output(transform="pandas")``; in X's float
+        type, as scikit-learn). ``out``: an ``(n_samples, n_columns)`` float64 array to write
+        them into and return (reusing it saves allocating the output on every call)."""
         Xc = self._x(X)
-        P = self._model.predict_proba(Xc, n_threads(self.n_jobs)).astype(Xc.dtype, copy=False)
-        return self._frame(X, P, self._proba_columns(P.shape[1]))
+        return predict_proba_of(self, X, Xc, out, dtype=Xc.dtype)
 
     def predict(self, X):
         """Most probable component (``n_components`` means noise)."""

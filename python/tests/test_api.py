@@ -199,3 +199,30 @@ def test_core_errors_are_value_errors_with_the_core_message(X):
         KMeans(3, n_jobs=0).fit(X)
     with pytest.raises(SoftclustError, match="sigma"):
         softclust.soft_assign(np.ones((2, 2)), "softmax")
+
+
+@pytest.mark.parametrize("make", ESTIMATORS)
+def test_predict_proba_out_is_filled_and_returned(make, X):
+    # out= writes the probabilities into the caller's array (reused across calls).
+    est = make().fit(X)
+    want = est.predict_proba(X)
+    np.testing.assert_allclose(want, oracle_proba(est, X), rtol=1e-6, atol=1e-9)
+    out = np.full((len(X), 3), np.nan)
+    got = est.predict_proba(X, out=out)
+    assert got is out
+    np.testing.assert_array_equal(out, want.astype(np.float64))
+    # float32 data still writes float64 probabilities into out
+    est.predict_proba(X.astype(np.float32), out=out)
+    np.testing.assert_allclose(out, want, rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match=r"out must be a float64 numpy array of shape \(180, 3\)"):
+        est.predict_proba(X, out=np.zeros((len(X), 4)))
+    with pytest.raises(ValueError, match="out must be a float64"):
+        est.predict_proba(X, out=np.zeros((len(X), 3), dtype=np.float32))
+    ro = np.zeros((len(X), 3))
+    ro.flags.writeable = False
+    with pytest.raises(ValueError, match="out must be writeable"):
+        est.predict_proba(X, out=ro)
+    # a strided (non-contiguous) out is filled too
+    wide = np.zeros((len(X), 6))
+    est.predict_proba(X, out=wide[:, ::2])
+    np.testing.assert_array_equal(wide[:, ::2], want)

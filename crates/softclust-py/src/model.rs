@@ -8,7 +8,7 @@ use crate::common::{
     Data, Input,
 };
 use ndarray::{Array1, ArrayView2, CowArray, Ix2};
-use numpy::{IntoPyArray, PyArrayDyn, PyReadonlyArray1};
+use numpy::{IntoPyArray, PyArray2, PyArrayDyn, PyArrayMethods, PyReadonlyArray1};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
 use softclust::gmm::CovMatrices;
@@ -357,36 +357,57 @@ impl PyModel {
         Ok(labels_out(l.view()).into_pyarray(py))
     }
 
-    /// Probabilities only (a Gaussian mixture normalises them in the pass that computes the
-    /// densities).
-    #[pyo3(signature = (x, n_threads=None))]
+    /// Probabilities only, written once into `out` (an `n x k` float64 C-contiguous, writeable
+    /// array the caller may reuse) or into a new NumPy array (NumPy's allocator, which asks
+    /// for huge pages): distances or densities, log-scores and normalisation are fused per
+    /// row block, so nothing `n x k` is allocated besides the output.
+    #[pyo3(signature = (x, n_threads=None, out=None))]
     fn predict_proba<'py>(
         &self,
         py: Python<'py>,
         x: Input<'py>,
         n_threads: Option<usize>,
-    ) -> PyResult<Bound<'py, numpy::PyArray2<f64>>> {
-        let p = on_input!(
-            py,
-            x,
-            n_threads,
-            |xv| {
-                let z = self.scaled(xv)?;
-                match self.model() {
-                    Model::Gmm(g) => g.predict_proba(z.view()),
-                    m => m
-                        .memberships(z.view())
-                        .map(|m| m.proba.mapv(|v| v.as_f64())),
+        out: Option<Bound<'py, PyArray2<f64>>>,
+    ) -> PyResult<Bound<'py, PyArray2<f64>>> {
+        let n = match &x {
+            Input::Dense(d) => with_data!(d, xv, xv.nrows()),
+            Input::Sparse(s) => s.3,
+        };
+        let k = self.file.model.n_clusters();
+        let out = match out {
+            Some(o) => o,
+            None => PyArray2::<f64>::zeros(py, [n, k], false),
+        };
+        {
+            let mut rw = out.try_readwrite().map_err(|e| {
+                crate::common::bad(format!("out must be a writeable float64 array: {e}"))
+            })?;
+            let view = rw.as_array_mut();
+            on_input!(
+                py,
+                x,
+                n_threads,
+                |xv| {
+                    let z = self.scaled(xv)?;
+                    self.model().predict_proba_into(z.view(), view)
+                },
+                |csr| {
+                    let m = membership_f64(self.sparse_model()?.memberships_sparse(&csr)?);
+                    let mut view = view;
+                    if view.dim() != m.proba.dim() {
+                        return Err(softclust::Error::ShapeMismatch {
+                            what: "output array",
+                            expected: format!("{} x {} (rows x clusters)", n, k),
+                            found: format!("{} x {}", view.nrows(), view.ncols()),
+                        });
+                    }
+                    view.assign(&m.proba);
+                    Ok(())
                 }
-            },
-            |csr| {
-                self.sparse_model()?
-                    .memberships_sparse(&csr)
-                    .map(|m| membership_f64(m).proba)
-            }
-        )?
-        .map_err(err)?;
-        Ok(p.into_pyarray(py))
+            )?
+            .map_err(err)?;
+        }
+        Ok(out)
     }
 
     /// Euclidean distances to the centres (k-means, fuzzy c-means, consensus reference; dense

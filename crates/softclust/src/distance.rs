@@ -165,6 +165,39 @@ impl<F: Float> DistanceKernel<F> {
         }
     }
 
+    /// One row of [`Finish`]: the inner products `g_j = (x - mu)·(c_j - mu)` of the centred row
+    /// `xi` (squared norm `n`) become `max(n - 2 g_j + |c_j - mu|², 0)`; with `refine`, the
+    /// entries small enough for cancellation to matter are recomputed by explicit subtraction.
+    /// Inline into a [`simd::Kernel`].
+    #[inline(always)]
+    pub(crate) fn finish_row(&self, row: &mut [F], n: F, xi: &[F], refine: bool) {
+        let two = F::one() + F::one();
+        for (v, &cn) in row.iter_mut().zip(&self.norms) {
+            let t = n - two * *v + cn;
+            *v = if t > F::zero() { t } else { F::zero() };
+        }
+        if refine {
+            let thresh = F::of(64.0) * F::epsilon();
+            // A branch-free scan first (it vectorises); the fix-up is rare.
+            let mut any = false;
+            for (v, &cn) in row.iter().zip(&self.norms) {
+                any |= *v <= thresh * (n + cn);
+            }
+            if !any {
+                return;
+            }
+            for ((v, c), &cn) in row
+                .iter_mut()
+                .zip(self.centers.chunks_exact(self.d))
+                .zip(&self.norms)
+            {
+                if *v <= thresh * (n + cn) {
+                    *v = F::of(simd::dist_sq_f64(xi, c));
+                }
+            }
+        }
+    }
+
     /// Turns a block's inner products into clamped squared distances in place, with small
     /// entries recomputed exactly (see [`Self::squared_distances`]).
     pub(crate) fn finish_exact(&self, xc: &[F], xn: &[F], g: &mut [F]) {
@@ -277,29 +310,13 @@ impl<F: Float> simd::Kernel for Finish<'_, F> {
     fn run(self) {
         let kern = self.kernel;
         let (k, d) = (kern.k, kern.d);
-        let two = F::one() + F::one();
-        let thresh = F::of(64.0) * F::epsilon();
         for ((row, &n), xi) in self
             .g
             .chunks_exact_mut(k)
             .zip(self.xn)
             .zip(self.xc.chunks_exact(d))
         {
-            for (v, &cn) in row.iter_mut().zip(&kern.norms) {
-                let t = n - two * *v + cn;
-                *v = if t > F::zero() { t } else { F::zero() };
-            }
-            if self.refine {
-                for ((v, c), &cn) in row
-                    .iter_mut()
-                    .zip(kern.centers.chunks_exact(d))
-                    .zip(&kern.norms)
-                {
-                    if *v <= thresh * (n + cn) {
-                        *v = F::of(simd::dist_sq_f64(xi, c));
-                    }
-                }
-            }
+            kern.finish_row(row, n, xi, self.refine);
         }
     }
 }

@@ -17,7 +17,7 @@ use crate::error::Result;
 use crate::float::Float;
 use crate::simd;
 use crate::typicality::{Spread, Typicality};
-use ndarray::{Array1, Array2, ArrayView2, Axis, Zip};
+use ndarray::{Array1, Array2, ArrayView2, ArrayViewMut2, Axis, Zip};
 use rayon::prelude::*;
 
 /// Probabilities and their summaries for `n` points and `k` clusters.
@@ -197,10 +197,7 @@ impl<F: Float> simd::Kernel for Normalise<'_, F> {
                 p.fill(F::of(1.0 / k as f64));
                 self.entropy[i] = F::of((k as f64).ln());
             } else {
-                for (o, &v) in e.iter_mut().zip(row) {
-                    *o = simd::exp_nonpos(v - m);
-                }
-                let sum = simd::sum(&e);
+                let sum = exp_shifted(row, m, &mut e);
                 let log_sum = simd::ln_pos(sum);
                 let inv = 1.0 / sum;
                 // Entropy -sum_j q_j ln q_j with ln q_j = (s_j - m) - ln(sum); terms with q_j = 0
@@ -223,6 +220,34 @@ impl<F: Float> simd::Kernel for Normalise<'_, F> {
             self.max_p[i] = top;
             self.margin[i] = top - second;
         }
+    }
+}
+
+/// `e_j = exp(s_j - m)` for a row of log-scores with finite maximum `m`; returns `sum_j e_j`.
+#[inline(always)]
+fn exp_shifted(row: &[f64], m: f64, e: &mut [f64]) -> f64 {
+    for (o, &v) in e.iter_mut().zip(row) {
+        *o = simd::exp_nonpos(v - m);
+    }
+    simd::sum(e)
+}
+
+/// A row of log-scores normalised in place into probabilities,
+/// `p_j = exp(s_j - m) / sum_l exp(s_l - m)` (uniform for a degenerate row, as [`Normalise`]).
+/// Inline into a [`simd::Kernel`].
+#[inline(always)]
+pub(crate) fn normalise_in_place(row: &mut [f64]) {
+    let m = simd::max(row);
+    if !m.is_finite() {
+        row.fill(1.0 / row.len().max(1) as f64);
+        return;
+    }
+    for v in row.iter_mut() {
+        *v = simd::exp_nonpos(*v - m);
+    }
+    let inv = 1.0 / simd::sum(row);
+    for v in row.iter_mut() {
+        *v *= inv;
     }
 }
 
@@ -266,9 +291,33 @@ pub trait ClusterModel<F: Float>: Send + Sync {
     fn predict(&self, x: ArrayView2<'_, F>) -> Result<Array1<usize>> {
         Ok(self.memberships(x)?.label)
     }
+    /// The probabilities of [`Self::memberships`] written into `out` (`n x n_clusters`, f64):
+    /// what `predict_proba` returns, without the summaries and without allocating the output.
+    fn predict_proba_into(
+        &self,
+        x: ArrayView2<'_, F>,
+        mut out: ArrayViewMut2<'_, f64>,
+    ) -> Result<()> {
+        check_out_shape(x.nrows(), self.n_clusters(), &out)?;
+        let m = self.memberships(x)?;
+        out.zip_mut_with(&m.proba, |o, &p| *o = p.as_f64());
+        Ok(())
+    }
     /// `t_ij = P(chi²_D >= D²_ij)` and the outlier score. Centroid models measure `D²` with
     /// the `spread` of each cluster; a Gaussian mixture uses its covariances and ignores it.
     fn typicality(&self, x: ArrayView2<'_, F>, spread: Spread) -> Result<Typicality>;
+}
+
+/// Checks that an output buffer is `n x k`.
+pub(crate) fn check_out_shape(n: usize, k: usize, out: &ArrayViewMut2<'_, f64>) -> Result<()> {
+    if out.dim() != (n, k) {
+        return Err(crate::error::Error::ShapeMismatch {
+            what: "output array",
+            expected: format!("{n} x {k} (rows x clusters)"),
+            found: format!("{} x {}", out.nrows(), out.ncols()),
+        });
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -22,7 +22,7 @@ use crate::membership::{ClusterModel, Membership};
 use crate::scale::Scaler;
 use crate::sparse::Csr;
 use crate::typicality::{Spread, Typicality};
-use ndarray::{Array1, Array2, ArrayView2};
+use ndarray::{Array1, Array2, ArrayView2, ArrayViewMut2};
 
 /// Any fitted model. `F` is the float type of the centroid models' centres (a Gaussian mixture
 /// keeps f64 parameters and scores either type).
@@ -207,6 +207,9 @@ impl<F: Float> ClusterModel<F> for Model<F> {
     }
     fn predict(&self, x: ArrayView2<'_, F>) -> Result<Array1<usize>> {
         self.inner().predict(x)
+    }
+    fn predict_proba_into(&self, x: ArrayView2<'_, F>, out: ArrayViewMut2<'_, f64>) -> Result<()> {
+        self.inner().predict_proba_into(x, out)
     }
     fn typicality(&self, x: ArrayView2<'_, F>, spread: Spread) -> Result<Typicality> {
         self.inner().typicality(x, spread)

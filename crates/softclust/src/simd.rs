@@ -91,7 +91,8 @@ pub(crate) fn sum(a: &[f64]) -> f64 {
     combine(acc)
 }
 
-/// `sum_t (a_t - b_t)²` in f64 with [`LANES`] partial sums.
+/// `sum_t (a_t - b_t)²` in f64 with [`LANES`] partial sums; the differences are taken in f64,
+/// so they are exact for f32 data (the bounds of the Hamerly iterations rely on it).
 #[inline(always)]
 pub(crate) fn dist_sq_f64<F: Float>(a: &[F], b: &[F]) -> f64 {
     let mut acc = [0.0f64; LANES];
@@ -99,12 +100,12 @@ pub(crate) fn dist_sq_f64<F: Float>(a: &[F], b: &[F]) -> f64 {
     let mut cb = b.chunks_exact(LANES);
     for (x, y) in (&mut ca).zip(&mut cb) {
         for ((s, &u), &v) in acc.iter_mut().zip(x).zip(y) {
-            let t = (u - v).as_f64();
+            let t = u.as_f64() - v.as_f64();
             *s += t * t;
         }
     }
     for ((s, &u), &v) in acc.iter_mut().zip(ca.remainder()).zip(cb.remainder()) {
-        let t = (u - v).as_f64();
+        let t = u.as_f64() - v.as_f64();
         *s += t * t;
     }
     combine(acc)

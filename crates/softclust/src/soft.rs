@@ -39,6 +39,7 @@ use crate::data::{check_finite_matrix, check_weights};
 use crate::error::{invalid, Error, Result};
 use crate::float::Float;
 use crate::membership::Membership;
+use crate::simd;
 use ndarray::{Array2, ArrayView1, ArrayView2, Zip};
 
 /// Whether a distance matrix holds plain or squared Euclidean distances.
@@ -1047,6 +1048,68 @@ impl FittedSoft {
         Ok(scores)
     }
 
+    /// The softmax's coefficients for distances of `kind` (see [`SoftmaxCoef`]), when the
+    /// method is a softmax whose `1 / sigma_j` (or `1 / sigma_j²`) are all finite and positive.
+    pub(crate) fn softmax_coef(&self, kind: DistanceKind) -> Option<SoftmaxCoef> {
+        let Fitted::Softmax {
+            sigma,
+            log_prior,
+            log_norm,
+            temperature,
+            ..
+        } = &self.model
+        else {
+            return None;
+        };
+        let squared = kind == DistanceKind::Squared;
+        let r: Vec<f64> = sigma
+            .iter()
+            .map(|&s| if squared { 1.0 / (s * s) } else { 1.0 / s })
+            .collect();
+        if !r.iter().all(|v| v.is_finite() && *v > 0.0) {
+            return None;
+        }
+        Some(SoftmaxCoef {
+            r,
+            b: log_prior
+                .iter()
+                .zip(log_norm)
+                .map(|(p, n)| (p + n) / temperature)
+                .collect(),
+            c: -0.5 / temperature,
+            squared,
+        })
+    }
+
+    /// The log-scores of a block of rows of distances (row-major, `out.len() / k` rows of
+    /// `k`) into `out`. The softmax goes through [`SoftmaxCoef`] over the whole block in SIMD;
+    /// the rows whose scores all underflow, and zero variances, through [`Self::row_scores`]'s
+    /// limits.
+    pub(crate) fn block_scores<F: Float>(
+        &self,
+        d: &[F],
+        k: usize,
+        kind: DistanceKind,
+        out: &mut [f64],
+    ) {
+        if let (Some(coef), true) = (self.softmax_coef(kind), k > 0) {
+            simd::dispatch(CoefScores {
+                d,
+                coef: &coef,
+                out,
+            });
+            for (dr, o) in d.chunks_exact(k).zip(out.chunks_exact_mut(k)) {
+                if !simd::max(o).is_finite() {
+                    self.row_scores(dr, kind, o);
+                }
+            }
+            return;
+        }
+        for (dr, o) in d.chunks_exact(k.max(1)).zip(out.chunks_exact_mut(k.max(1))) {
+            self.row_scores(dr, kind, o);
+        }
+    }
+
     /// The log-scores of one row of distances (see [`Self::log_scores`]) into `out`.
     pub(crate) fn row_scores<F: Float>(&self, d: &[F], kind: DistanceKind, out: &mut [f64]) {
         match &self.model {
@@ -1059,16 +1122,24 @@ impl FittedSoft {
             } => {
                 let hard = sigma.contains(&0.0);
                 let mut best = f64::NEG_INFINITY;
+                // The block form's arithmetic when it applies (a row scores the same alone or
+                // in a block), else by division.
+                let coef = self.softmax_coef(kind);
                 for (j, o) in out.iter_mut().enumerate() {
                     let v = d[j].as_f64();
-                    let z2 = match kind {
-                        DistanceKind::Euclidean => {
-                            let z = v / sigma[j];
-                            z * z
+                    *o = match &coef {
+                        Some(c) => c.score(j, v),
+                        None => {
+                            let z2 = match kind {
+                                DistanceKind::Euclidean => {
+                                    let z = v / sigma[j];
+                                    z * z
+                                }
+                                DistanceKind::Squared => v / (sigma[j] * sigma[j]),
+                            };
+                            (log_prior[j] + log_norm[j] - 0.5 * z2) / temperature
                         }
-                        DistanceKind::Squared => v / (sigma[j] * sigma[j]),
                     };
-                    *o = (log_prior[j] + log_norm[j] - 0.5 * z2) / temperature;
                     best = best.max(*o);
                 }
                 if hard || best == f64::NEG_INFINITY || best.is_nan() {
@@ -1143,6 +1214,53 @@ impl FittedSoft {
     ) -> Result<Membership<F>> {
         let scores = self.log_scores(distances, kind)?;
         Ok(Membership::from_log_scores(scores.view()))
+    }
+}
+
+/// The softmax log-score `s_j = (ln pi_j + ln N_j - d²_j / (2 sigma_j²)) / T` as
+/// `b_j + c (d_j r_j)²` (`r_j = 1 / sigma_j`, Euclidean distances) or `b_j + c d²_j r_j`
+/// (`r_j = 1 / sigma_j²`, squared distances), with `c = -1 / (2T)`: multiplications only, so
+/// that it vectorises, and no square of a huge or tiny distance before scaling.
+#[derive(Debug, Clone)]
+pub(crate) struct SoftmaxCoef {
+    r: Vec<f64>,
+    b: Vec<f64>,
+    c: f64,
+    squared: bool,
+}
+
+impl SoftmaxCoef {
+    /// The score of distance `v` to cluster `j`.
+    #[inline(always)]
+    pub(crate) fn score(&self, j: usize, v: f64) -> f64 {
+        let t = v * self.r[j];
+        self.b[j] + self.c * if self.squared { t } else { t * t }
+    }
+
+    /// The scores of one row of distances into `out`. Inline into a [`simd::Kernel`].
+    #[inline(always)]
+    pub(crate) fn row<F: Float>(&self, d: &[F], out: &mut [f64]) {
+        for (j, (o, &v)) in out.iter_mut().zip(d).enumerate() {
+            *o = self.score(j, v.as_f64());
+        }
+    }
+}
+
+/// [`SoftmaxCoef::row`] over a block of rows.
+struct CoefScores<'a, F> {
+    d: &'a [F],
+    coef: &'a SoftmaxCoef,
+    out: &'a mut [f64],
+}
+
+impl<F: Float> simd::Kernel for CoefScores<'_, F> {
+    type Output = ();
+    #[inline(always)]
+    fn run(self) {
+        let k = self.coef.r.len();
+        for (dr, o) in self.d.chunks_exact(k).zip(self.out.chunks_exact_mut(k)) {
+            self.coef.row(dr, o);
+        }
     }
 }
 

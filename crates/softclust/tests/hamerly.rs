@@ -1,6 +1,7 @@
 //! Hamerly's bounds give Lloyd's run: the same labels, iterations, centres and inertia as the
 //! exhaustive iterations, on clustered, unclustered, weighted and f32 data, with restarts,
 //! empty-cluster relocations and any thread count.
+#![allow(clippy::unwrap_used)]
 
 mod common;
 

@@ -251,13 +251,40 @@ impl Evaluator {
         x: ArrayView2<'_, F>,
         normalise: Option<bool>,
     ) -> (Vec<f64>, Array2<f64>) {
-        let n = x.nrows();
-        let cols = self.cols();
-        let mut out = Array2::<f64>::zeros((n, cols));
-        let mut ln_p = vec![0.0; n];
+        let mut out = Array2::<f64>::zeros((x.nrows(), self.cols()));
         let Some(flat) = out.as_slice_mut() else {
             unreachable!("a new array is contiguous")
         };
+        let ln_p = self.rows_into(x, normalise, flat);
+        (ln_p, out)
+    }
+
+    /// Posterior probabilities of every row of `x` into `out` (`n x cols`); a strided `out` is
+    /// filled through a contiguous copy.
+    pub(crate) fn posteriors_into<F: Float>(
+        &self,
+        x: ArrayView2<'_, F>,
+        mut out: ArrayViewMut2<'_, f64>,
+    ) {
+        counters::count(&counters::SCORING_PASSES);
+        match out.as_slice_mut() {
+            Some(flat) => {
+                self.rows_into(x, Some(false), flat);
+            }
+            None => out.assign(&self.rows_out(x, Some(false)).1),
+        }
+    }
+
+    /// [`Self::rows_out`] into a given row-major `n x cols` buffer; returns `ln p(x_i)`.
+    fn rows_into<F: Float>(
+        &self,
+        x: ArrayView2<'_, F>,
+        normalise: Option<bool>,
+        flat: &mut [f64],
+    ) -> Vec<f64> {
+        let n = x.nrows();
+        let cols = self.cols();
+        let mut ln_p = vec![0.0; n];
         flat.par_chunks_mut(SEGMENT_ROWS * cols)
             .zip(ln_p.par_chunks_mut(SEGMENT_ROWS))
             .enumerate()
@@ -285,7 +312,7 @@ impl Evaluator {
                     }
                 },
             );
-        (ln_p, out)
+        ln_p
     }
 }
 

@@ -13,7 +13,7 @@ use crate::float::Float;
 use crate::membership::{ClusterModel, Membership};
 use crate::rng::Rng;
 use crate::typicality::{Spread, Typicality};
-use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis};
+use ndarray::{Array1, Array2, ArrayView1, ArrayView2, ArrayViewMut2, Axis};
 
 /// What happened during a fit.
 #[derive(Debug, Clone, PartialEq)]
@@ -407,6 +407,19 @@ impl GaussianMixtureModel {
         Ok(self.evaluator(false).posteriors(x, false).1)
     }
 
+    /// [`Self::predict_proba`] into `out` (`n x n_components`, plus the noise column): the
+    /// E-step block kernel and the normalisation write the output once.
+    pub fn predict_proba_into<F: Float>(
+        &self,
+        x: ArrayView2<'_, F>,
+        out: ArrayViewMut2<'_, f64>,
+    ) -> Result<()> {
+        self.check_new(x)?;
+        crate::membership::check_out_shape(x.nrows(), self.n_membership_columns(), &out)?;
+        self.evaluator(false).posteriors_into(x, out);
+        Ok(())
+    }
+
     /// The membership contract (probabilities, label, max_p, margin, entropy).
     pub fn memberships<F: Float>(&self, x: ArrayView2<'_, F>) -> Result<Membership<f64>> {
         let lp = self.weighted_log_prob(x)?;
@@ -549,6 +562,9 @@ fn normal(rng: &mut Rng) -> f64 {
 impl<F: Float> ClusterModel<F> for GaussianMixtureModel {
     fn n_clusters(&self) -> usize {
         self.n_membership_columns()
+    }
+    fn predict_proba_into(&self, x: ArrayView2<'_, F>, out: ArrayViewMut2<'_, f64>) -> Result<()> {
+        GaussianMixtureModel::predict_proba_into(self, x, out)
     }
     fn n_features(&self) -> usize {
         self.means.ncols()

@@ -416,26 +416,6 @@ impl<F: Float> Buffers<F> {
     }
 }
 
-/// `sum_t (a_t - b_t)²` in f64 with fixed lanes (vectorises, same order everywhere).
-#[inline(always)]
-fn sq_dist_f64<F: Float>(a: &[F], b: &[F]) -> f64 {
-    const L: usize = 8;
-    let mut acc = [0.0f64; L];
-    let (ca, cb) = (a.chunks_exact(L), b.chunks_exact(L));
-    let (ra, rb) = (ca.remainder(), cb.remainder());
-    for (u, v) in ca.zip(cb) {
-        for t in 0..L {
-            let z = u[t].as_f64() - v[t].as_f64();
-            acc[t] += z * z;
-        }
-    }
-    for (t, (&u, &v)) in ra.iter().zip(rb).enumerate() {
-        let z = u.as_f64() - v.as_f64();
-        acc[t] += z * z;
-    }
-    ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]))
-}
-
 /// One segment of a bounded pass: bounds moved; the points they do not settle tightened, and
 /// those still unsettled recomputed against every centre in blocks.
 struct SegmentPass<'a, F: Float> {
@@ -481,7 +461,7 @@ impl<F: Float> simd::Kernel for SegmentPass<'_, F> {
                 continue;
             }
             delta.tight += 1;
-            let exact = sq_dist_f64(
+            let exact = simd::dist_sq_f64(
                 &self.x[o * d..(o + 1) * d],
                 &self.centers[l * d..(l + 1) * d],
             );

@@ -37,7 +37,8 @@ use crate::membership::{ClusterModel, Membership};
 use crate::rng::{derive_seed, Rng};
 use crate::soft::{DistanceKind, FittedSoft, SoftMethod};
 use crate::typicality::{ClusterSpread, ClusterStats, Spread, Typicality};
-use ndarray::{Array1, Array2, ArrayView1, ArrayView2};
+use ndarray::{Array1, Array2, ArrayView1, ArrayView2, ArrayViewMut2};
+use rayon::prelude::*;
 
 /// Default settings of [`KMeans`] (the CLI and Python take theirs from here).
 pub mod defaults {
@@ -903,25 +904,60 @@ impl<F: Float> KMeansModel<F> {
     pub fn memberships(&self, x: ArrayView2<'_, F>) -> Result<Membership<F>> {
         let soft = self.fitted_soft()?;
         self.check_new(x)?;
-        let k = self.n_clusters();
         let kernel = self.kernel();
         let d = x.ncols();
         Ok(Membership::from_score_blocks(
             x.nrows(),
-            k,
+            self.n_clusters(),
             || kernel.scratch(d),
-            |scratch, first, out| {
-                let rows = out.len() / k;
-                kernel.for_each_product_block(x, first..first + rows, scratch, |blk| {
-                    kernel.finish_exact(blk.xc, blk.xn, blk.g);
-                    let o = (blk.start - first) * k;
-                    for (r, dr) in blk.g.chunks_exact(k).enumerate() {
-                        let dst = &mut out[o + r * k..o + (r + 1) * k];
-                        soft.row_scores(dr, DistanceKind::Squared, dst);
-                    }
-                });
-            },
+            |scratch, first, out| score_rows(x, &kernel, soft, scratch, first, out),
         ))
+    }
+
+    /// The probabilities of [`Self::memberships`] into `out` (`n x k`): distances, log-scores
+    /// and normalisation fused per row block, the output written once.
+    pub fn predict_proba_into(
+        &self,
+        x: ArrayView2<'_, F>,
+        out: ArrayViewMut2<'_, f64>,
+    ) -> Result<()> {
+        let soft = self.fitted_soft()?;
+        self.check_new(x)?;
+        let k = self.n_clusters();
+        crate::membership::check_out_shape(x.nrows(), k, &out)?;
+        let mut out = out;
+        let Some(flat) = out.as_slice_mut() else {
+            // A strided view: through a contiguous matrix.
+            let mut tmp = Array2::<f64>::zeros((x.nrows(), k));
+            self.predict_proba_into(x, tmp.view_mut())?;
+            out.assign(&tmp);
+            return Ok(());
+        };
+        let kernel = self.kernel();
+        let coef = soft.softmax_coef(DistanceKind::Squared);
+        let d = x.ncols();
+        flat.par_chunks_mut(crate::data::SEGMENT_ROWS * k)
+            .enumerate()
+            .for_each_init(
+                || kernel.scratch(d),
+                |scratch, (s, p)| {
+                    let first = s * crate::data::SEGMENT_ROWS;
+                    let rows = p.len() / k;
+                    kernel.for_each_product_block(x, first..first + rows, scratch, |blk| {
+                        let o = (blk.start - first) * k;
+                        crate::simd::dispatch(ProbaRows {
+                            kernel: &kernel,
+                            soft,
+                            coef: coef.as_ref(),
+                            g: blk.g,
+                            xn: blk.xn,
+                            xc: blk.xc,
+                            out: &mut p[o..o + blk.rows * k],
+                        });
+                    });
+                },
+            );
+        Ok(())
     }
 
     /// The anchored soft step's raw per-cluster scores in [0, 1] (`n x k`, not normalised);
@@ -974,6 +1010,69 @@ impl<F: Float> KMeansModel<F> {
     }
 }
 
+/// Probabilities of a block of rows from their inner products with the centres, fused row by
+/// row: squared distances (as the distance kernel finishes them), log-scores (the softmax's
+/// [`crate::soft::SoftmaxCoef`] when `coef` is given, else the soft step's row scores),
+/// normalisation,
+/// written once into `out`.
+struct ProbaRows<'a, F: Float> {
+    kernel: &'a crate::distance::DistanceKernel<F>,
+    soft: &'a FittedSoft,
+    coef: Option<&'a crate::soft::SoftmaxCoef>,
+    g: &'a mut [F],
+    xn: &'a [F],
+    xc: &'a [F],
+    out: &'a mut [f64],
+}
+
+impl<F: Float> crate::simd::Kernel for ProbaRows<'_, F> {
+    type Output = ();
+    #[inline(always)]
+    fn run(self) {
+        let k = self.kernel.n_centers();
+        let d = self.xc.len() / self.xn.len().max(1);
+        for (((row, &n), xi), o) in self
+            .g
+            .chunks_exact_mut(k)
+            .zip(self.xn)
+            .zip(self.xc.chunks_exact(d.max(1)))
+            .zip(self.out.chunks_exact_mut(k))
+        {
+            self.kernel.finish_row(row, n, xi, true);
+            match self.coef {
+                Some(coef) => {
+                    coef.row(row, o);
+                    if !crate::simd::max(o).is_finite() {
+                        // Every term underflowed: the soft step's limits.
+                        self.soft.row_scores(row, DistanceKind::Squared, o);
+                    }
+                }
+                None => self.soft.row_scores(row, DistanceKind::Squared, o),
+            }
+            crate::membership::normalise_in_place(o);
+        }
+    }
+}
+
+/// The soft step's log-scores of the rows `first..` of `x` that fit in `out` (rows x k).
+fn score_rows<F: Float>(
+    x: ArrayView2<'_, F>,
+    kernel: &crate::distance::DistanceKernel<F>,
+    soft: &FittedSoft,
+    scratch: &mut crate::distance::Scratch<F>,
+    first: usize,
+    out: &mut [f64],
+) {
+    let k = kernel.n_centers();
+    let rows = out.len() / k;
+    kernel.for_each_product_block(x, first..first + rows, scratch, |blk| {
+        kernel.finish_exact(blk.xc, blk.xn, blk.g);
+        let o = (blk.start - first) * k;
+        let dst = &mut out[o..o + blk.rows * k];
+        soft.block_scores(blk.g, k, DistanceKind::Squared, dst);
+    });
+}
+
 impl<F: Float> ClusterModel<F> for KMeansModel<F> {
     fn n_clusters(&self) -> usize {
         self.centers.nrows()
@@ -986,6 +1085,9 @@ impl<F: Float> ClusterModel<F> for KMeansModel<F> {
     }
     fn predict(&self, x: ArrayView2<'_, F>) -> Result<Array1<usize>> {
         KMeansModel::predict(self, x)
+    }
+    fn predict_proba_into(&self, x: ArrayView2<'_, F>, out: ArrayViewMut2<'_, f64>) -> Result<()> {
+        KMeansModel::predict_proba_into(self, x, out)
     }
     fn typicality(&self, x: ArrayView2<'_, F>, spread: Spread) -> Result<Typicality> {
         KMeansModel::typicality(self, x, spread)

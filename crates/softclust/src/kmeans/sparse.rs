@@ -39,15 +39,10 @@ pub(crate) fn memberships_of<F: Float>(
         |d, first, out| {
             let d = &mut d[..out.len()];
             sc.rows(x, None, first, d);
-            for (dr, o) in d
-                .chunks_exact_mut(k.max(1))
-                .zip(out.chunks_exact_mut(k.max(1)))
-            {
-                for v in dr.iter_mut() {
-                    *v = f(*v);
-                }
-                soft.row_scores(&dr[..], kind, o);
+            for v in d.iter_mut() {
+                *v = f(*v);
             }
+            soft.block_scores(&d[..], k, kind, out);
         },
     ))
 }
