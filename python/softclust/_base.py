@@ -106,7 +106,10 @@ def predict_proba_of(est, X, Xc, out=None, dtype=None):
     is), else into a new array (cast to ``dtype`` if given, framed as ``set_output`` asks)."""
     threads = n_threads(est.n_jobs)
     if out is None:
-        P = est._model.predict_proba(Xc, threads)
+        # NumPy's uninitialised allocation (which asks the kernel for huge pages) costs a
+        # fraction of first-touching zeroed pages from the worker threads; every entry is
+        # written.
+        P = est._model.predict_proba(Xc, threads, np.empty((Xc.shape[0], int(est._model.n_clusters))))
         if dtype is not None:
             P = P.astype(dtype, copy=False)
         return est._frame(X, P, est._proba_columns(P.shape[1]))
