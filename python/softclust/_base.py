@@ -105,15 +105,17 @@ def predict_proba_of(est, X, Xc, out=None, dtype=None):
     ``out`` when given (an ``(n_samples, n_clusters)`` float64 array, which is returned as it
     is), else into a new array (cast to ``dtype`` if given, framed as ``set_output`` asks)."""
     threads = n_threads(est.n_jobs)
+    # Xc is a dense array or core()'s CSR tuple (indptr, indices, data, n_rows, n_cols).
+    n_rows = Xc[3] if isinstance(Xc, tuple) else Xc.shape[0]
     if out is None:
         # NumPy's uninitialised allocation (which asks the kernel for huge pages) costs a
         # fraction of first-touching zeroed pages from the worker threads; every entry is
         # written.
-        P = est._model.predict_proba(Xc, threads, np.empty((Xc.shape[0], int(est._model.n_clusters))))
+        P = est._model.predict_proba(Xc, threads, np.empty((n_rows, int(est._model.n_clusters))))
         if dtype is not None:
             P = P.astype(dtype, copy=False)
         return est._frame(X, P, est._proba_columns(P.shape[1]))
-    shape = (Xc.shape[0], int(est._model.n_clusters))
+    shape = (n_rows, int(est._model.n_clusters))
     if not isinstance(out, np.ndarray) or out.dtype != np.float64 or out.shape != shape:
         got = f"{type(out).__name__} {getattr(out, 'dtype', '')} {getattr(out, 'shape', '')}".strip()
         raise ValueError(f"out must be a float64 numpy array of shape {shape}; got {got}")
