@@ -10,6 +10,7 @@
 //! uses a fixed number of lanes combined in a fixed order, so results are the same on every
 //! instruction set and thread count.
 
+pub(crate) use crate::float::exp_nonpos;
 use crate::float::Float;
 
 /// A loop nest to compile once per instruction set; implement `run` with `#[inline(always)]`.
@@ -77,8 +78,8 @@ pub(crate) fn sum_sq<F: Float>(a: &[F]) -> F {
 /// `sum_t a_t` with [`LANES`] partial sums combined pairwise (a fixed order, a short
 /// dependency chain).
 #[inline(always)]
-pub(crate) fn sum(a: &[f64]) -> f64 {
-    let mut acc = [0.0f64; LANES];
+pub(crate) fn sum<F: Float>(a: &[F]) -> F {
+    let mut acc = [F::zero(); LANES];
     let mut chunks = a.chunks_exact(LANES);
     for c in &mut chunks {
         for (s, &v) in acc.iter_mut().zip(c) {
@@ -118,8 +119,8 @@ fn combine<T: Copy + std::ops::Add<Output = T>>(a: [T; LANES]) -> T {
 
 /// The maximum of a slice (`-inf` when empty; NaN if any element is NaN), in lanes.
 #[inline(always)]
-pub(crate) fn max(a: &[f64]) -> f64 {
-    let mut lanes = [f64::NEG_INFINITY; LANES];
+pub(crate) fn max<F: Float>(a: &[F]) -> F {
+    let mut lanes = [F::neg_infinity(); LANES];
     let mut nan = false;
     let mut chunks = a.chunks_exact(LANES);
     for c in &mut chunks {
@@ -133,48 +134,12 @@ pub(crate) fn max(a: &[f64]) -> f64 {
         lanes[0] = if v > lanes[0] { v } else { lanes[0] };
     }
     if nan {
-        return f64::NAN;
+        return F::nan();
     }
-    lanes.iter().copied().fold(f64::NEG_INFINITY, f64::max)
-}
-
-/// `e^x` for `x <= 0`, written to vectorise (no table, no branch): `x = k ln 2 + r` with
-/// `|r| <= ln 2 / 2` (Cody-Waite split of ln 2), `e^r` by its degree-13 Taylor polynomial
-/// (truncation error below 1e-17 relative), and `2^k` built in the exponent bits. Relative error
-/// within a few ulp of `f64::exp`; `x < -708` (where `e^x` would be subnormal) gives 0, which
-/// only ever meets sums of at least 1 (the terms are `e^(s - max s)`).
-#[inline(always)]
-pub(crate) fn exp_nonpos(x: f64) -> f64 {
-    const LOG2E: f64 = std::f64::consts::LOG2_E;
-    // ln 2 split as in fdlibm: the high part has trailing zero bits, so k * LN2_HI is exact.
-    const LN2_HI: f64 = f64::from_bits(0x3fe6_2e42_fee0_0000);
-    const LN2_LO: f64 = f64::from_bits(0x3dea_39ef_3579_3c76);
-    const SHIFT: f64 = 6_755_399_441_055_744.0; // 1.5 * 2^52: adding it rounds to an integer
-    let xc = if x < -708.0 { -708.0 } else { x };
-    let t = xc * LOG2E + SHIFT;
-    let kf = t - SHIFT;
-    let k = t.to_bits().wrapping_sub(SHIFT.to_bits());
-    let r = (xc - kf * LN2_HI) - kf * LN2_LO;
-    let mut p = 1.0 / 6_227_020_800.0;
-    p = p * r + 1.0 / 479_001_600.0;
-    p = p * r + 1.0 / 39_916_800.0;
-    p = p * r + 1.0 / 3_628_800.0;
-    p = p * r + 1.0 / 362_880.0;
-    p = p * r + 1.0 / 40_320.0;
-    p = p * r + 1.0 / 5_040.0;
-    p = p * r + 1.0 / 720.0;
-    p = p * r + 1.0 / 120.0;
-    p = p * r + 1.0 / 24.0;
-    p = p * r + 1.0 / 6.0;
-    p = p * r + 0.5;
-    p = p * r + 1.0;
-    p = p * r + 1.0;
-    let scale = f64::from_bits(k.wrapping_add(1023) << 52);
-    if x < -708.0 {
-        0.0
-    } else {
-        p * scale
-    }
+    lanes
+        .iter()
+        .copied()
+        .fold(F::neg_infinity(), |a, b| if b > a { b } else { a })
 }
 
 /// `ln x` for `x > 0` (finite), written to vectorise: `x = 2^e f` with `f` in
@@ -219,16 +184,16 @@ pub(crate) fn ln_pos(x: f64) -> f64 {
 
 /// `sum_j e^(v_j - m)` for `m >= max_j v_j`, the exponentials in lanes, summed in a fixed order.
 #[inline(always)]
-pub(crate) fn sum_exp_shifted(v: &[f64], m: f64) -> f64 {
-    let mut acc = [0.0f64; LANES];
+pub(crate) fn sum_exp_shifted<F: Float>(v: &[F], m: F) -> F {
+    let mut acc = [F::zero(); LANES];
     let mut chunks = v.chunks_exact(LANES);
     for c in &mut chunks {
         for (s, &x) in acc.iter_mut().zip(c) {
-            *s += exp_nonpos(x - m);
+            *s += (x - m).exp_nonpos();
         }
     }
     for (s, &x) in acc.iter_mut().zip(chunks.remainder()) {
-        *s += exp_nonpos(x - m);
+        *s += (x - m).exp_nonpos();
     }
     combine(acc)
 }
@@ -244,6 +209,7 @@ pub(crate) fn axpy_f64<F: Float>(dst: &mut [f64], alpha: f64, src: &[F]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::float::exp_nonpos_f32;
 
     struct SumSq<'a>(&'a [f64]);
     impl Kernel for SumSq<'_> {
@@ -295,6 +261,24 @@ mod tests {
     }
 
     #[test]
+    fn f32_exp_matches_the_library_to_a_few_ulp() {
+        let mut worst = 0.0f64;
+        let mut x = 0.0f32;
+        while x > -87.0 {
+            // Against the f64 library value of the same f32 argument.
+            let want = f64::from(x).exp();
+            let got = f64::from(exp_nonpos_f32(x));
+            worst = worst.max(((got - want) / want).abs());
+            x -= 0.001_37;
+        }
+        assert!(worst < 3.0 * f64::from(f32::EPSILON), "{worst:e}");
+        assert_eq!(exp_nonpos_f32(0.0), 1.0);
+        assert_eq!(exp_nonpos_f32(-88.0), 0.0);
+        assert_eq!(exp_nonpos_f32(f32::NEG_INFINITY), 0.0);
+        assert!(max::<f32>(&[1.0, f32::NAN]).is_nan());
+    }
+
+    #[test]
     fn ln_matches_the_library_to_a_few_ulp() {
         let mut worst = 0.0f64;
         let mut x: f64 = 1e-310;
@@ -337,7 +321,7 @@ mod tests {
     fn max_in_lanes() {
         let v: Vec<f64> = (0..19).map(|i| ((i * 7) % 11) as f64 - 3.0).collect();
         assert_eq!(max(&v), 7.0);
-        assert_eq!(max(&[]), f64::NEG_INFINITY);
+        assert_eq!(max::<f64>(&[]), f64::NEG_INFINITY);
         assert!(max(&[1.0, f64::NAN, 2.0]).is_nan());
         assert_eq!(max(&[f64::NEG_INFINITY; 3]), f64::NEG_INFINITY);
     }

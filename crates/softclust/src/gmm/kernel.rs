@@ -31,6 +31,7 @@ use crate::matmul::{matmul, matmul_nt, matmul_nt_strided};
 use crate::simd;
 use ndarray::{s, Array1, Array2, Array3, ArrayView2, ArrayViewMut2, Axis};
 use rayon::prelude::*;
+use std::any::Any;
 
 const LN_2PI: f64 = 1.837_877_066_409_345_5;
 
@@ -38,36 +39,81 @@ const LN_2PI: f64 = 1.837_877_066_409_345_5;
 const EM_BLOCK: usize = 256;
 
 /// A mixture's parameters prepared for block evaluations (see the module documentation).
+///
+/// Blocks are evaluated in the data's precision `F`: f64 data in f64, f32 data in f32 (the
+/// loaded block, the products, the log-densities and the exponentials), with every sum across
+/// rows (log-likelihood, `n_c`, `A_c`, `B_c`) carried in f64 from one block of [`EM_BLOCK`]
+/// rows to the next. In f32, diagonal and spherical distances are taken directly,
+/// `q_ic = sum_t p_ct (x_it - m_ct)²` (no expanded product, whose cancellation f32 could not
+/// afford), and the factors stay f64 in the model: only their copies here are rounded.
 pub(crate) struct Evaluator {
     form: CovarianceType,
     k: usize,
     d: usize,
     /// Columns of a loaded block row: `[x∘x, x]` (2d) for diag and spherical, `x` otherwise.
     width: usize,
-    m0: Vec<f64>,
-    /// Shifted means `m_c = mu_c - m0`, k x d.
-    mc: Vec<f64>,
-    /// Full / tied: the factors transposed and stacked, row `c d + s` = column `s` of `U_c`.
-    ut: Vec<f64>,
-    /// Full / tied: `m_c^T U_c`, k x d.
-    mu_u: Vec<f64>,
-    /// Diag: rows `[p_c, -2 p_c∘m_c]` (k x 2d); spherical: rows `m_c` (k x d).
-    coef: Vec<f64>,
-    /// Diag: `sum_t p_ct m_ct²`; spherical: `|m_c|²`.
-    cst: Vec<f64>,
-    /// Spherical precisions.
-    prec: Vec<f64>,
-    /// `ln pi_c + ln det U_c - (d/2) ln 2pi`.
-    offset: Vec<f64>,
-    /// `ln pi_0 - ln V` of a uniform noise component (a last column), if any.
-    noise: Option<f64>,
     /// Return the squared Mahalanobis distances `q_ic` instead of log-densities.
     raw: bool,
+    p64: Params<f64>,
+    p32: Params<f32>,
+}
+
+/// The evaluator's parameters in one block precision.
+struct Params<T> {
+    /// The shift, representable in f32 (so that both precisions shift by the same vector).
+    m0: Vec<T>,
+    /// Shifted means `m_c = mu_c - m0`, k x d.
+    mc: Vec<T>,
+    /// Full / tied: the factors transposed and stacked, row `c d + s` = column `s` of `U_c`.
+    ut: Vec<T>,
+    /// Full / tied: `m_c^T U_c`, k x d.
+    mu_u: Vec<T>,
+    /// f64 diag: rows `[p_c, -2 p_c∘m_c]` (k x 2d); f64 spherical: rows `m_c` (k x d).
+    coef: Vec<T>,
+    /// f64 diag: `sum_t p_ct m_ct²`; f64 spherical: `|m_c|²`.
+    cst: Vec<T>,
+    /// f64 spherical precisions.
+    prec: Vec<T>,
+    /// f32 diag and spherical: the shifted means and the precisions in panels of [`PANEL`]
+    /// components, `(panel, t, lane)` row-major, zero-padded (spherical repeats `p_c`).
+    mt: Vec<T>,
+    pt: Vec<T>,
+    /// `ln pi_c + ln det U_c - (d/2) ln 2pi`.
+    offset: Vec<T>,
+    /// `ln pi_0 - ln V` of a uniform noise component (a last column), if any.
+    noise: Option<T>,
+}
+
+impl<T> Params<T> {
+    fn empty() -> Self {
+        Params {
+            m0: Vec::new(),
+            mc: Vec::new(),
+            ut: Vec::new(),
+            mu_u: Vec::new(),
+            coef: Vec::new(),
+            cst: Vec::new(),
+            prec: Vec::new(),
+            mt: Vec::new(),
+            pt: Vec::new(),
+            offset: Vec::new(),
+            noise: None,
+        }
+    }
+}
+
+/// Whether `F` is the narrow block precision (f32).
+fn narrow<F: Float>() -> bool {
+    std::mem::size_of::<F>() == 4
+}
+
+fn to_f32(v: &[f64]) -> Vec<f32> {
+    v.iter().map(|&x| x as f32).collect()
 }
 
 impl Evaluator {
     /// Prepares `ln pi_c N(x | c)` (or with `raw` the squared Mahalanobis distances) on data
-    /// shifted by `m0` (ignored, taken as 0, for diagonal and spherical covariances).
+    /// shifted by `m0` (rounded to the nearest f32 value, an exact shift in both precisions).
     pub(crate) fn new(
         log_weights: &[f64],
         means: ArrayView2<'_, f64>,
@@ -77,12 +123,23 @@ impl Evaluator {
         raw: bool,
     ) -> Self {
         let (k, d) = means.dim();
+        let m0: Vec<f64> = m0
+            .iter()
+            .map(|&v| {
+                let r = f64::from(v as f32);
+                if r.is_finite() {
+                    r
+                } else {
+                    v
+                }
+            })
+            .collect();
         let mut mc = Vec::with_capacity(k * d);
         for row in means.rows() {
             mc.extend(row.iter().zip(&m0).map(|(&m, &o)| m - o));
         }
         let log_det = log_det_cholesky(prec_chol, k, d);
-        let offset = (0..k)
+        let offset: Vec<f64> = (0..k)
             .map(|c| log_weights[c] + log_det[c] - 0.5 * d as f64 * LN_2PI)
             .collect();
         let form = prec_chol.covariance_type();
@@ -90,21 +147,19 @@ impl Evaluator {
             CovarianceType::Full | CovarianceType::Tied => d,
             CovarianceType::Diag | CovarianceType::Spherical => 2 * d,
         };
-        let mut ev = Evaluator {
-            form,
-            k,
-            d,
-            width,
+        let mut p = Params {
             m0,
             mc,
-            ut: Vec::new(),
-            mu_u: Vec::new(),
-            coef: Vec::new(),
-            cst: Vec::new(),
-            prec: Vec::new(),
             offset,
             noise,
-            raw,
+            ..Params::empty()
+        };
+        let mut p32 = Params::<f32> {
+            m0: to_f32(&p.m0),
+            mc: to_f32(&p.mc),
+            offset: to_f32(&p.offset),
+            noise: noise.map(|v| v as f32),
+            ..Params::empty()
         };
         match prec_chol {
             CovMatrices::Full(_) | CovMatrices::Tied(_) => {
@@ -115,68 +170,119 @@ impl Evaluator {
                 };
                 for u in &mats {
                     for s in 0..d {
-                        ev.ut.extend(u.column(s).iter());
+                        p.ut.extend(u.column(s).iter());
                     }
                 }
                 for c in 0..k {
                     let u = mats[if form == CovarianceType::Full { c } else { 0 }];
-                    let m = &ev.mc[c * d..(c + 1) * d];
+                    let m = &p.mc[c * d..(c + 1) * d];
                     for s in 0..d {
-                        ev.mu_u
+                        p.mu_u
                             .push(m.iter().zip(u.column(s)).map(|(a, b)| a * b).sum());
                     }
                 }
+                p32.ut = to_f32(&p.ut);
+                // m_c^T U_c of the f32 means, so that y - mu_u is the f32 difference's image.
+                let mut mu_u = Vec::with_capacity(k * d);
+                for c in 0..k {
+                    let u = mats[if form == CovarianceType::Full { c } else { 0 }];
+                    let m = &p32.mc[c * d..(c + 1) * d];
+                    for s in 0..d {
+                        let v: f64 = m
+                            .iter()
+                            .zip(u.column(s))
+                            .map(|(&a, &b)| f64::from(a) * b)
+                            .sum();
+                        mu_u.push(v as f32);
+                    }
+                }
+                p32.mu_u = mu_u;
             }
             CovMatrices::Diag(pc) => {
                 for c in 0..k {
-                    let m = &ev.mc[c * d..(c + 1) * d];
-                    let p: Vec<f64> = pc.row(c).iter().map(|v| v * v).collect();
-                    ev.coef.extend(&p);
-                    ev.coef.extend(p.iter().zip(m).map(|(p, m)| -2.0 * p * m));
-                    ev.cst.push(p.iter().zip(m).map(|(p, m)| p * m * m).sum());
+                    let m = &p.mc[c * d..(c + 1) * d];
+                    let pr: Vec<f64> = pc.row(c).iter().map(|v| v * v).collect();
+                    p.coef.extend(&pr);
+                    p.coef.extend(pr.iter().zip(m).map(|(p, m)| -2.0 * p * m));
+                    p.cst.push(pr.iter().zip(m).map(|(p, m)| p * m * m).sum());
                 }
+                p32.mt = panels(&p32.mc, k, d);
+                let pr: Vec<f64> = pc.iter().map(|v| v * v).collect();
+                p32.pt = panels(&to_f32(&pr), k, d);
             }
             CovMatrices::Spherical(pc) => {
-                ev.coef.clone_from(&ev.mc);
+                p.coef.clone_from(&p.mc);
                 for c in 0..k {
-                    let m = &ev.mc[c * d..(c + 1) * d];
-                    ev.cst.push(m.iter().map(|v| v * v).sum());
-                    ev.prec.push(pc[c] * pc[c]);
+                    let m = &p.mc[c * d..(c + 1) * d];
+                    p.cst.push(m.iter().map(|v| v * v).sum());
+                    p.prec.push(pc[c] * pc[c]);
                 }
+                p32.mt = panels(&p32.mc, k, d);
+                let pr: Vec<f32> = (0..k * d).map(|i| p.prec[i / d] as f32).collect();
+                p32.pt = panels(&pr, k, d);
             }
         }
-        ev
+        Evaluator {
+            form,
+            k,
+            d,
+            width,
+            raw,
+            p64: p,
+            p32,
+        }
+    }
+
+    /// The parameters in the block precision `F`.
+    fn params<F: Float>(&self) -> &Params<F> {
+        let any: &dyn Any = if narrow::<F>() { &self.p32 } else { &self.p64 };
+        match any.downcast_ref::<Params<F>>() {
+            Some(p) => p,
+            None => unreachable!("F is f32 or f64 (sealed)"),
+        }
     }
 
     /// Columns of the output: components, plus the noise component if any.
     pub(crate) fn cols(&self) -> usize {
-        self.k + usize::from(self.noise.is_some())
+        self.k + usize::from(self.p64.noise.is_some())
     }
 
-    fn scratch(&self) -> Scratch {
+    fn scratch<F: Float>(&self) -> Scratch<F> {
         let nm = match self.form {
             CovarianceType::Full => self.k,
             CovarianceType::Tied => 1,
             _ => 0,
         };
+        // f32 blocks sum into these before the f64 totals.
+        let (na, nb) = match (narrow::<F>(), self.form) {
+            (false, _) => (0, 0),
+            (true, CovarianceType::Full | CovarianceType::Tied) => {
+                (self.k * self.d, self.k * self.d * self.d)
+            }
+            (true, _) => (self.k * self.d, self.k * self.d),
+        };
+        let z = F::zero();
         Scratch {
-            z: vec![0.0; EM_BLOCK * self.width],
-            y: vec![0.0; EM_BLOCK * (nm * self.d).max(self.k)],
-            lp: vec![0.0; EM_BLOCK * self.cols()],
-            diff: vec![0.0; EM_BLOCK * self.d],
-            wdiff: vec![0.0; EM_BLOCK * self.d],
+            z: vec![z; EM_BLOCK * self.width],
+            y: vec![z; EM_BLOCK * (nm * self.d).max(self.k)],
+            lp: vec![z; EM_BLOCK * self.cols()],
+            diff: vec![z; EM_BLOCK * self.d],
+            wdiff: vec![z; EM_BLOCK * self.d],
+            a: vec![z; na],
+            b: vec![z; nb],
         }
     }
 
-    /// Loads rows `start..end` of `x` into `z` (shifted by `m0`, as f64, with the squares in
-    /// front for diag and spherical).
-    fn load<F: Float>(&self, x: ArrayView2<'_, F>, start: usize, end: usize, z: &mut [f64]) {
+    /// Loads rows `start..end` of `x` into `z` (shifted by `m0`, with the squares in front for
+    /// diag and spherical).
+    fn load<F: Float>(&self, x: ArrayView2<'_, F>, start: usize, end: usize, z: &mut [F]) {
         let d = self.d;
+        let m0 = &self.params::<F>().m0;
         let z = &mut z[..(end - start) * self.width];
         match x.as_slice() {
             Some(all) => simd::dispatch(LoadRows {
                 src: &all[start * d..end * d],
-                m0: &self.m0,
+                m0,
                 z,
                 squares: self.width == 2 * d,
             }),
@@ -186,8 +292,8 @@ impl Evaluator {
                     .zip(x.slice(s![start..end, ..]).rows())
                 {
                     let off = self.width - d;
-                    for (t, (&v, &m)) in src.iter().zip(&self.m0).enumerate() {
-                        let u = v.as_f64() - m;
+                    for (t, (&v, &m)) in src.iter().zip(m0).enumerate() {
+                        let u = v - m;
                         row[off + t] = u;
                         if off > 0 {
                             row[t] = u * u;
@@ -198,9 +304,17 @@ impl Evaluator {
         }
     }
 
+    /// Whether the distances of this form are taken directly in precision `F`, without a
+    /// product (f32 diag and spherical).
+    fn direct<F: Float>(&self) -> bool {
+        narrow::<F>() && matches!(self.form, CovarianceType::Diag | CovarianceType::Spherical)
+    }
+
     /// Writes the `b x cols` log-densities (or distances) of a loaded block into `lp`.
-    fn block(&self, b: usize, z: &[f64], y: &mut [f64], lp: &mut [f64]) {
+    fn block<F: Float>(&self, b: usize, z: &[F], y: &mut [F], lp: &mut [F]) {
         let (k, d) = (self.k, self.d);
+        let p = self.params::<F>();
+        let one = F::one();
         match self.form {
             CovarianceType::Full | CovarianceType::Tied => {
                 let nm = if self.form == CovarianceType::Full {
@@ -208,15 +322,18 @@ impl Evaluator {
                 } else {
                     1
                 };
-                matmul_nt(b, nm * d, d, 1.0, z, &self.ut, false, y);
+                matmul_nt(b, nm * d, d, one, z, &p.ut, false, y);
             }
-            CovarianceType::Diag => matmul_nt(b, k, 2 * d, 1.0, z, &self.coef, false, y),
+            _ if self.direct::<F>() => {}
+            CovarianceType::Diag => matmul_nt(b, k, 2 * d, one, z, &p.coef, false, y),
             CovarianceType::Spherical => {
-                matmul_nt_strided(b, k, d, 1.0, &z[d..], 2 * d, &self.coef, false, y)
+                matmul_nt_strided(b, k, d, one, &z[d..], 2 * d, &p.coef, false, y)
             }
         }
         simd::dispatch(Epilogue {
             ev: self,
+            p,
+            direct: self.direct::<F>(),
             b,
             z,
             y,
@@ -275,7 +392,8 @@ impl Evaluator {
         }
     }
 
-    /// [`Self::rows_out`] into a given row-major `n x cols` buffer; returns `ln p(x_i)`.
+    /// [`Self::rows_out`] into a given row-major `n x cols` buffer; returns `ln p(x_i)`. f64
+    /// blocks are evaluated in place; f32 blocks in scratch, then widened into the buffer.
     fn rows_into<F: Float>(
         &self,
         x: ArrayView2<'_, F>,
@@ -289,7 +407,7 @@ impl Evaluator {
             .zip(ln_p.par_chunks_mut(SEGMENT_ROWS))
             .enumerate()
             .for_each_init(
-                || self.scratch(),
+                || self.scratch::<F>(),
                 |sc, (s, (seg, lns))| {
                     let first = s * SEGMENT_ROWS;
                     let rows = seg.len() / cols;
@@ -299,14 +417,27 @@ impl Evaluator {
                         let b = end - start;
                         self.load(x, first + start, first + end, &mut sc.z);
                         let dst = &mut seg[start * cols..end * cols];
-                        self.block(b, &sc.z, &mut sc.y, dst);
-                        if let Some(log) = normalise {
-                            simd::dispatch(Normalise {
-                                lp: dst,
-                                cols,
-                                log,
-                                ln_p: &mut lns[start..end],
-                            });
+                        let lns = &mut lns[start..end];
+                        if let Some(dst) = F::f64_slice(dst) {
+                            self.block(b, &sc.z, &mut sc.y, dst);
+                            normalise_rows(dst, cols, normalise, lns);
+                        } else {
+                            let lp = &mut sc.lp[..b * cols];
+                            self.block(b, &sc.z, &mut sc.y, lp);
+                            match normalise {
+                                Some(log) => simd::dispatch(NormaliseWiden {
+                                    lp,
+                                    out: dst,
+                                    cols,
+                                    log,
+                                    ln_p: lns,
+                                }),
+                                None => {
+                                    for (o, v) in dst.iter_mut().zip(lp.iter()) {
+                                        *o = v.as_f64();
+                                    }
+                                }
+                            }
                         }
                         start = end;
                     }
@@ -316,19 +447,61 @@ impl Evaluator {
     }
 }
 
-/// Per-thread scratch of the block kernels.
-struct Scratch {
-    z: Vec<f64>,
-    y: Vec<f64>,
-    lp: Vec<f64>,
-    diff: Vec<f64>,
-    wdiff: Vec<f64>,
+fn normalise_rows<F: Float>(lp: &mut [F], cols: usize, normalise: Option<bool>, ln_p: &mut [f64]) {
+    if let Some(log) = normalise {
+        simd::dispatch(Normalise {
+            lp,
+            cols,
+            log,
+            ln_p,
+        });
+    }
+}
+
+/// Components per panel of the direct f32 distances: a fixed lane count the loops vectorise
+/// over (one AVX-512 register of f32, two AVX2 ones).
+const PANEL: usize = 16;
+
+/// A row's sum: sequential in f64 (the order the scikit-learn parity fixtures were frozen
+/// with), in fixed lanes in f32 (a shorter dependency chain).
+#[inline(always)]
+fn row_sum<F: Float>(row: &[F]) -> F {
+    if narrow::<F>() {
+        simd::sum(row)
+    } else {
+        row.iter().copied().sum()
+    }
+}
+
+/// `(k x d)` row-major to panels of [`PANEL`] components, `(panel, t, lane)`, zero-padded.
+fn panels(a: &[f32], k: usize, d: usize) -> Vec<f32> {
+    let np = k.div_ceil(PANEL);
+    let mut t = vec![0.0; np * d * PANEL];
+    for c in 0..k {
+        let (j, l) = (c / PANEL, c % PANEL);
+        for s in 0..d {
+            t[(j * d + s) * PANEL + l] = a[c * d + s];
+        }
+    }
+    t
+}
+
+/// Per-thread scratch of the block kernels, in the block precision.
+struct Scratch<F> {
+    z: Vec<F>,
+    y: Vec<F>,
+    lp: Vec<F>,
+    diff: Vec<F>,
+    wdiff: Vec<F>,
+    /// f32 blocks: the block's `A` and `B` before they join the f64 sums.
+    a: Vec<F>,
+    b: Vec<F>,
 }
 
 struct LoadRows<'a, F> {
     src: &'a [F],
-    m0: &'a [f64],
-    z: &'a mut [f64],
+    m0: &'a [F],
+    z: &'a mut [F],
     squares: bool,
 }
 
@@ -341,7 +514,7 @@ impl<F: Float> simd::Kernel for LoadRows<'_, F> {
         for (row, src) in self.z.chunks_exact_mut(width).zip(self.src.chunks_exact(d)) {
             let (sq, lin) = row.split_at_mut(width - d);
             for ((o, &v), &m) in lin.iter_mut().zip(src).zip(self.m0) {
-                *o = v.as_f64() - m;
+                *o = v - m;
             }
             for (q, &u) in sq.iter_mut().zip(lin.iter()) {
                 *q = u * u;
@@ -351,63 +524,93 @@ impl<F: Float> simd::Kernel for LoadRows<'_, F> {
 }
 
 /// From the block's product to log-densities (or distances).
-struct Epilogue<'a> {
+struct Epilogue<'a, F> {
     ev: &'a Evaluator,
+    p: &'a Params<F>,
+    direct: bool,
     b: usize,
-    z: &'a [f64],
-    y: &'a [f64],
-    lp: &'a mut [f64],
+    z: &'a [F],
+    y: &'a [F],
+    lp: &'a mut [F],
 }
 
-impl simd::Kernel for Epilogue<'_> {
+impl<F: Float> simd::Kernel for Epilogue<'_, F> {
     type Output = ();
     #[inline(always)]
     fn run(self) {
-        let ev = self.ev;
+        let (ev, p) = (self.ev, self.p);
         let (k, d, cols) = (ev.k, ev.d, ev.cols());
-        let fin = |q: f64, c: usize| {
+        let half = F::of(0.5);
+        let zero = F::zero();
+        let fin = |q: F, c: usize| {
             if ev.raw {
                 q
             } else {
-                ev.offset[c] - 0.5 * q
+                p.offset[c] - half * q
             }
         };
         for i in 0..self.b {
             let out = &mut self.lp[i * cols..(i + 1) * cols];
-            match ev.form {
-                CovarianceType::Full | CovarianceType::Tied => {
-                    let nm = if ev.form == CovarianceType::Full {
-                        k
-                    } else {
-                        1
-                    };
-                    let y = &self.y[i * nm * d..(i + 1) * nm * d];
-                    for (c, (o, mu)) in out.iter_mut().zip(ev.mu_u.chunks_exact(d)).enumerate() {
-                        let mat = if ev.form == CovarianceType::Full {
-                            c
+            if self.direct {
+                let x = &self.z[i * 2 * d + d..(i + 1) * 2 * d];
+                for (j, (mp, pp)) in
+                    p.mt.chunks_exact(d * PANEL)
+                        .zip(p.pt.chunks_exact(d * PANEL))
+                        .enumerate()
+                {
+                    let mut acc = [zero; PANEL];
+                    for ((&xv, m), pr) in x
+                        .iter()
+                        .zip(mp.chunks_exact(PANEL))
+                        .zip(pp.chunks_exact(PANEL))
+                    {
+                        for l in 0..PANEL {
+                            let t = xv - m[l];
+                            acc[l] += pr[l] * t * t;
+                        }
+                    }
+                    let first = j * PANEL;
+                    let last = (first + PANEL).min(k);
+                    for (c, &q) in (first..last).zip(acc.iter()) {
+                        out[c] = fin(q, c);
+                    }
+                }
+            } else {
+                match ev.form {
+                    CovarianceType::Full | CovarianceType::Tied => {
+                        let nm = if ev.form == CovarianceType::Full {
+                            k
                         } else {
-                            0
+                            1
                         };
-                        *o = fin(simd::dist_sq_f64(&y[mat * d..(mat + 1) * d], mu), c);
+                        let y = &self.y[i * nm * d..(i + 1) * nm * d];
+                        for (c, (o, mu)) in out.iter_mut().zip(p.mu_u.chunks_exact(d)).enumerate() {
+                            let mat = if ev.form == CovarianceType::Full {
+                                c
+                            } else {
+                                0
+                            };
+                            *o = fin(F::of(simd::dist_sq_f64(&y[mat * d..(mat + 1) * d], mu)), c);
+                        }
                     }
-                }
-                CovarianceType::Diag => {
-                    let g = &self.y[i * k..(i + 1) * k];
-                    for (c, ((o, &gc), &cst)) in out.iter_mut().zip(g).zip(&ev.cst).enumerate() {
-                        let q = gc + cst;
-                        *o = fin(if q > 0.0 { q } else { 0.0 }, c);
+                    CovarianceType::Diag => {
+                        let g = &self.y[i * k..(i + 1) * k];
+                        for (c, ((o, &gc), &cst)) in out.iter_mut().zip(g).zip(&p.cst).enumerate() {
+                            let q = gc + cst;
+                            *o = fin(if q > zero { q } else { zero }, c);
+                        }
                     }
-                }
-                CovarianceType::Spherical => {
-                    let g = &self.y[i * k..(i + 1) * k];
-                    let xn = simd::sum_sq(&self.z[i * 2 * d + d..(i + 1) * 2 * d]);
-                    for (c, (o, &gc)) in out.iter_mut().zip(g).enumerate() {
-                        let q = (-2.0 * gc + xn + ev.cst[c]) * ev.prec[c];
-                        *o = fin(if q > 0.0 { q } else { 0.0 }, c);
+                    CovarianceType::Spherical => {
+                        let g = &self.y[i * k..(i + 1) * k];
+                        let xn = simd::sum_sq(&self.z[i * 2 * d + d..(i + 1) * 2 * d]);
+                        for (c, (o, &gc)) in out.iter_mut().zip(g).enumerate() {
+                            let q = (F::of(-2.0) * gc + xn + p.cst[c]) * p.prec[c];
+                            *o = fin(if q > zero { q } else { zero }, c);
+                        }
                     }
                 }
             }
-            if let Some(v) = ev.noise {
+            if let Some(v) = p.noise {
                 out[k] = v;
             }
         }
@@ -415,15 +618,16 @@ impl simd::Kernel for Epilogue<'_> {
 }
 
 /// Log-sum-exp per row: `ln p = m + ln sum_c e^(v_c - m)`; the row becomes `ln r_c` or `r_c`.
-/// A row whose densities are all zero becomes uniform, with `ln p = -inf`.
-struct Normalise<'a> {
-    lp: &'a mut [f64],
+/// A row whose densities are all zero becomes uniform, with `ln p = -inf`. `ln p` is formed in
+/// f64 whatever the block precision.
+struct Normalise<'a, F> {
+    lp: &'a mut [F],
     cols: usize,
     log: bool,
     ln_p: &'a mut [f64],
 }
 
-impl simd::Kernel for Normalise<'_> {
+impl<F: Float> simd::Kernel for Normalise<'_, F> {
     type Output = ();
     #[inline(always)]
     fn run(self) {
@@ -433,30 +637,85 @@ impl simd::Kernel for Normalise<'_> {
             .zip(self.ln_p.iter_mut())
         {
             let m = simd::max(row);
-            if m == f64::NEG_INFINITY || m.is_nan() {
+            if m == F::neg_infinity() || m.is_nan() {
                 let u = 1.0 / self.cols as f64;
-                row.fill(if self.log { u.ln() } else { u });
-                *lnp = m;
+                row.fill(F::of(if self.log { u.ln() } else { u }));
+                *lnp = m.as_f64();
                 continue;
             }
             if self.log {
                 let sum = simd::sum_exp_shifted(row, m);
-                let ln_sum = simd::ln_pos(sum);
-                *lnp = m + ln_sum;
+                let ln_sum = simd::ln_pos(sum.as_f64());
+                *lnp = m.as_f64() + ln_sum;
                 // (v - m) is exact for the largest terms, so the log-responsibilities do not
                 // inherit the rounding of m + ln(sum).
+                let ln_sum = F::of(ln_sum);
                 for v in row.iter_mut() {
                     *v = (*v - m) - ln_sum;
                 }
             } else {
                 for v in row.iter_mut() {
-                    *v = simd::exp_nonpos(*v - m);
+                    *v = (*v - m).exp_nonpos();
                 }
-                let sum: f64 = row.iter().sum();
-                *lnp = m + simd::ln_pos(sum);
-                let inv = 1.0 / sum;
+                let sum = row_sum(row);
+                *lnp = m.as_f64() + simd::ln_pos(sum.as_f64());
+                let inv = F::one() / sum;
                 for v in row.iter_mut() {
                     *v *= inv;
+                }
+            }
+        }
+    }
+}
+
+/// [`Normalise`] for narrow blocks: the shifted exponentials in `F`, then the row sum, its
+/// logarithm and the division in f64 as the row is widened into `out`, so that the f64 rows
+/// sum to 1 to f64 rounding.
+struct NormaliseWiden<'a, F> {
+    lp: &'a mut [F],
+    out: &'a mut [f64],
+    cols: usize,
+    log: bool,
+    ln_p: &'a mut [f64],
+}
+
+impl<F: Float> simd::Kernel for NormaliseWiden<'_, F> {
+    type Output = ();
+    #[inline(always)]
+    fn run(self) {
+        for ((row, o), lnp) in self
+            .lp
+            .chunks_exact_mut(self.cols)
+            .zip(self.out.chunks_exact_mut(self.cols))
+            .zip(self.ln_p.iter_mut())
+        {
+            let m = simd::max(row);
+            if m == F::neg_infinity() || m.is_nan() {
+                let u = 1.0 / self.cols as f64;
+                o.fill(if self.log { u.ln() } else { u });
+                *lnp = m.as_f64();
+                continue;
+            }
+            if self.log {
+                for (v, w) in row.iter_mut().zip(o.iter_mut()) {
+                    *v -= m;
+                    *w = (*v).as_f64();
+                    *v = (*v).exp_nonpos();
+                }
+                let ln_sum = simd::ln_pos(simd::sum(row).as_f64());
+                *lnp = m.as_f64() + ln_sum;
+                for w in o.iter_mut() {
+                    *w -= ln_sum;
+                }
+            } else {
+                for (v, w) in row.iter().zip(o.iter_mut()) {
+                    *w = (*v - m).exp_nonpos().as_f64();
+                }
+                let sum = simd::sum(o);
+                *lnp = m.as_f64() + simd::ln_pos(sum);
+                let inv = 1.0 / sum;
+                for w in o.iter_mut() {
+                    *w *= inv;
                 }
             }
         }
@@ -475,6 +734,9 @@ pub(crate) struct Sums {
     /// its diagonal, `sum_i w_i r_ic (x_i - mu_c)∘(x_i - mu_c)`, k x d (`mu_c` the current
     /// means: no raw moments).
     b: Vec<f64>,
+    /// Whether the blocks were f32: the means the scatter is about are then the f32 ones,
+    /// and a variance is zero below f32 rounding.
+    narrow: bool,
 }
 
 impl Sums {
@@ -492,10 +754,12 @@ impl Sums {
                     ev.k * ev.d
                 }
             ],
+            narrow: false,
         }
     }
 
     fn add(&mut self, o: &Sums) {
+        self.narrow |= o.narrow;
         self.log_lik += o.log_lik;
         for (a, b) in self.nk.iter_mut().zip(&o.nk) {
             *a += b;
@@ -552,6 +816,18 @@ impl Sums {
         cov_type: CovarianceType,
     ) -> (Array1<f64>, Array2<f64>, CovMatrices) {
         let (k, d) = (ev.k, ev.d);
+        let m0 = &ev.p64.m0;
+        // The means the scatter was taken about, in the precision of the blocks.
+        let mc: Vec<f64> = if self.narrow {
+            ev.p32.mc.iter().map(|&v| f64::from(v)).collect()
+        } else {
+            ev.p64.mc.clone()
+        };
+        let eps = if self.narrow {
+            f64::from(f32::EPSILON)
+        } else {
+            f64::EPSILON
+        };
         let rs = &self.nk[..k];
         let nk: Array1<f64> = rs.iter().map(|v| v + 10.0 * f64::EPSILON).collect();
         // Shifted new means.
@@ -561,12 +837,12 @@ impl Sums {
                 mnew[(c, t)] = self.a[c * d + t] / nk[c];
             }
         }
-        let means = Array2::from_shape_fn((k, d), |(c, t)| mnew[(c, t)] + ev.m0[t]);
+        let means = Array2::from_shape_fn((k, d), |(c, t)| mnew[(c, t)] + m0[t]);
         // The scatter about the new mean from the scatter about the old one:
         // B - δ C^T - C δ^T + n δ δ^T, with δ the mean's move and C = A - n m_old.
         let moves: Vec<(Vec<f64>, Vec<f64>)> = (0..k)
             .map(|c| {
-                let s = &ev.mc[c * d..(c + 1) * d];
+                let s = &mc[c * d..(c + 1) * d];
                 let delta: Vec<f64> = (0..d).map(|t| mnew[(c, t)] - s[t]).collect();
                 let cc: Vec<f64> = (0..d).map(|t| self.a[c * d + t] - rs[c] * s[t]).collect();
                 (delta, cc)
@@ -609,7 +885,7 @@ impl Sums {
                         self.b[c * d + t] - 2.0 * delta[t] * cc[t] + rs[c] * delta[t] * delta[t];
                     // A variance below the squared rounding of the mean itself is 0: points
                     // that are all identical must read as a collapsed component.
-                    let round = 8.0 * f64::EPSILON * (mnew[(c, t)].abs() + ev.m0[t].abs());
+                    let round = 8.0 * eps * (mnew[(c, t)].abs() + m0[t].abs());
                     let v = s / nk[c];
                     (if v <= round * round { 0.0 } else { v }) + reg_covar
                 });
@@ -632,9 +908,10 @@ pub(crate) fn em_pass<F: Float>(x: ArrayView2<'_, F>, w: &[f64], ev: &Evaluator)
     let parts: Vec<Sums> = (0..n_seg)
         .into_par_iter()
         .map_init(
-            || ev.scratch(),
+            || ev.scratch::<F>(),
             |sc, s| {
                 let mut sums = Sums::zeros(ev);
+                sums.narrow = narrow::<F>();
                 let rows = s * SEGMENT_ROWS..((s + 1) * SEGMENT_ROWS).min(n);
                 let mut start = rows.start;
                 while start < rows.end {
@@ -647,10 +924,26 @@ pub(crate) fn em_pass<F: Float>(x: ArrayView2<'_, F>, w: &[f64], ev: &Evaluator)
         )
         .collect();
     let mut total = Sums::zeros(ev);
+    total.narrow = narrow::<F>();
     for p in &parts {
         total.add(p);
     }
     total
+}
+
+/// Adds a block's contribution into the f64 sums `acc`: `f(target, accumulate)` writes it, into
+/// `acc` itself when `F` is f64 (`accumulate` set: add to the target), else into a scratch
+/// buffer (`accumulate` unset: overwrite it) that is then widened and added.
+fn accumulate<F: Float>(acc: &mut [f64], buf: &mut [F], f: impl FnOnce(&mut [F], bool)) {
+    if let Some(a) = F::f64_slice(acc) {
+        f(a, true);
+        return;
+    }
+    let buf = &mut buf[..acc.len()];
+    f(buf, false);
+    for (s, &v) in acc.iter_mut().zip(buf.iter()) {
+        *s += v.as_f64();
+    }
 }
 
 fn em_block<F: Float>(
@@ -658,11 +951,12 @@ fn em_block<F: Float>(
     x: ArrayView2<'_, F>,
     w: &[f64],
     start: usize,
-    sc: &mut Scratch,
+    sc: &mut Scratch<F>,
     sums: &mut Sums,
 ) {
     let b = w.len();
     let (k, d, width, cols) = (ev.k, ev.d, ev.width, ev.cols());
+    let mc = &ev.params::<F>().mc;
     ev.load(x, start, start + b, &mut sc.z);
     let lp = &mut sc.lp[..b * cols];
     ev.block(b, &sc.z, &mut sc.y, lp);
@@ -672,77 +966,88 @@ fn em_block<F: Float>(
         w,
         nk: &mut sums.nk,
     });
+    let lp = &*lp;
     let z = &sc.z[..b * width];
-    let r = ArrayView2::from_shape((b, cols), &*lp).expect("block shape");
+    let r = ArrayView2::from_shape((b, cols), lp).expect("block shape");
     let r = r.slice(s![.., ..k]);
     let zv = ArrayView2::from_shape((b, width), z).expect("block shape");
     let zl = zv.slice(s![.., width - d..]);
-    let mut a = ArrayViewMut2::from_shape((k, d), &mut sums.a[..]).expect("sums shape");
-    matmul(1.0, &r.t(), &zl, 1.0, &mut a);
+    accumulate(&mut sums.a, &mut sc.a, |a, acc| {
+        let mut a = ArrayViewMut2::from_shape((k, d), a).expect("sums shape");
+        let beta = if acc { F::one() } else { F::zero() };
+        matmul(F::one(), &r.t(), &zl, beta, &mut a);
+    });
     if matches!(ev.form, CovarianceType::Diag | CovarianceType::Spherical) {
-        simd::dispatch(DiagScatter {
-            z,
-            mc: &ev.mc,
-            r: &*lp,
-            cols,
-            k,
-            d,
-            b: &mut sums.b,
+        accumulate(&mut sums.b, &mut sc.b, |target, acc| {
+            if !acc {
+                target.fill(F::zero());
+            }
+            simd::dispatch(DiagScatter {
+                z,
+                mc,
+                r: lp,
+                cols,
+                k,
+                d,
+                b: target,
+            });
         });
     } else {
-        for c in 0..k {
-            simd::dispatch(WeightedDiff {
-                z,
-                m: &ev.mc[c * d..(c + 1) * d],
-                r: &*lp,
-                cols,
-                c,
-                diff: &mut sc.diff[..b * d],
-                wdiff: &mut sc.wdiff[..b * d],
-            });
-            let df = ArrayView2::from_shape((b, d), &sc.diff[..b * d]).expect("block shape");
-            let wd = ArrayView2::from_shape((b, d), &sc.wdiff[..b * d]).expect("block shape");
-            let mut target =
-                ArrayViewMut2::from_shape((d, d), &mut sums.b[c * d * d..(c + 1) * d * d])
-                    .expect("scatter shape");
-            matmul(1.0, &wd.t(), &df, 1.0, &mut target);
-        }
+        let (diff, wdiff) = (&mut sc.diff[..b * d], &mut sc.wdiff[..b * d]);
+        accumulate(&mut sums.b, &mut sc.b, |target, acc| {
+            let beta = if acc { F::one() } else { F::zero() };
+            for (c, target) in target.chunks_exact_mut(d * d).enumerate() {
+                simd::dispatch(WeightedDiff {
+                    z,
+                    m: &mc[c * d..(c + 1) * d],
+                    r: lp,
+                    cols,
+                    c,
+                    diff: &mut *diff,
+                    wdiff: &mut *wdiff,
+                });
+                let df = ArrayView2::from_shape((b, d), &*diff).expect("block shape");
+                let wd = ArrayView2::from_shape((b, d), &*wdiff).expect("block shape");
+                let mut target = ArrayViewMut2::from_shape((d, d), target).expect("scatter shape");
+                matmul(F::one(), &wd.t(), &df, beta, &mut target);
+            }
+        });
     }
 }
 
 /// Rows of log-densities to weighted responsibilities `w_i r_ic` in place, adding them to
-/// `nk`; returns `sum_i w_i ln p(x_i)`.
-struct Responsibilities<'a> {
-    lp: &'a mut [f64],
+/// `nk` (in f64); returns `sum_i w_i ln p(x_i)` (in f64).
+struct Responsibilities<'a, F> {
+    lp: &'a mut [F],
     cols: usize,
     w: &'a [f64],
     nk: &'a mut [f64],
 }
 
-impl simd::Kernel for Responsibilities<'_> {
+impl<F: Float> simd::Kernel for Responsibilities<'_, F> {
     type Output = f64;
     #[inline(always)]
     fn run(self) -> f64 {
         let mut ll = 0.0;
         for (row, &wi) in self.lp.chunks_exact_mut(self.cols).zip(self.w) {
             let m = simd::max(row);
-            if m == f64::NEG_INFINITY || m.is_nan() {
-                row.fill(wi / self.cols as f64);
-                ll += wi * m;
+            if m == F::neg_infinity() || m.is_nan() {
+                row.fill(F::of(wi / self.cols as f64));
+                ll += wi * m.as_f64();
             } else {
                 // Two loops: the exponentials vectorise, the row sum is sequential.
                 for v in row.iter_mut() {
-                    *v = simd::exp_nonpos(*v - m);
+                    *v = (*v - m).exp_nonpos();
                 }
-                let sum: f64 = row.iter().sum();
-                ll += wi * (m + simd::ln_pos(sum));
-                let scale = wi / sum;
+                let sum = row_sum(row);
+                ll += wi * (m.as_f64() + simd::ln_pos(sum.as_f64()));
+                let scale = F::of(wi / sum.as_f64());
                 for v in row.iter_mut() {
                     *v *= scale;
                 }
             }
             for (a, &v) in self.nk.iter_mut().zip(row.iter()) {
-                *a += v;
+                *a += v.as_f64();
             }
         }
         ll
@@ -751,17 +1056,17 @@ impl simd::Kernel for Responsibilities<'_> {
 
 /// The diagonal scatter about the current means, `b_c += sum_i w_i r_ic (z_i - m_c)∘(z_i -
 /// m_c)`, from rows `z = [x∘x, x]` (the linear half is used).
-struct DiagScatter<'a> {
-    z: &'a [f64],
-    mc: &'a [f64],
-    r: &'a [f64],
+struct DiagScatter<'a, F> {
+    z: &'a [F],
+    mc: &'a [F],
+    r: &'a [F],
     cols: usize,
     k: usize,
     d: usize,
-    b: &'a mut [f64],
+    b: &'a mut [F],
 }
 
-impl simd::Kernel for DiagScatter<'_> {
+impl<F: Float> simd::Kernel for DiagScatter<'_, F> {
     type Output = ();
     #[inline(always)]
     fn run(self) {
@@ -787,17 +1092,17 @@ impl simd::Kernel for DiagScatter<'_> {
 }
 
 /// `diff = z - m_c` and `wdiff = diff ∘ r_c` for one component, row by row.
-struct WeightedDiff<'a> {
-    z: &'a [f64],
-    m: &'a [f64],
-    r: &'a [f64],
+struct WeightedDiff<'a, F> {
+    z: &'a [F],
+    m: &'a [F],
+    r: &'a [F],
     cols: usize,
     c: usize,
-    diff: &'a mut [f64],
-    wdiff: &'a mut [f64],
+    diff: &'a mut [F],
+    wdiff: &'a mut [F],
 }
 
-impl simd::Kernel for WeightedDiff<'_> {
+impl<F: Float> simd::Kernel for WeightedDiff<'_, F> {
     type Output = ();
     #[inline(always)]
     fn run(self) {
