@@ -173,30 +173,22 @@ impl Evaluator {
                         p.ut.extend(u.column(s).iter());
                     }
                 }
-                for c in 0..k {
-                    let u = mats[if form == CovarianceType::Full { c } else { 0 }];
-                    let m = &p.mc[c * d..(c + 1) * d];
-                    for s in 0..d {
-                        p.mu_u
-                            .push(m.iter().zip(u.column(s)).map(|(a, b)| a * b).sum());
+                // `m_c^T U_c` of the f64 means, and of the f32 means for f32 blocks (so that
+                // y - mu_u there is the image of the f32 difference).
+                let mu_u = |mc: &[f64]| -> Vec<f64> {
+                    let mut out = Vec::with_capacity(k * d);
+                    for (c, m) in mc.chunks_exact(d).enumerate() {
+                        let u = mats[if form == CovarianceType::Full { c } else { 0 }];
+                        for s in 0..d {
+                            out.push(m.iter().zip(u.column(s)).map(|(a, b)| a * b).sum());
+                        }
                     }
-                }
+                    out
+                };
+                p.mu_u = mu_u(&p.mc);
+                let mc32: Vec<f64> = p32.mc.iter().map(|&v| f64::from(v)).collect();
                 p32.ut = to_f32(&p.ut);
-                // m_c^T U_c of the f32 means, so that y - mu_u is the f32 difference's image.
-                let mut mu_u = Vec::with_capacity(k * d);
-                for c in 0..k {
-                    let u = mats[if form == CovarianceType::Full { c } else { 0 }];
-                    let m = &p32.mc[c * d..(c + 1) * d];
-                    for s in 0..d {
-                        let v: f64 = m
-                            .iter()
-                            .zip(u.column(s))
-                            .map(|(&a, &b)| f64::from(a) * b)
-                            .sum();
-                        mu_u.push(v as f32);
-                    }
-                }
-                p32.mu_u = mu_u;
+                p32.mu_u = to_f32(&mu_u(&mc32));
             }
             CovMatrices::Diag(pc) => {
                 for c in 0..k {
