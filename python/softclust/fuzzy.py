@@ -83,7 +83,7 @@ class FuzzyCMeans(ModelFileMixin, ClassNamePrefixFeaturesOutMixin, ClusterMixin,
         self._n_features_out = self.cluster_centers_.shape[0]
         if "memberships" in r:
             self.u_ = r["memberships"]
-            self.labels_ = np.argmax(self.u_, axis=1)
+            self.labels_ = r["labels"]
         self.n_iter_ = int(r["n_iter"])
         self.converged_ = bool(r["converged"])
         self.objective_ = list(r["objective"])

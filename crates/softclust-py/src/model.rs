@@ -590,6 +590,7 @@ impl PyModel {
                         "memberships",
                         m.training_memberships().to_owned().into_pyarray(py),
                     )?;
+                    d.set_item("labels", labels_out(m.training_labels()).into_pyarray(py))?;
                 }
                 if let Some((iso, diag)) = spreads(|k| m.spread(k)) {
                     d.set_item("cluster_variances", iso.into_pyarray(py))?;

@@ -44,6 +44,13 @@ pub trait Float:
     /// precision accumulate straight into f64 sums (an internal helper).
     #[doc(hidden)]
     fn f64_slice(s: &mut [f64]) -> Option<&mut [Self]>;
+    /// `s` read as f64 when `Self` is `f64`, else `None` (the other direction of
+    /// [`Self::f64_slice`], for kernels that need their block in f64).
+    #[doc(hidden)]
+    fn f64s(s: &[Self]) -> Option<&[f64]>;
+    /// Whether `Self` is `f64`.
+    #[doc(hidden)]
+    const IS_F64: bool;
 }
 
 impl Float for f64 {
@@ -63,6 +70,11 @@ impl Float for f64 {
     fn f64_slice(s: &mut [f64]) -> Option<&mut [Self]> {
         Some(s)
     }
+    #[inline(always)]
+    fn f64s(s: &[Self]) -> Option<&[f64]> {
+        Some(s)
+    }
+    const IS_F64: bool = true;
 }
 
 impl Float for f32 {
@@ -82,6 +94,11 @@ impl Float for f32 {
     fn f64_slice(_: &mut [f64]) -> Option<&mut [Self]> {
         None
     }
+    #[inline(always)]
+    fn f64s(_: &[Self]) -> Option<&[f64]> {
+        None
+    }
+    const IS_F64: bool = false;
 }
 
 /// `e^x` for `x <= 0`, written to vectorise (no table, no branch): `x = k ln 2 + r` with

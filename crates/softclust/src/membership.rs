@@ -251,6 +251,22 @@ pub(crate) fn normalise_in_place(row: &mut [f64]) {
     }
 }
 
+/// The argmax of every row of `p` (the first on ties), in parallel over segments of rows.
+pub(crate) fn row_argmax(p: ArrayView2<'_, f64>) -> Array1<usize> {
+    if p.ncols() == 0 {
+        return Array1::zeros(p.nrows());
+    }
+    crate::data::map_segments(p.nrows(), |rows| {
+        rows.map(|i| match p.row(i).as_slice() {
+            Some(r) => top_two_slice(r).0,
+            None => top_two_slice(&p.row(i).to_vec()).0,
+        })
+        .collect::<Vec<_>>()
+    })
+    .concat()
+    .into()
+}
+
 /// Argmax (first on ties), largest and second-largest value (0 when there is one column).
 #[inline(always)]
 fn top_two_slice<F: Float>(p: &[F]) -> (usize, F, F) {

@@ -96,6 +96,14 @@ fn fuzzy_c_means_matches_scikit_fuzzy() {
         for (a, b) in again.proba.iter().zip(model.training_memberships().iter()) {
             assert!((a - b).abs() <= 1e-12);
         }
+        // The training labels are the argmax of scikit-fuzzy's final memberships.
+        let u = a2(&case["u"]);
+        assert_eq!(model.training_labels().len(), u.nrows());
+        for (i, (&l, row)) in model.training_labels().iter().zip(u.rows()).enumerate() {
+            let best = row.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+            assert!(row[l] >= best - 1e-8, "k={k} m={m} row {i}: label {l}");
+        }
+        assert_eq!(model.training_labels(), again.label.view());
     }
 }
 

@@ -100,6 +100,13 @@ fn max_abs_diff(a: &Array2<f64>, b: &Array2<f64>) -> f64 {
     (a - b).iter().fold(0.0, |m, v| m.max(v.abs()))
 }
 
+/// The labels of new-data memberships of `x`.
+fn pd_labels(m: &softclust::fcm::FuzzyCMeansModel<f64>, x: &Array2<f64>) -> ndarray::Array1<usize> {
+    m.memberships(x.view())
+        .expect("memberships of the training data")
+        .label
+}
+
 #[test]
 fn sparse_fcm_equals_dense_fcm() {
     let (x, indptr, indices, values) = data();
@@ -130,6 +137,8 @@ fn sparse_fcm_equals_dense_fcm() {
                 &sparse.training_memberships().to_owned(),
             );
             assert!(du < 1e-12, "training memberships differ by {du}");
+            assert_eq!(dense.training_labels(), sparse.training_labels());
+            assert_eq!(dense.training_labels(), pd_labels(&dense, &x).view());
             let pd = dense.memberships(x.view()).unwrap();
             let ps = sparse.memberships_sparse(&csr).unwrap();
             let dp = max_abs_diff(&pd.proba, &ps.proba);

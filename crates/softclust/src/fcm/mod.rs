@@ -104,6 +104,9 @@ pub struct FuzzyCMeansModel<F: Float> {
     mu: Array1<F>,
     #[cfg_attr(feature = "serde", serde(skip, default = "empty_memberships"))]
     memberships: Array2<f64>,
+    /// The argmax of each training membership row (empty when the memberships are).
+    #[cfg_attr(feature = "serde", serde(skip, default = "no_labels"))]
+    labels: Array1<usize>,
     /// Membership-weighted statistics of the training data, from the final memberships.
     stats: Option<ClusterStats>,
     diagnostics: FcmDiagnostics,
@@ -112,6 +115,11 @@ pub struct FuzzyCMeansModel<F: Float> {
 #[cfg(feature = "serde")]
 fn empty_memberships() -> Array2<f64> {
     Array2::zeros((0, 0))
+}
+
+#[cfg(feature = "serde")]
+fn no_labels() -> Array1<usize> {
+    Array1::zeros(0)
 }
 
 impl<F: Float> FuzzyCMeans<F> {
@@ -251,7 +259,7 @@ impl<F: Float> FuzzyCMeans<F> {
                 &DistanceKernel::new(c, mu.view()),
                 ut,
                 m,
-                true,
+                OldRows::Start,
                 &pool,
             );
             (p.tot, p.sums)
@@ -304,9 +312,46 @@ impl<F: Float> FuzzyCMeans<F> {
         )?;
         let total: f64 = w.iter().sum();
         let fin = final_stats(x, &w, out.centers.view(), &src.ut);
-        let u = src.ut.t().as_standard_layout().into_owned();
-        Ok(FuzzyCMeansModel::assemble(out, self.m, mu, u, fin, total))
+        let (u, labels) = point_major(&src.ut);
+        Ok(FuzzyCMeansModel::assemble(
+            out,
+            self.m,
+            mu,
+            (u, labels),
+            fin,
+            total,
+        ))
     }
+}
+
+/// The cluster-major (`k x n`) memberships of the iteration as the `n x k` matrix the model
+/// keeps, and the argmax of every row (the first on ties), in parallel over segments of
+/// points (each writes its own rows).
+fn point_major(ut: &Array2<f64>) -> (Array2<f64>, Array1<usize>) {
+    let (k, n) = ut.dim();
+    let mut u = Array2::<f64>::zeros((n, k));
+    let mut labels = Array1::<usize>::zeros(n);
+    u.axis_chunks_iter_mut(Axis(0), SEGMENT_ROWS)
+        .into_par_iter()
+        .zip(labels.axis_chunks_iter_mut(Axis(0), SEGMENT_ROWS))
+        .enumerate()
+        .for_each(|(s, (mut seg, mut lab))| {
+            let first = s * SEGMENT_ROWS;
+            let mut best = vec![f64::NEG_INFINITY; lab.len()];
+            for (j, col) in ut.rows().into_iter().enumerate() {
+                let src = &col.to_slice().expect("memberships rows are contiguous")
+                    [first..first + lab.len()];
+                for (dst, &v) in seg.column_mut(j).iter_mut().zip(src) {
+                    *dst = v;
+                }
+                for ((b, l), &v) in best.iter_mut().zip(lab.iter_mut()).zip(src) {
+                    let better = v > *b;
+                    *b = if better { v } else { *b };
+                    *l = if better { j } else { *l };
+                }
+            }
+        });
+    (u, labels)
 }
 
 /// `t^m`, exact for the usual `m = 2`.
@@ -399,7 +444,7 @@ pub fn fcm_block_stats<F: Float>(
             &DistanceKernel::new(centers, centering),
             &mut ut,
             m,
-            true,
+            OldRows::Start,
             &pool,
         )),
         Some((p, first)) => {
@@ -409,7 +454,11 @@ pub fn fcm_block_stats<F: Float>(
                 &DistanceKernel::new(p, centering),
                 &mut ut,
                 m,
-                first,
+                if first {
+                    OldRows::Start
+                } else {
+                    OldRows::Normalised
+                },
                 &pool,
             );
             Ok(fcm_pass(
@@ -418,7 +467,11 @@ pub fn fcm_block_stats<F: Float>(
                 &DistanceKernel::new(centers, centering),
                 &mut ut,
                 m,
-                false,
+                if first {
+                    OldRows::Raw
+                } else {
+                    OldRows::Normalised
+                },
                 &pool,
             ))
         }
@@ -452,7 +505,7 @@ pub fn fcm_final_block<F: Float>(
         &DistanceKernel::new(centers, centering),
         &mut ut,
         m,
-        false,
+        OldRows::Normalised,
         &pool,
     );
     Ok(final_stats(x, &w, centers, &ut))
@@ -475,12 +528,18 @@ fn final_stats<F: Float>(
             deviations: Array2::zeros((k, d)),
             weight: Array1::zeros(k),
         };
-        let mut xf = vec![0.0f64; rows.len() * d];
-        for (dst, i) in xf.chunks_exact_mut(d.max(1)).zip(rows.clone()) {
-            for (o, &v) in dst.iter_mut().zip(x.row(i).iter()) {
-                *o = v.as_f64();
-            }
-        }
+        // The segment's rows in f64: the data themselves when they are contiguous f64.
+        let direct = x
+            .as_slice()
+            .and_then(|all| F::f64s(&all[rows.start * d..rows.end * d]));
+        let copied: Vec<f64> = match direct {
+            Some(_) => Vec::new(),
+            None => rows
+                .clone()
+                .flat_map(|i| x.row(i).into_iter().map(|v| v.as_f64()))
+                .collect(),
+        };
+        let xf = direct.unwrap_or(&copied);
         let mut pcv = vec![0.0f64; k];
         let mut pev = vec![0.0f64; k];
         let dev = out
@@ -497,7 +556,7 @@ fn final_stats<F: Float>(
             .map(|r| &r.to_slice().expect("memberships rows are contiguous")[rows.clone()])
             .collect();
         simd::dispatch(FinalRows {
-            x: &xf,
+            x: xf,
             u: &u_rows,
             w: &w[rows],
             c: &c,
@@ -569,12 +628,35 @@ impl simd::Kernel for FinalRows<'_> {
             self.weight[j] += simd::sum(&lanes[0]);
             self.pc[j] += simd::sum(&lanes[1]);
             self.pe[j] += simd::sum(&lanes[2]);
-            for ((&u, &wi), xi) in uj.iter().zip(self.w).zip(self.x.chunks_exact(d.max(1))) {
-                let wu = wi * u;
-                for ((a, &v), &cv) in dj.iter_mut().zip(xi).zip(cj) {
-                    let t = v - cv;
-                    *a += wu * t * t;
+            // Deviations eight features at a time, each sum in a register across the points.
+            let mut f0 = 0;
+            while f0 < d {
+                let width = (d - f0).min(8);
+                let mut acc = [0.0f64; 8];
+                let mut cv = [0.0f64; 8];
+                cv[..width].copy_from_slice(&cj[f0..f0 + width]);
+                if width == 8 {
+                    for ((&u, &wi), xi) in uj.iter().zip(self.w).zip(self.x.chunks_exact(d)) {
+                        let wu = wi * u;
+                        let xs: &[f64; 8] = xi[f0..f0 + 8].try_into().expect("8 features");
+                        for l in 0..8 {
+                            let t = xs[l] - cv[l];
+                            acc[l] += wu * t * t;
+                        }
+                    }
+                } else {
+                    for ((&u, &wi), xi) in uj.iter().zip(self.w).zip(self.x.chunks_exact(d)) {
+                        let wu = wi * u;
+                        for ((a, &v), &c) in acc.iter_mut().zip(&xi[f0..f0 + width]).zip(&cv) {
+                            let t = v - c;
+                            *a += wu * t * t;
+                        }
+                    }
                 }
+                for (o, &a) in dj[f0..f0 + width].iter_mut().zip(&acc) {
+                    *o += a;
+                }
+                f0 += width;
             }
         }
     }
@@ -728,7 +810,7 @@ impl<F: Float> FcmPasses<F> for InMemory<'_, F> {
     fn pass(
         &mut self,
         _prev: Option<ArrayView2<'_, F>>,
-        _prev_is_start: bool,
+        prev_is_start: bool,
         centers: ArrayView2<'_, F>,
     ) -> Result<FcmStats> {
         let kernel = DistanceKernel::new(centers, self.mu);
@@ -738,7 +820,11 @@ impl<F: Float> FcmPasses<F> for InMemory<'_, F> {
             &kernel,
             &mut self.ut,
             self.m,
-            false,
+            if prev_is_start {
+                OldRows::Raw
+            } else {
+                OldRows::Normalised
+            },
             &self.pool,
         ))
     }
@@ -757,7 +843,7 @@ fn fcm_pass<F: Float>(
     kernel: &DistanceKernel<F>,
     ut: &mut Array2<f64>,
     m: f64,
-    start: bool,
+    old: OldRows,
     pool: &ScratchPool<(Scratch<F>, FcmScratch<F>)>,
 ) -> FcmStats {
     let (k, d) = (kernel.n_centers(), x.ncols());
@@ -797,14 +883,19 @@ fn fcm_pass<F: Float>(
                         u: &mut u_rows,
                         w: &w[blk.start..blk.start + b],
                         m,
-                        first: start,
+                        first: old == OldRows::Start,
+                        normalised: old != OldRows::Raw,
                         fs: &mut *fs,
                         tot: part.tot.as_slice_mut().expect("tot is contiguous"),
                     });
                     part.objective += obj;
                     part.change += ch;
                     let umv = ArrayView2::from_shape((k, b), &fs.um[..k * b]).expect("block shape");
-                    let xv = ArrayView2::from_shape((b, d), &fs.xf[..b * d]).expect("block shape");
+                    let xf = match F::f64s(blk.xc) {
+                        Some(v) => v,
+                        None => &fs.xf[..b * d],
+                    };
+                    let xv = ArrayView2::from_shape((b, d), xf).expect("block shape");
                     matmul(1.0, &umv, &xv, 1.0, &mut part.sums.view_mut());
                 });
                 part
@@ -819,6 +910,18 @@ fn fcm_pass<F: Float>(
         total.sums += &p.sums;
     }
     total
+}
+
+/// What the memberships a pass starts from are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum OldRows {
+    /// None yet: the pass is the start, whose new memberships are floored at eps
+    /// (scikit-fuzzy's `u0`); its objective and change mean nothing.
+    Start,
+    /// Rows that may not sum to 1: the start's floored memberships, or given ones.
+    Raw,
+    /// Rows of a pass that was not the start, which sum to 1.
+    Normalised,
 }
 
 /// Per-thread scratch of [`fcm_pass`]: the transposed product `(c_j - mu)·(x_i - mu)`, floored
@@ -842,7 +945,11 @@ impl<F: Float> FcmScratch<F> {
             um: vec![0.0; k * b],
             row: [vec![0.0; b], vec![0.0; b], vec![0.0; b]],
             acc: [vec![0.0; b], vec![0.0; b]],
-            xf: vec![0.0; b * d],
+            xf: if F::IS_F64 {
+                Vec::new()
+            } else {
+                vec![0.0; b * d]
+            },
         }
     }
 }
@@ -860,6 +967,8 @@ struct FcmCols<'a, 'u, F> {
     /// The start: the new memberships are floored at eps (scikit-fuzzy's `u0`); the old ones
     /// are meaningless, so the objective and change are too.
     first: bool,
+    /// The old memberships come from a pass that was not the start, so their rows sum to 1.
+    normalised: bool,
     fs: &'a mut FcmScratch<F>,
     tot: &'a mut [f64],
 }
@@ -898,11 +1007,16 @@ impl<F: Float> FcmCols<'_, '_, F> {
         let (inv_s, lo, sum) = (&mut inv_s[..b], &mut lo[..b], &mut sum[..b]);
         let [obj, chg] = &mut fs.acc;
         let (obj, chg) = (&mut obj[..b], &mut chg[..b]);
-        for (o, &v) in fs.xf[..b * d].iter_mut().zip(self.xc) {
-            *o = v.as_f64();
+        if !F::IS_F64 {
+            for (o, &v) in fs.xf[..b * d].iter_mut().zip(self.xc) {
+                *o = v.as_f64();
+            }
         }
         // Squared distances (clamped, tiny ones recomputed exactly), floored at eps² as
-        // scikit-fuzzy floors distances at eps.
+        // scikit-fuzzy floors distances at eps; the row minimum distance, and the row sums of
+        // the old memberships where they may not be 1.
+        sum.fill(0.0);
+        lo.fill(f64::INFINITY);
         for j in 0..k {
             let cn = self.norms[j];
             let g = &gt[j * b..(j + 1) * b];
@@ -926,23 +1040,25 @@ impl<F: Float> FcmCols<'_, '_, F> {
                     }
                 }
             }
-            for o in out.iter_mut() {
-                *o = if *o > floor { *o } else { floor };
+            for (o, mn) in out.iter_mut().zip(lo.iter_mut()) {
+                let t = at_least(*o, floor);
+                *o = t;
+                *mn = if t < *mn { t } else { *mn };
+            }
+            if !self.normalised {
+                for (a, &v) in sum.iter_mut().zip(self.u[j].iter()) {
+                    *a += v;
+                }
             }
         }
-        // Row sums of the old memberships, and the row minimum distance.
-        sum.fill(0.0);
-        lo.fill(f64::INFINITY);
-        for j in 0..k {
-            for (a, &v) in sum.iter_mut().zip(self.u[j].iter()) {
-                *a += v;
+        // Rows of the previous pass already sum to 1 (to rounding), so dividing by the sum
+        // would change them by an ulp at most: it is done only where they may not.
+        if self.normalised {
+            inv_s.fill(1.0);
+        } else {
+            for (a, &s) in inv_s.iter_mut().zip(sum.iter()) {
+                *a = 1.0 / s;
             }
-            for (a, &v) in lo.iter_mut().zip(&dv[j * b..(j + 1) * b]) {
-                *a = if v < *a { v } else { *a };
-            }
-        }
-        for (a, &s) in inv_s.iter_mut().zip(sum.iter()) {
-            *a = 1.0 / s;
         }
         // The objective of the old memberships (rows normalised, floored at eps, raised to m)
         // against these centres; the new memberships (lo / d²)^(1/(m-1)) before normalising.
@@ -961,17 +1077,32 @@ impl<F: Float> FcmCols<'_, '_, F> {
         for a in sum.iter_mut() {
             *a = 1.0 / *a;
         }
-        // New memberships, their change, and their row sums (for the next step's normalising).
         chg.fill(0.0);
+        if !self.first {
+            // New memberships (rows summing to 1), their change, and the next centre step's
+            // weights w_i max(u'_ij, eps)^m, in one sweep.
+            for j in 0..k {
+                let uj = &mut *self.u[j];
+                let out = &mut um[j * b..(j + 1) * b];
+                for i in 0..b {
+                    let un = out[i] * sum[i];
+                    let t = un - uj[i];
+                    chg[i] += t * t;
+                    uj[i] = un;
+                    out[i] = self.w[i] * powm(at_least(un, eps));
+                }
+                self.tot[j] += simd::sum(out);
+            }
+            return (simd::sum(obj), simd::sum(chg));
+        }
+        // The start: new memberships floored at eps (so rows no longer sum to 1 exactly),
+        // and their row sums for the weights' normalising.
         inv_s.fill(0.0);
         for j in 0..k {
             let uj = &mut *self.u[j];
             let rj = &um[j * b..(j + 1) * b];
             for i in 0..b {
-                let mut un = rj[i] * sum[i];
-                if self.first {
-                    un = at_least(un, eps);
-                }
+                let un = at_least(rj[i] * sum[i], eps);
                 let t = un - uj[i];
                 chg[i] += t * t;
                 uj[i] = un;
@@ -1004,18 +1135,25 @@ impl<F: Float> FuzzyCMeansModel<F> {
         fin: FinalStats,
     ) -> Result<Self> {
         let total = fin.weight.sum();
-        let model = Self::assemble(outcome, m, centering, Array2::zeros((0, 0)), fin, total);
+        let model = Self::assemble(
+            outcome,
+            m,
+            centering,
+            (Array2::zeros((0, 0)), Array1::zeros(0)),
+            fin,
+            total,
+        );
         model.validate()?;
         Ok(model)
     }
 
-    /// The model a loop ended with: its outcome, the training memberships (`n x k`, or empty),
-    /// the final statistics and the total weight they are divided by.
+    /// The model a loop ended with: its outcome, the training memberships (`n x k`, or empty)
+    /// with their labels, the final statistics and the total weight they are divided by.
     pub(crate) fn assemble(
         outcome: FcmOutcome<F>,
         m: f64,
         mu: Array1<F>,
-        memberships: Array2<f64>,
+        (memberships, labels): (Array2<f64>, Array1<usize>),
         fin: FinalStats,
         total: f64,
     ) -> Self {
@@ -1024,6 +1162,7 @@ impl<F: Float> FuzzyCMeansModel<F> {
             m,
             mu,
             memberships,
+            labels,
             stats: Some(ClusterStats {
                 deviations: fin.deviations,
                 cluster_weight: fin.weight,
@@ -1061,6 +1200,7 @@ impl<F: Float> FuzzyCMeansModel<F> {
             m,
             mu,
             memberships: Array2::zeros((0, 0)),
+            labels: Array1::zeros(0),
             stats: None,
             diagnostics: FcmDiagnostics {
                 n_iter: 0,
@@ -1087,6 +1227,11 @@ impl<F: Float> FuzzyCMeansModel<F> {
     /// Final training memberships (as the iteration left them), `n x k`.
     pub fn training_memberships(&self) -> ArrayView2<'_, f64> {
         self.memberships.view()
+    }
+    /// The hard label of each training point: the argmax of its membership row (lowest
+    /// index on ties); empty when the training memberships are.
+    pub fn training_labels(&self) -> ArrayView1<'_, usize> {
+        self.labels.view()
     }
     /// Membership-weighted squared deviations from the centres per cluster and feature,
     /// `S_jt = sum_i w_i u_ij (x_it - c_jt)²` (`k x d`), from the final memberships; `None` for
@@ -1120,6 +1265,7 @@ impl<F: Float> FuzzyCMeansModel<F> {
             m: self.m,
             mu: self.mu.mapv(|v| G::of(v.as_f64())),
             memberships: self.memberships.clone(),
+            labels: self.labels.clone(),
             stats: self.stats.clone(),
             diagnostics: self.diagnostics.clone(),
         }

@@ -281,7 +281,15 @@ impl<F: Float> FuzzyCMeans<F> {
         )?;
         let total: f64 = w.iter().sum();
         let fin = final_stats(&src.csc, &w, out.centers.view(), &src.u);
-        Ok(FuzzyCMeansModel::assemble(out, m, mu, src.u, fin, total))
+        let labels = crate::membership::row_argmax(src.u.view());
+        Ok(FuzzyCMeansModel::assemble(
+            out,
+            m,
+            mu,
+            (src.u, labels),
+            fin,
+            total,
+        ))
     }
 }
 
