@@ -48,9 +48,6 @@ pub trait Float:
     /// [`Self::f64_slice`], for kernels that need their block in f64).
     #[doc(hidden)]
     fn f64s(s: &[Self]) -> Option<&[f64]>;
-    /// Whether `Self` is `f64`.
-    #[doc(hidden)]
-    const IS_F64: bool;
 }
 
 impl Float for f64 {
@@ -74,7 +71,6 @@ impl Float for f64 {
     fn f64s(s: &[Self]) -> Option<&[f64]> {
         Some(s)
     }
-    const IS_F64: bool = true;
 }
 
 impl Float for f32 {
@@ -98,7 +94,6 @@ impl Float for f32 {
     fn f64s(_: &[Self]) -> Option<&[f64]> {
         None
     }
-    const IS_F64: bool = false;
 }
 
 /// `e^x` for `x <= 0`, written to vectorise (no table, no branch): `x = k ln 2 + r` with

@@ -860,7 +860,7 @@ fn fcm_pass<F: Float>(
         .into_par_iter()
         .enumerate()
         .map_init(
-            || pool.lease(|| (kernel.scratch(d), FcmScratch::new(k, d))),
+            || pool.lease(|| (kernel.scratch(d), FcmScratch::new(k))),
             |lease, (s, mut useg)| {
                 let (scratch, fs) = &mut **lease;
                 let first = s * SEGMENT_ROWS;
@@ -891,9 +891,15 @@ fn fcm_pass<F: Float>(
                     part.objective += obj;
                     part.change += ch;
                     let umv = ArrayView2::from_shape((k, b), &fs.um[..k * b]).expect("block shape");
+                    // f32 blocks are widened once for the f64 centre sums; f64 ones are used
+                    // as they are.
                     let xf = match F::f64s(blk.xc) {
                         Some(v) => v,
-                        None => &fs.xf[..b * d],
+                        None => {
+                            fs.xf.clear();
+                            fs.xf.extend(blk.xc.iter().map(|v| v.as_f64()));
+                            &fs.xf[..]
+                        }
                     };
                     let xv = ArrayView2::from_shape((b, d), xf).expect("block shape");
                     matmul(1.0, &umv, &xv, 1.0, &mut part.sums.view_mut());
@@ -937,7 +943,7 @@ struct FcmScratch<F> {
 }
 
 impl<F: Float> FcmScratch<F> {
-    fn new(k: usize, d: usize) -> Self {
+    fn new(k: usize) -> Self {
         let b = BLOCK_ROWS;
         FcmScratch {
             gt: vec![F::zero(); k * b],
@@ -945,11 +951,7 @@ impl<F: Float> FcmScratch<F> {
             um: vec![0.0; k * b],
             row: [vec![0.0; b], vec![0.0; b], vec![0.0; b]],
             acc: [vec![0.0; b], vec![0.0; b]],
-            xf: if F::IS_F64 {
-                Vec::new()
-            } else {
-                vec![0.0; b * d]
-            },
+            xf: Vec::new(),
         }
     }
 }
@@ -1007,11 +1009,6 @@ impl<F: Float> FcmCols<'_, '_, F> {
         let (inv_s, lo, sum) = (&mut inv_s[..b], &mut lo[..b], &mut sum[..b]);
         let [obj, chg] = &mut fs.acc;
         let (obj, chg) = (&mut obj[..b], &mut chg[..b]);
-        if !F::IS_F64 {
-            for (o, &v) in fs.xf[..b * d].iter_mut().zip(self.xc) {
-                *o = v.as_f64();
-            }
-        }
         // Squared distances (clamped, tiny ones recomputed exactly), floored at eps² as
         // scikit-fuzzy floors distances at eps; the row minimum distance, and the row sums of
         // the old memberships where they may not be 1.
