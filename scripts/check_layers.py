@@ -27,6 +27,8 @@ LAYERS = {
         {"error", "float", "simd", "matmul", "linalg", "data", "distance", "rng", "special", "assignment", "interrupt", "sparse"},
         # the contract: memberships, soft steps, scaling, typicality
         {"membership", "soft", "scale", "typicality", "topk", "projection"},
+        # checking memberships: against labels, against each other
+        {"metrics"},
         # algorithms
         {"kmeans", "fcm", "gmm", "consensus"},
         # beyond: model selection, models as values
@@ -49,7 +51,7 @@ LAYERS = {
         {"common"},
         {"soft"},
         {"model"},
-        {"kmeans", "gmm", "fcm", "consensus"},
+        {"kmeans", "gmm", "fcm", "consensus", "metrics"},
         # fits over row blocks held by Python (Dask): kernels and delegating drivers
         {"blocks"},
         {"lib"},

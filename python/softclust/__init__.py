@@ -4,9 +4,11 @@ Estimators follow scikit-learn's API and run on a Rust core (the private extensi
 ``softclust._softclust``): :class:`KMeans` with principled soft memberships,
 :class:`GaussianMixture`, :class:`FuzzyCMeans` and :class:`ConsensusKMeans`; functions
 :func:`soft_assign`, :func:`select_model`, :func:`typicality`, and :func:`load` for model files
-(written by any estimator's ``save`` or the CLI's ``--model-out``).
+(written by any estimator's ``save`` or the CLI's ``--model-out``); :mod:`softclust.metrics` to check
+memberships against known labels or against each other.
 """
 
+from . import metrics
 from ._base import Membership, Typicality
 from ._softclust import SoftclustError, __version__
 from .consensus import ConsensusKMeans
@@ -25,6 +27,7 @@ __all__ = [
     "Typicality",
     "__version__",
     "load",
+    "metrics",
     "select_model",
     "soft_assign",
     "typicality",

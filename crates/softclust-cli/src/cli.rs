@@ -81,6 +81,9 @@ pub enum Command {
     Predict(PredictArgs),
     /// Pictures (SVG) and an HTML report of a saved model on some data.
     Plot(PlotArgs),
+    /// Check memberships: against known labels (log-loss, Brier, calibration, accuracy, ARI),
+    /// or against a second memberships file (fuzzy Rand index).
+    Evaluate(EvaluateArgs),
     /// k-means with soft memberships on the Iris data shipped with softclust.
     Demo,
     /// Print a shell completion script: `softclust completions bash > /etc/bash_completion.d/softclust`.
@@ -187,6 +190,13 @@ impl Command {
                 a.pictures.outputs(&mut out);
                 let mut i = input_path(&a.input);
                 i.push(a.model.as_path());
+                i
+            }
+            Command::Evaluate(a) => {
+                out.push(("standard output", None));
+                let mut i = input_path(&a.input);
+                i.extend(a.against.iter().map(Path::new));
+                i.extend(a.model.iter().map(PathBuf::as_path));
                 i
             }
             Command::Demo | Command::Completions(_) => {
@@ -507,6 +517,41 @@ pub struct PredictArgs {
     /// Output file (default: standard output); written atomically.
     #[arg(short = 'o', long, value_name = "OUT")]
     pub output: Option<PathBuf>,
+    #[command(flatten)]
+    pub input_opts: InputArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct EvaluateArgs {
+    /// Memberships (CSV, TSV, .npy or Parquet, e.g. softclust's output: its p_0, p_1, ...
+    /// columns are read) or, with --model, the data to score; `-` or nothing reads standard
+    /// input.
+    pub input: Option<String>,
+    /// The column of known labels (header name or 1-based position) in INPUT: write it next to
+    /// the memberships with `--id COLUMN` or `--append`. Any values: text or numbers.
+    #[arg(long, value_name = "COLUMN", required_unless_present = "against")]
+    pub labels: Option<String>,
+    /// A second memberships file, row for row with INPUT: print the fuzzy Rand index of the
+    /// two and its chance-adjusted form.
+    #[arg(long, value_name = "FILE")]
+    pub against: Option<String>,
+    /// Score this saved model's memberships of INPUT (the data, with its labels column)
+    /// instead of reading memberships.
+    #[arg(long, value_name = "FILE")]
+    pub model: Option<PathBuf>,
+    /// Equal-width bins of the top probability for the calibration error.
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    pub n_bins: usize,
+    /// Above this many rows the fuzzy Rand index uses a random sample of this size (its cost
+    /// grows with the square of the rows).
+    #[arg(long, value_name = "N", default_value_t = softclust::metrics::FuzzyRand::DEFAULT_MAX_POINTS)]
+    pub max_points: usize,
+    /// Seed of that sample.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub seed: u64,
+    /// Print the results as JSON instead of tables.
+    #[arg(long)]
+    pub json: bool,
     #[command(flatten)]
     pub input_opts: InputArgs,
 }

@@ -33,6 +33,10 @@ pub struct ColumnSpec {
     /// and `--exclude`, a header that names them all selects them, in the model's order (one
     /// that names none of them is read by position).
     pub model_features: Option<Vec<String>>,
+    /// The table is a memberships file (`evaluate`): without `--columns`, a header's
+    /// probability columns (`p_0, p_1, ...` and `p_noise`, as softclust writes them) are the
+    /// ones read, and the rest (label, max_p, ...) are left out.
+    pub memberships: bool,
 }
 
 impl ColumnSpec {
@@ -45,6 +49,7 @@ impl ColumnSpec {
             append: opts.append,
             weights: weights.map(str::to_string),
             model_features: None,
+            memberships: false,
         }
     }
 
@@ -247,6 +252,10 @@ pub fn resolve(spec: &ColumnSpec, names: &[String], source: &str) -> CliResult<P
         }
         None => match model_order(spec, names, source)? {
             Some(f) => f,
+            None if spec.memberships && names.iter().any(|n| is_probability_column(n)) => (0
+                ..names.len())
+                .filter(|&j| is_probability_column(&names[j]) && !excluded.contains(&j))
+                .collect(),
             None => (0..names.len())
                 .filter(|j| !ids.contains(j) && !excluded.contains(j) && Some(*j) != weights)
                 .collect(),
@@ -275,6 +284,12 @@ pub fn resolve(spec: &ColumnSpec, names: &[String], source: &str) -> CliResult<P
         weights,
         front,
     })
+}
+
+/// Whether a column name is one softclust gives a probability column: `p_<j>` or `p_noise`.
+fn is_probability_column(name: &str) -> bool {
+    name.strip_prefix("p_")
+        .is_some_and(|r| r == "noise" || (!r.is_empty() && r.bytes().all(|b| b.is_ascii_digit())))
 }
 
 /// The model's features among `names`, in the model's order, when the flags leave the choice

@@ -63,6 +63,7 @@ fn run(cli: Cli) -> CliResult<()> {
         Command::Consensus(a) => commands::consensus::run(&a, q),
         Command::Predict(a) => commands::predict::run(&a, q),
         Command::Plot(a) => commands::plot::run(&a, q),
+        Command::Evaluate(a) => commands::evaluate::run(&a),
         Command::Demo => commands::demo::run(q),
         Command::Completions(a) => commands::completions::run(&a),
     }

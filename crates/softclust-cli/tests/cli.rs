@@ -1603,3 +1603,109 @@ fn predict_agrees_with_the_saved_parameters_by_hand() {
         }
     }
 }
+
+/// `softclust evaluate ARGS --json` on `input`: the parsed JSON.
+fn evaluate_json(input: &Path, args: &[&str]) -> serde_json::Value {
+    let out = stdout_of(bin().arg("evaluate").arg(input).args(args).arg("--json"));
+    serde_json::from_str(&out).unwrap()
+}
+
+fn evaluate_fails(input: &Path, args: &[&str], needle: &str) {
+    let assert = bin().arg("evaluate").arg(input).args(args).assert().code(2).stdout("");
+    let err = String::from_utf8(assert.get_output().stderr.clone()).unwrap();
+    assert!(err.contains(needle), "stderr {err:?} lacks {needle:?}");
+}
+
+#[test]
+fn evaluate_memberships_against_labels_by_hand() {
+    let dir = tempfile::tempdir().unwrap();
+    // Class "a" sits in cluster 1, "b" in cluster 0; the other columns are left out.
+    let p = write(
+        dir.path(),
+        "m.csv",
+        "name,p_0,p_1,label,max_p\nx,0.2,0.8,1,0.8\ny,0.9,0.1,0,0.9\nz,0.4,0.6,1,0.6\n",
+    );
+    let labels = write(
+        dir.path(),
+        "l.csv",
+        "species,p_0,p_1\na,0.2,0.8\nb,0.9,0.1\na,0.4,0.6\n",
+    );
+    let v = evaluate_json(&labels, &["--labels", "species"]);
+    let l = &v["labels"];
+    let close = |x: &serde_json::Value, want: f64| {
+        assert!((x.as_f64().unwrap() - want).abs() < 1e-12, "{x} != {want}")
+    };
+    close(&l["log_loss"], 0.279_776_563_579_342_3);
+    close(&l["brier"], 0.14);
+    close(&l["accuracy"], 1.0);
+    close(&l["ece"], 0.7 / 3.0);
+    close(&l["ari"], 1.0);
+    assert_eq!(l["matching"][0]["class"], "a");
+    assert_eq!(l["matching"][0]["cluster"], 1);
+    assert_eq!(l["matching"][1]["cluster"], 0);
+    assert_eq!(l["reliability"].as_array().unwrap().len(), 10);
+    // The same labels by position, and a second file: identical memberships agree fully.
+    let w = evaluate_json(&labels, &["--labels", "1", "--against", p.to_str().unwrap()]);
+    assert_eq!(w["labels"]["log_loss"], l["log_loss"]);
+    close(&w["against"]["fuzzy_rand_index"], 1.0);
+    close(&w["against"]["adjusted"], 1.0);
+    // The human tables name the classes.
+    let text = stdout_of(bin().args(["evaluate", "--labels", "species"]).arg(&labels));
+    assert!(text.contains("log-loss") && text.contains("  a "), "{text}");
+}
+
+#[test]
+fn evaluate_crisp_files_give_the_adjusted_rand_index() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = write(dir.path(), "a.csv", "p_0,p_1\n1,0\n1,0\n0,1\n0,1\n");
+    let b = write(
+        dir.path(),
+        "b.csv",
+        "p_0,p_1,p_2\n1,0,0\n1,0,0\n0,1,0\n0,0,1\n",
+    );
+    let v = evaluate_json(&a, &["--against", b.to_str().unwrap()]);
+    // ARI of (0,0,1,1) and (0,0,1,2) is 4/7.
+    let adj = v["against"]["adjusted"].as_f64().unwrap();
+    assert!((adj - 4.0 / 7.0).abs() < 1e-12, "{adj}");
+    assert_eq!(v["against"]["n_points"], 4);
+}
+
+#[test]
+fn evaluate_a_model_on_labelled_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("gmm.json");
+    bin()
+        .args(["gmm", "-k", "3", "--columns", "1-4", "-q", "--model-out"])
+        .arg(&model)
+        .arg("-o")
+        .arg(dir.path().join("m.csv"))
+        .arg(iris_path())
+        .assert()
+        .success();
+    let v = evaluate_json(
+        &iris_path(),
+        &["--model", model.to_str().unwrap(), "--labels", "species"],
+    );
+    let acc = v["labels"]["accuracy"].as_f64().unwrap();
+    assert!(acc > 0.9, "{v}");
+    let classes: Vec<&str> = v["labels"]["matching"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["class"].as_str().unwrap())
+        .collect();
+    assert_eq!(classes, ["setosa", "versicolor", "virginica"]);
+}
+
+#[test]
+fn evaluate_refuses_what_is_not_memberships() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = write(dir.path(), "m.csv", "y,p_0,p_1\na,0.5,0.2\nb,0.5,0.5\n");
+    evaluate_fails(&bad, &["--labels", "y"], "row 0 (0-based) sums to 0.7");
+    let ok = write(dir.path(), "n.csv", "y,p_0,p_1\na,0.5,0.5\nb,0.5,0.5\n");
+    evaluate_fails(&ok, &["--labels", "species"], "species");
+    evaluate_fails(&ok, &[], "--labels");
+    evaluate_fails(&ok, &["--labels", "y", "--n-bins", "0"], "--n-bins 0");
+    let short = write(dir.path(), "s.csv", "p_0,p_1\n1,0\n");
+    evaluate_fails(&ok, &["--against", short.to_str().unwrap()], "rows");
+}

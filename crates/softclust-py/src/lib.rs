@@ -12,6 +12,7 @@ mod consensus;
 mod fcm;
 mod gmm;
 mod kmeans;
+mod metrics;
 mod model;
 mod soft;
 
@@ -32,6 +33,8 @@ fn _softclust(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(gmm::gmm_select, m)?)?;
     m.add_function(wrap_pyfunction!(fcm::fcm_fit, m)?)?;
     m.add_function(wrap_pyfunction!(consensus::consensus_fit, m)?)?;
+    m.add_function(wrap_pyfunction!(metrics::score_labels, m)?)?;
+    m.add_function(wrap_pyfunction!(metrics::fuzzy_rand, m)?)?;
     m.add_function(wrap_pyfunction!(blocks::block_column_stats, m)?)?;
     m.add_function(wrap_pyfunction!(blocks::kmeans_block_stats, m)?)?;
     m.add_function(wrap_pyfunction!(blocks::kmeans_block_candidates, m)?)?;

@@ -115,6 +115,14 @@ pub enum Error {
         /// What is wrong and what to do, in a sentence.
         reason: String,
     },
+    /// A matrix given as memberships that is not one (an entry outside [0, 1], or a row that
+    /// does not sum to 1).
+    NotMemberships {
+        /// Which input.
+        what: &'static str,
+        /// Where and what, in a phrase.
+        reason: String,
+    },
 }
 
 impl fmt::Display for Error {
@@ -211,6 +219,11 @@ impl fmt::Display for Error {
                 write!(f, "cannot determine {name}: {hint}")
             }
             Error::InvalidModel { reason } => f.write_str(reason),
+            Error::NotMemberships { what, reason } => write!(
+                f,
+                "the {what} are not probabilities: {reason}; give the probability columns \
+                 only (p_0, p_1, ...), one row per point"
+            ),
         }
     }
 }

@@ -71,6 +71,7 @@ pub mod kmeans;
 mod linalg;
 mod matmul;
 pub mod membership;
+pub mod metrics;
 pub mod model;
 pub mod projection;
 pub mod rng;

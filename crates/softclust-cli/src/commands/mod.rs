@@ -4,6 +4,7 @@
 pub mod completions;
 pub mod consensus;
 pub mod demo;
+pub mod evaluate;
 pub mod fcm;
 pub mod gmm;
 pub mod kmeans;
