@@ -42,6 +42,10 @@ class Membership:
     top : tuple of two ndarrays or None
         With ``top_k``: the clusters ``(n, K)`` and probabilities ``(n, K)`` of each row's K
         largest probabilities, in decreasing order.
+    soft : dict or None
+        From :func:`soft_assign`: the fitted soft step (``method``, ``sigma``, ``weights``,
+        ``power``, ``anchors``, and ``estimated_dim`` / ``estimated_sigma`` when the dimension
+        was estimated from the distances).
     """
 
     proba: object
@@ -53,6 +57,7 @@ class Membership:
     noise: bool = False
     top: object = None
     library: object = None
+    soft: object = None
 
     @classmethod
     def _from_dict(cls, d: dict, **kw) -> "Membership":

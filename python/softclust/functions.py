@@ -17,8 +17,11 @@ def soft_assign(distances, method="softmax", *, squared=False, n_features=None, 
                 near=None, half=None, far=None, far_value=DEFAULTS["far_value"]) -> Membership:
     """Memberships from an (n_samples, n_clusters) distance matrix (column j = distances to
     cluster j). ``method`` is "softmax", "inverse-power", "minmax" or "anchored" (anchors as
-    distances, or "q:0.9" quantiles). Softmax needs ``sigma`` or ``n_features`` (to estimate
-    sigma); inverse-power ``power`` or ``n_features`` (gravity default ``n_features - 1``).
+    distances, or "q:0.9" quantiles). Softmax estimates ``sigma`` and inverse-power takes the
+    gravity default ``power = n_features - 1`` from ``n_features``, the dimension of the data the
+    distances were measured in; without it, the dimension and sigma are estimated from the
+    nearest-centre distances by maximum likelihood (``d²/sigma²`` chi-square with ``D`` degrees
+    of freedom) and reported in ``.soft["estimated_dim"]`` and ``.soft["estimated_sigma"]``.
 
     >>> import numpy as np
     >>> from softclust import soft_assign
@@ -36,7 +39,8 @@ def soft_assign(distances, method="softmax", *, squared=False, n_features=None, 
     )
     if n_features is not None:
         n_features = check_int("n_features", n_features)
-    return Membership._from_dict(_rs.soft_assign(d, bool(squared), options, n_features, sw))
+    r = _rs.soft_assign(d, bool(squared), options, n_features, sw)
+    return Membership._from_dict(r, soft=r["soft"])
 
 
 def select_model(X, k_range=range(1, 11), covariance_types=("full", "tied", "diag", "spherical"),

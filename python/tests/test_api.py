@@ -226,3 +226,20 @@ def test_predict_proba_out_is_filled_and_returned(make, X):
     wide = np.zeros((len(X), 6))
     est.predict_proba(X, out=wide[:, ::2])
     np.testing.assert_array_equal(wide[:, ::2], want)
+
+
+def test_soft_assign_estimates_the_dimension_without_n_features():
+    # Gaussian clusters in 5 dimensions, far apart: the nearest-centre distances give D and sigma.
+    rng = np.random.default_rng(0)
+    centres = np.eye(3, 5) * 30
+    X = np.vstack([rng.normal(scale=2.0, size=(2000, 5)) + c for c in centres])
+    d = np.sqrt(((X[:, None, :] - centres[None]) ** 2).sum(axis=2))
+    m = softclust.soft_assign(d)
+    assert m.soft["estimated_dim"] == pytest.approx(5, abs=0.3)
+    assert m.soft["estimated_sigma"] == pytest.approx(2.0, abs=0.05)
+    assert m.soft["sigma"][0] == pytest.approx(m.soft["estimated_sigma"], rel=1e-12)
+    given = softclust.soft_assign(d, n_features=5)
+    assert given.soft["estimated_dim"] is None
+    np.testing.assert_allclose(m.proba, given.proba, atol=1e-6)
+    ip = softclust.soft_assign(d, "inverse-power")
+    assert ip.soft["power"] == pytest.approx(ip.soft["estimated_dim"] - 1, rel=1e-12)

@@ -566,8 +566,9 @@ pub struct SoftArgs {
     /// The matrix holds squared distances.
     #[arg(long)]
     pub squared: bool,
-    /// Number of features of the data the distances were measured in (needed to estimate
-    /// sigma, and for the default power).
+    /// Number of features of the data the distances were measured in (for the estimate of
+    /// sigma, and the default power). Default: estimated from the nearest-centre distances by
+    /// maximum likelihood (d²/sigma² chi-square with D degrees of freedom), and reported.
     #[arg(long, value_name = "D")]
     pub dim: Option<usize>,
     #[command(flatten)]

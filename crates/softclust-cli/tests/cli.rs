@@ -399,6 +399,19 @@ fn soft_from_a_distance_matrix() {
     // Softmax with sigma estimated from --dim.
     let out = stdout_of(bin().args(["soft", "--dim", "2"]).arg(&p));
     check_membership(&out, 3);
+    // Without --dim, the dimension is estimated from the distances, and said so.
+    let many = write(
+        dir.path(),
+        "d6.csv",
+        "1,4,5\n2,0.5,5\n4,5,1.5\n0.7,3,4\n3,2.5,4\n5,4,0.2\n",
+    );
+    let assert = bin().arg("soft").arg(&many).assert().success();
+    let err = String::from_utf8(assert.get_output().stderr.clone()).unwrap();
+    assert!(err.contains("the dimension was estimated"), "{err}");
+    check_membership(
+        &String::from_utf8(assert.get_output().stdout.clone()).unwrap(),
+        3,
+    );
     let out = stdout_of(bin().args(["soft", "--method", "minmax", "-q"]).arg(&p));
     check_membership(&out, 3);
 }
@@ -710,13 +723,14 @@ fn bad_weights() {
 }
 
 #[test]
-fn soft_needs_dimension_or_parameter() {
+fn soft_needs_dimension_or_parameter_when_the_distances_cannot_tell() {
+    // Every nearest distance equal: nothing to estimate the dimension from.
     bad_file("d.csv", "1,2\n2,1\n", &["soft"], "--dim D");
     bad_file(
         "d.csv",
         "1,2\n2,1\n",
         &["soft", "--method", "inverse-power"],
-        "--power P, or --dim D",
+        "--power P",
     );
     bad_file(
         "d.csv",
@@ -1611,7 +1625,13 @@ fn evaluate_json(input: &Path, args: &[&str]) -> serde_json::Value {
 }
 
 fn evaluate_fails(input: &Path, args: &[&str], needle: &str) {
-    let assert = bin().arg("evaluate").arg(input).args(args).assert().code(2).stdout("");
+    let assert = bin()
+        .arg("evaluate")
+        .arg(input)
+        .args(args)
+        .assert()
+        .code(2)
+        .stdout("");
     let err = String::from_utf8(assert.get_output().stderr.clone()).unwrap();
     assert!(err.contains(needle), "stderr {err:?} lacks {needle:?}");
 }
@@ -1645,7 +1665,10 @@ fn evaluate_memberships_against_labels_by_hand() {
     assert_eq!(l["matching"][1]["cluster"], 0);
     assert_eq!(l["reliability"].as_array().unwrap().len(), 10);
     // The same labels by position, and a second file: identical memberships agree fully.
-    let w = evaluate_json(&labels, &["--labels", "1", "--against", p.to_str().unwrap()]);
+    let w = evaluate_json(
+        &labels,
+        &["--labels", "1", "--against", p.to_str().unwrap()],
+    );
     assert_eq!(w["labels"]["log_loss"], l["log_loss"]);
     close(&w["against"]["fuzzy_rand_index"], 1.0);
     close(&w["against"]["adjusted"], 1.0);

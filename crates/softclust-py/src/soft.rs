@@ -52,6 +52,9 @@ pub fn describe<'py>(py: Python<'py>, f: &FittedSoft) -> PyResult<Bound<'py, PyD
     d.set_item("weights", f.weights())?;
     d.set_item("power", f.power())?;
     d.set_item("anchors", f.anchors())?;
+    let est = f.estimated_dimension();
+    d.set_item("estimated_dim", est.map(|e| e.dim))?;
+    d.set_item("estimated_sigma", est.map(|e| e.sigma))?;
     Ok(d)
 }
 

@@ -248,8 +248,8 @@ impl SoftMethod {
     /// Checks the method's options without any data (a fit would reject the same).
     pub(crate) fn check(&self) -> Result<()> {
         match self {
-            SoftMethod::Softmax(s) => softmax_dim(s, Some(1)).map(|_| ()),
-            SoftMethod::InversePower(ip) => ip.resolve_power(Some(1)).map(|_| ()),
+            SoftMethod::Softmax(s) => softmax_dim(s, Some(1.0)).map(|_| ()),
+            SoftMethod::InversePower(ip) => ip.resolve_power(Some(1.0)).map(|_| ()),
             SoftMethod::MinMax => Ok(()),
             SoftMethod::Anchored(a) => check_anchored(a),
         }
@@ -268,10 +268,22 @@ impl SoftMethod {
             return Err(invalid("n_features", 0, "an integer >= 1"));
         }
         let k = distances.ncols();
+        // Without the data's dimension, a softmax without sigma and an inverse power without
+        // an exponent estimate it from the distances themselves.
+        let needs_dim = match self {
+            SoftMethod::Softmax(s) => s.sigma.is_none(),
+            SoftMethod::InversePower(ip) => ip.power.is_none(),
+            _ => false,
+        };
+        let estimated = match n_features {
+            None if needs_dim => Some(estimate_dimension(distances, kind, weights)?),
+            _ => None,
+        };
+        let dim = n_features.map(|d| d as f64).or(estimated.map(|e| e.dim));
         let model = match self {
-            SoftMethod::Softmax(s) => fit_softmax(s, distances, kind, n_features, weights)?,
+            SoftMethod::Softmax(s) => fit_softmax(s, distances, kind, dim, weights)?,
             SoftMethod::InversePower(ip) => Fitted::InversePower {
-                power: ip.resolve_power(n_features)?,
+                power: ip.resolve_power(dim)?,
             },
             SoftMethod::MinMax => {
                 let mut lo = vec![f64::INFINITY; k];
@@ -287,7 +299,11 @@ impl SoftMethod {
             }
             SoftMethod::Anchored(a) => fit_anchored(a, distances, kind)?,
         };
-        Ok(FittedSoft { model, k })
+        Ok(FittedSoft {
+            model,
+            k,
+            estimated,
+        })
     }
 }
 
@@ -307,7 +323,7 @@ impl SoftMethod {
         let k = sum_k.len();
         let fitted = match self {
             SoftMethod::Softmax(s) => {
-                let dim = softmax_dim(s, Some(n_features))?;
+                let dim = softmax_dim(s, Some(n_features as f64))?;
                 let t = NearestSums {
                     scale: 1.0,
                     sum_all: sum_k.iter().sum(),
@@ -318,7 +334,7 @@ impl SoftMethod {
                 softmax_from_sums(s, dim, &t)
             }
             SoftMethod::InversePower(ip) => Fitted::InversePower {
-                power: ip.resolve_power(Some(n_features))?,
+                power: ip.resolve_power(Some(n_features as f64))?,
             },
             SoftMethod::MinMax | SoftMethod::Anchored(_) => {
                 return Err(invalid(
@@ -328,7 +344,11 @@ impl SoftMethod {
                 ))
             }
         };
-        Ok(FittedSoft { model: fitted, k })
+        Ok(FittedSoft {
+            model: fitted,
+            k,
+            estimated: None,
+        })
     }
 
     /// Whether the method is estimated from nearest-centre sums alone (softmax, inverse-power)
@@ -496,11 +516,11 @@ impl SoftSpec {
 
 impl InversePower {
     /// The power: as given, or the gravity default `p = D - 1` (at least 1).
-    fn resolve_power(&self, n_features: Option<usize>) -> Result<f64> {
-        match (self.power, n_features) {
+    fn resolve_power(&self, dim: Option<f64>) -> Result<f64> {
+        match (self.power, dim) {
             (Some(p), _) if p.is_finite() && p > 0.0 => Ok(p),
             (Some(p), _) => Err(invalid("power", p, "a finite number > 0")),
-            (None, Some(d)) => Ok((d as f64 - 1.0).max(1.0)),
+            (None, Some(d)) => Ok((d - 1.0).max(1.0)),
             (None, None) => Err(Error::MissingParameter {
                 name: "the inverse-power exponent",
                 hint: "give the power, or the number of features of the data the distances \
@@ -557,8 +577,83 @@ fn argmin<F: Float>(row: ArrayView1<'_, F>) -> usize {
     best
 }
 
+/// What the nearest-centre distances say about the data they were measured in, when its
+/// dimension is not known (see [`estimate_dimension`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct DimensionEstimate {
+    /// The effective dimension `D` (not necessarily an integer).
+    pub dim: f64,
+    /// The spread `sigma` per coordinate, in distance units.
+    pub sigma: f64,
+    /// Rows used (those at a positive distance from their nearest centre).
+    pub n_used: usize,
+}
+
+/// Estimates the effective dimension `D` and the spread `sigma` of the data behind a distance
+/// matrix from its nearest-centre distances `d_i = min_j d_ij`, by maximum likelihood under the
+/// model k-means implies: each point Gaussian around its centre with variance `sigma²` per
+/// coordinate, so that `d²/sigma²` is chi-square with `D` degrees of freedom, i.e.
+/// `d² ~ Gamma(shape D/2, scale 2 sigma²)`. The shape solves
+/// `ln a - ψ(a) = ln(mean d²) - mean(ln d²)` ([`crate::special::gamma_shape_ml`]), then
+/// `D = 2a` and `sigma² = mean d² / D` (the softmax's own estimate for that `D`). Means are
+/// weighted by `weights`; rows on a centre (`d = 0`, where `ln d²` is not finite) are left out.
+/// The nearest of several centres is nearer than a point's own centre where clusters overlap,
+/// so with overlapping clusters `D` comes out somewhat high and `sigma` low: give the dimension
+/// when it is known.
+pub fn estimate_dimension<F: Float>(
+    distances: ArrayView2<'_, F>,
+    kind: DistanceKind,
+    weights: Option<ArrayView1<'_, F>>,
+) -> Result<DimensionEstimate> {
+    check_distances(distances)?;
+    if let Some(w) = weights {
+        check_weights(w, distances.nrows())?;
+    }
+    let scale = distances
+        .iter()
+        .map(|&v| euclid(v.as_f64(), kind))
+        .fold(0.0f64, f64::max);
+    let (mut w_sum, mut x_sum, mut ln_sum, mut n_used) = (0.0, 0.0, 0.0, 0usize);
+    for (i, row) in distances.rows().into_iter().enumerate() {
+        let u = euclid(row[argmin(row)].as_f64(), kind) / scale;
+        let wi = weights.map_or(1.0, |w| w[i].as_f64());
+        if u > 0.0 && wi > 0.0 {
+            let x = u * u;
+            w_sum += wi;
+            x_sum += wi * x;
+            ln_sum += wi * x.ln();
+            n_used += 1;
+        }
+    }
+    let missing = |why: &'static str| Error::MissingParameter {
+        name: "the data's dimension",
+        hint: why,
+    };
+    if n_used < 2 {
+        return Err(missing(
+            "fewer than two points lie off their nearest centre, so the distances say nothing \
+             about the dimension; give it (or sigma, or the power)",
+        ));
+    }
+    let mean = x_sum / w_sum;
+    let spread = mean.ln() - ln_sum / w_sum;
+    if spread.is_nan() || spread <= 1e-12 {
+        return Err(missing(
+            "the nearest-centre distances are all equal, so their spread says nothing about \
+             the dimension; give it (or sigma, or the power)",
+        ));
+    }
+    let dim = 2.0 * crate::special::gamma_shape_ml(spread);
+    Ok(DimensionEstimate {
+        dim,
+        sigma: scale * (mean / dim).sqrt(),
+        n_used,
+    })
+}
+
 /// Validates the softmax options and returns the dimension `D` the variance is per.
-fn softmax_dim(s: &Softmax, n_features: Option<usize>) -> Result<f64> {
+fn softmax_dim(s: &Softmax, dim: Option<f64>) -> Result<f64> {
     if !(s.temperature.is_finite() && s.temperature > 0.0) {
         return Err(invalid("temperature", s.temperature, "a finite number > 0"));
     }
@@ -574,8 +669,8 @@ fn softmax_dim(s: &Softmax, n_features: Option<usize>) -> Result<f64> {
             ));
         }
     }
-    match (s.sigma, n_features) {
-        (_, Some(d)) => Ok(d as f64),
+    match (s.sigma, dim) {
+        (_, Some(d)) => Ok(d),
         (Some(_), None) => Ok(1.0),
         (None, None) => Err(Error::MissingParameter {
             name: "sigma",
@@ -638,10 +733,10 @@ fn fit_softmax<F: Float>(
     s: &Softmax,
     distances: ArrayView2<'_, F>,
     kind: DistanceKind,
-    n_features: Option<usize>,
+    dim: Option<f64>,
     weights: Option<ArrayView1<'_, F>>,
 ) -> Result<Fitted> {
-    let dim = softmax_dim(s, n_features)?;
+    let dim = softmax_dim(s, dim)?;
     let k = distances.ncols();
     // Work in units of the largest distance so squares neither overflow nor underflow.
     let scale = distances
@@ -839,6 +934,13 @@ enum Fitted {
 pub struct FittedSoft {
     model: Fitted,
     k: usize,
+    /// The dimension and spread estimated from the distances, when the data's dimension was
+    /// not given (absent from model files that did not need it).
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, skip_serializing_if = "Option::is_none")
+    )]
+    estimated: Option<DimensionEstimate>,
 }
 
 impl FittedSoft {
@@ -847,6 +949,7 @@ impl FittedSoft {
         FittedSoft {
             model: Fitted::InversePower { power },
             k,
+            estimated: None,
         }
     }
 
@@ -1011,6 +1114,12 @@ impl FittedSoft {
             }
             _ => None,
         }
+    }
+
+    /// The dimension (and spread) estimated from the distances when the data's dimension was
+    /// not given (see [`estimate_dimension`]); `None` when it was given or not needed.
+    pub fn estimated_dimension(&self) -> Option<DimensionEstimate> {
+        self.estimated
     }
 
     /// Inverse-power: the exponent `p`.

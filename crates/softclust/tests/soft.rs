@@ -386,14 +386,88 @@ fn rejects_zero_features() {
 }
 
 #[test]
-fn says_what_is_missing_without_dimension() {
-    let e = soft_assign(d().view(), E, &SoftMethod::default(), None).unwrap_err();
+fn estimates_the_dimension_when_it_is_not_given() {
+    // Nearest squared distances 1, 1, 4: s = ln 2 - ln(4) / 3, and the estimated shape a = D/2
+    // solves ln a - psi(a) = s; sigma² = mean d² / D = 2 / D.
+    let m = array![[1.0, 2.0], [3.0, 1.0], [2.0, 3.0]];
+    let fit = SoftMethod::default().fit(m.view(), E, None, None).unwrap();
+    let est = fit.estimated_dimension().unwrap();
+    let s = 2f64.ln() - 4f64.ln() / 3.0;
+    let a = est.dim / 2.0;
     assert!(
-        matches!(e, Error::MissingParameter { name: "sigma", .. }),
-        "{e}"
+        close(a.ln() - softclust::special::digamma(a), s, 1e-12),
+        "{est:?}"
     );
+    assert!(close(est.sigma, (2.0 / est.dim).sqrt(), 1e-12), "{est:?}");
+    assert_eq!(est.n_used, 3);
+    assert!(close(fit.sigma().unwrap()[0], est.sigma, 1e-12));
+    // The inverse power takes the gravity default from the estimate.
+    let ip = SoftMethod::InversePower(InversePower::new())
+        .fit(m.view(), E, None, None)
+        .unwrap();
+    let est = ip.estimated_dimension().unwrap();
+    assert!(close(ip.power().unwrap(), (est.dim - 1.0).max(1.0), 1e-12));
+    // Given, nothing is estimated; min-max needs nothing.
+    let given = SoftMethod::default()
+        .fit(m.view(), E, Some(2), None)
+        .unwrap();
+    assert_eq!(given.estimated_dimension(), None);
+    let mm = SoftMethod::MinMax.fit(m.view(), E, None, None).unwrap();
+    assert_eq!(mm.estimated_dimension(), None);
+}
+
+#[test]
+fn recovers_dimension_and_spread_of_gaussian_clusters() {
+    // Three far-apart clusters of standard normal points in D = 6 (Box-Muller normals).
+    let mut rng = softclust::rng::Rng::new(5);
+    let mut normal = move || {
+        let (u, v) = (rng.uniform().max(1e-300), rng.uniform());
+        (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
+    };
+    let (n, dim, k) = (6000, 6, 3);
+    let centres = Array2::from_shape_fn((k, dim), |(j, c)| if c == j { 40.0 } else { 0.0 });
+    let x = Array2::from_shape_fn((n, dim), |(i, c)| centres[(i % k, c)] + 1.5 * normal());
+    let dist = Array2::from_shape_fn((n, k), |(i, j)| {
+        (0..dim)
+            .map(|c| (x[(i, c)] - centres[(j, c)]).powi(2))
+            .sum::<f64>()
+            .sqrt()
+    });
+    let est = softclust::soft::estimate_dimension(dist.view(), E, None).unwrap();
+    assert!((est.dim - 6.0).abs() < 0.3, "{est:?}");
+    assert!((est.sigma - 1.5).abs() < 0.04, "{est:?}");
+    // Squared distances give the same estimate.
+    let sq = dist.mapv(|v| v * v);
+    let est2 = softclust::soft::estimate_dimension(sq.view(), SQ, None).unwrap();
+    assert!(close(est.dim, est2.dim, 1e-9) && close(est.sigma, est2.sigma, 1e-9));
+}
+
+#[test]
+fn special_functions_by_known_values() {
+    use softclust::special::{digamma, gamma_shape_ml, trigamma};
+    let euler = 0.577_215_664_901_532_9;
+    assert!(close(digamma(1.0), -euler, 1e-14));
+    assert!(close(digamma(0.5), -euler - 2.0 * 2f64.ln(), 1e-14));
+    assert!(close(digamma(10.0), 2.251_752_589_066_721, 1e-14));
+    let pi2 = std::f64::consts::PI.powi(2);
+    assert!(close(trigamma(1.0), pi2 / 6.0, 1e-13));
+    assert!(close(trigamma(0.5), pi2 / 2.0, 1e-13));
+    for a in [0.05f64, 0.7, 3.0, 250.0] {
+        let s = a.ln() - digamma(a);
+        assert!(close(gamma_shape_ml(s), a, 1e-9 * a), "{a}");
+    }
+}
+
+#[test]
+fn says_what_is_missing_when_the_distances_cannot_tell() {
+    // Every nearest distance equal: no spread, nothing to estimate from.
+    let flat = array![[1.0, 2.0], [2.0, 1.0], [1.0, 3.0]];
+    let e = soft_assign(flat.view(), E, &SoftMethod::default(), None).unwrap_err();
+    assert!(matches!(e, Error::MissingParameter { .. }), "{e}");
+    // Every point on a centre.
+    let on = array![[0.0, 2.0], [2.0, 0.0]];
     let e = soft_assign(
-        d().view(),
+        on.view(),
         E,
         &SoftMethod::InversePower(InversePower::new()),
         None,
@@ -401,7 +475,7 @@ fn says_what_is_missing_without_dimension() {
     .unwrap_err();
     assert!(matches!(e, Error::MissingParameter { .. }), "{e}");
     // Min-max needs nothing.
-    assert!(soft_assign(d().view(), E, &SoftMethod::MinMax, None).is_ok());
+    assert!(soft_assign(flat.view(), E, &SoftMethod::MinMax, None).is_ok());
 }
 
 #[test]

@@ -6,7 +6,7 @@ use crate::error::{lib_error, CliError, CliResult};
 use crate::output::{wants_parquet, write_membership, write_to, Columns};
 use crate::prepare::describe_soft;
 use crate::source::read_table;
-use softclust::{DistanceKind, SoftKind};
+use softclust::DistanceKind;
 
 pub fn run(a: &SoftArgs, quiet: bool) -> CliResult<()> {
     let method = a.soft_opts.spec(a.method).method();
@@ -15,21 +15,6 @@ pub fn run(a: &SoftArgs, quiet: bool) -> CliResult<()> {
         &a.input_opts,
         &ColumnSpec::new(&a.input_opts, None),
     )?;
-    let needs_dim = match a.method {
-        SoftKind::Softmax => a.soft_opts.sigma.is_none(),
-        SoftKind::InversePower => a.soft_opts.power.is_none(),
-        _ => false,
-    };
-    if needs_dim && a.dim.is_none() {
-        let what = if a.method == SoftKind::Softmax {
-            "softmax needs --sigma S, or --dim D so that sigma can be estimated"
-        } else {
-            "inverse-power needs --power P, or --dim D for the gravity default P = D - 1"
-        };
-        return Err(CliError::msg(format!(
-            "{what} (D = the number of features of the data the distances were measured in)"
-        )));
-    }
     let kind = if a.squared {
         DistanceKind::Squared
     } else {
@@ -37,7 +22,13 @@ pub fn run(a: &SoftArgs, quiet: bool) -> CliResult<()> {
     };
     let fitted = method
         .fit(table.data.view(), kind, a.dim, None)
-        .map_err(lib_error)?;
+        .map_err(|e| match e {
+            softclust::Error::MissingParameter { .. } => CliError::msg(format!(
+                "{e} (with the flags: --dim D, the number of features of the data the \
+                 distances were measured in; --sigma S; or --power P)"
+            )),
+            other => lib_error(other),
+        })?;
     let m = fitted
         .memberships(table.data.view(), kind)
         .map_err(lib_error)?;
@@ -74,6 +65,16 @@ pub fn run(a: &SoftArgs, quiet: bool) -> CliResult<()> {
             table.data.ncols(),
             describe_soft(&fitted)
         );
+        if let Some(e) = fitted.estimated_dimension() {
+            note!(
+                "softclust: without --dim, the dimension was estimated from the nearest-centre \
+                 distances of {} rows: D = {:.2}, sigma = {:.4} (give --dim, --sigma or \
+                 --power to fix them)",
+                e.n_used,
+                e.dim,
+                e.sigma
+            );
+        }
     }
     Ok(())
 }
