@@ -211,6 +211,10 @@ def _first_pass(xb, wb, d):
     return np.concatenate([s, [float(len(xb)) if wb is None else float(np.sum(wb))]])
 
 
+def _auto_pass(xb, wb, model):
+    return _rs.kmeans_block_auto_soft(xb, wb, model)
+
+
 def _variance_pass(xb, wb, shift):
     return _rs.block_column_stats(xb, wb, shift, True)
 
@@ -420,8 +424,9 @@ class KMeans(_DaskMixin, _kmeans.KMeans):
     each, the candidates weighted by the points nearest to them), then the in-memory k-means on
     the weighted candidates with ``n_init`` restarts; ``"random"`` draws ``n_clusters`` rows from
     a uniform sample; an array gives the centres. The soft step is estimated from the fit's
-    per-cluster sums (``softmax`` or ``inverse-power``; ``minmax`` and ``anchored`` need the
-    training distances and are refused). ``labels_`` is a lazy dask array.
+    per-cluster sums (``softmax`` or ``inverse-power``), or, for ``auto`` (the default), chosen
+    in one more pass over the blocks; ``minmax`` and ``anchored`` need the training distances
+    and are refused. ``labels_`` is a lazy dask array.
 
     Examples
     --------
@@ -471,6 +476,9 @@ class KMeans(_DaskMixin, _kmeans.KMeans):
             lambda old, m: self._candidates(data, old, mu, m),
             lambda c: data.total(_rs.kmeans_block_deviations, c, mu),
         )
+        if model.params().get("soft") is None and soft["method"] == "auto":
+            # Auto weighs its variants on the data: one more pass.
+            model = model.with_auto_soft(list(data.total(_auto_pass, model)), soft)
         self._set_model(model)
         self.labels_ = self._labels(data)
         if not self.converged_:
@@ -596,6 +604,9 @@ class KMeans(_DaskMixin, _kmeans.KMeans):
         mb["steps"] += 1
         mb["dev"] = mb["dev"] + _rs.kmeans_block_deviations(X, sw, centers, mb["mu"])
         model = _rs.kmeans_model_from_stats(X.dtype == np.float32, centers, mb["mu"], mb["dev"], mb["steps"], soft)
+        if model.params().get("soft") is None and soft["method"] == "auto":
+            # Auto weighs its variants on the latest batch (the sums are the running ones).
+            model = model.with_auto_soft(list(_rs.kmeans_block_auto_soft(X, sw, model)), soft)
         self._set_model(model)
         return self
 

@@ -12,12 +12,13 @@ from .kmeans import KMeans
 from .mixture import GaussianMixture, _config
 
 
-def soft_assign(distances, method="softmax", *, squared=False, n_features=None, sigma=None, power=None,
+def soft_assign(distances, method="auto", *, squared=False, n_features=None, sigma=None, power=None,
                 per_cluster_variance=False, size_weights=False, temperature=1.0, sample_weight=None,
                 near=None, half=None, far=None, far_value=DEFAULTS["far_value"]) -> Membership:
     """Memberships from an (n_samples, n_clusters) distance matrix (column j = distances to
-    cluster j). ``method`` is "softmax", "inverse-power", "minmax" or "anchored" (anchors as
-    distances, or "q:0.9" quantiles). Softmax estimates ``sigma`` and inverse-power takes the
+    cluster j). ``method`` is "auto" (the softmax variant whose implied mixture has the least
+    BIC, see :class:`KMeans`; its candidates in ``.soft["auto_candidates"]``), "softmax",
+    "inverse-power", "minmax" or "anchored" (anchors as distances, or "q:0.9" quantiles). Softmax estimates ``sigma`` and inverse-power takes the
     gravity default ``power = n_features - 1`` from ``n_features``, the dimension of the data the
     distances were measured in; without it, the dimension and sigma are estimated from the
     nearest-centre distances by maximum likelihood (``d²/sigma²`` chi-square with ``D`` degrees

@@ -45,7 +45,14 @@ class KMeans(ModelFileMixin, ClassNamePrefixFeaturesOutMixin, ClusterMixin, Tran
     probabilities in :meth:`predict_proba` (the fitted model owns this soft step, estimated once
     at fit time by the Rust core):
 
-    * ``"softmax"`` (default): ``p_ij ∝ exp(-d_ij² / (2 sigma²))``, the posterior of the
+    * ``"auto"`` (default): the softmax variant (one shared ``sigma`` or one per cluster, equal
+      or size weights) whose implied spherical Gaussian mixture has the least BIC on the
+      training data; ``soft_choice_`` lists the four candidates with their log-likelihoods and
+      BIC. Giving ``sigma``, ``per_cluster_variance`` or ``size_weights`` pins the softmax.
+      ``predict`` stays the nearest centre (scikit-learn's); where auto picks per-cluster
+      variances or size weights, the argmax of ``predict_proba`` (``memberships(X).label``) may
+      differ from it near a boundary;
+    * ``"softmax"``: ``p_ij ∝ exp(-d_ij² / (2 sigma²))``, the posterior of the
       fixed-variance Gaussian mixture that k-means fits, with ``sigma² = inertia / (n d)``
       estimated at fit time (or ``sigma`` given);
     * ``"inverse-power"``: ``p_ij ∝ d_ij^(-power)``, default ``power = n_features - 1``
@@ -76,7 +83,7 @@ class KMeans(ModelFileMixin, ClassNamePrefixFeaturesOutMixin, ClusterMixin, Tran
         their cluster. "hamerly" asks for the bounds, "exhaustive" computes every distance in
         every iteration. A point within rounding of equidistant from two centres may be given
         the other one by the bounded iterations.
-    soft : {"softmax", "inverse-power", "minmax", "anchored"}, default="softmax"
+    soft : {"auto", "softmax", "inverse-power", "minmax", "anchored"}, default="auto"
     sigma, power, per_cluster_variance, size_weights, temperature : soft options
     near, half, far, far_value : anchored score options
     n_jobs : int, default=None
@@ -90,7 +97,9 @@ class KMeans(ModelFileMixin, ClassNamePrefixFeaturesOutMixin, ClusterMixin, Tran
     ----------
     cluster_centers_, labels_, inertia_, n_iter_, converged_, sigma_, n_features_in_,
     feature_names_in_, cluster_variances_ (isotropic, per cluster),
-    cluster_feature_variances_ (per cluster and feature), soft_parameters_.
+    cluster_feature_variances_ (per cluster and feature), soft_parameters_, soft_choice_ (with
+    ``soft="auto"``: a DataFrame, or a dict of lists without pandas, of the four variants with
+    ``per_cluster_variance, size_weights, log_likelihood, n_parameters, bic, chosen``; else None).
 
     Examples
     --------
@@ -114,7 +123,7 @@ class KMeans(ModelFileMixin, ClassNamePrefixFeaturesOutMixin, ClusterMixin, Tran
         max_iter=DEFAULTS["kmeans_max_iter"],
         tol=DEFAULTS["kmeans_tol"],
         random_state=None,
-        soft="softmax",
+        soft="auto",
         sigma=None,
         power=None,
         per_cluster_variance=False,
@@ -277,13 +286,16 @@ class KMeans(ModelFileMixin, ClassNamePrefixFeaturesOutMixin, ClusterMixin, Tran
         self.converged_ = bool(r["converged"])
         soft = r.get("soft")
         self.sigma_ = None if soft is None or soft["sigma"] is None else np.asarray(soft["sigma"])
+        self.soft_choice_ = _choice_table(soft)
         self.cluster_variances_ = r.get("cluster_variances")
         self.cluster_feature_variances_ = r.get("cluster_feature_variances")
 
     @classmethod
     def _from_model(cls, model):
         p = model.params()
-        est = cls(n_clusters=model.n_clusters, soft=p["soft"]["method"] if "soft" in p else "softmax")
+        soft = p.get("soft")
+        method = "softmax" if soft is None else ("auto" if soft.get("auto_candidates") else soft["method"])
+        est = cls(n_clusters=model.n_clusters, soft=method)
         est._adopt(model)
         return est
 
@@ -345,3 +357,19 @@ class KMeans(ModelFileMixin, ClassNamePrefixFeaturesOutMixin, ClusterMixin, Tran
         tags.non_deterministic = False
         tags.input_tags.sparse = True
         return tags
+
+
+def _choice_table(soft):
+    """``soft="auto"``'s candidates as a table (None for the other methods)."""
+    if soft is None or not soft.get("auto_candidates"):
+        return None
+    rows = soft["auto_candidates"]
+    cols = ["per_cluster_variance", "size_weights", "log_likelihood", "n_parameters", "bic"]
+    table = {c: [r[c] for r in rows] for c in cols}
+    table["chosen"] = [i == soft["auto_chosen"] for i in range(len(rows))]
+    try:
+        import pandas as pd
+
+        return pd.DataFrame(table)
+    except ImportError:
+        return table

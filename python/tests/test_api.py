@@ -243,3 +243,52 @@ def test_soft_assign_estimates_the_dimension_without_n_features():
     np.testing.assert_allclose(m.proba, given.proba, atol=1e-6)
     ip = softclust.soft_assign(d, "inverse-power")
     assert ip.soft["power"] == pytest.approx(ip.soft["estimated_dim"] - 1, rel=1e-12)
+
+
+def _family(sizes, spreads, d=4, seed=0):
+    rng = np.random.default_rng(seed)
+    return np.vstack([rng.normal(scale=s, size=(m, d)) + np.eye(d)[0] * 40 * c
+                      for c, (m, s) in enumerate(zip(sizes, spreads))])
+
+
+@pytest.mark.parametrize("sizes, spreads, want", [
+    ([400, 400, 400], [1.0, 1.0, 1.0], (False, False)),
+    ([400, 400, 400], [0.5, 1.0, 3.0], (True, False)),
+    ([1000, 100, 100], [1.0, 1.0, 1.0], (False, True)),
+])
+def test_auto_soft_picks_the_variant_the_data_call_for(sizes, spreads, want):
+    X = _family(sizes, spreads)
+    km = KMeans(3, random_state=0, n_init=3).fit(X)
+    t = km.soft_choice_
+    best = {k: list(t[k]) for k in t} if isinstance(t, dict) else t.to_dict("list")
+    i = best["chosen"].index(True)
+    assert (best["per_cluster_variance"][i], best["size_weights"][i]) == want
+    assert best["bic"][i] == min(best["bic"])
+    assert km.soft_parameters_["auto_chosen"] == i
+    # The chosen variant's memberships are those of the softmax pinned to it.
+    pinned = KMeans(3, random_state=0, n_init=3, soft="softmax", per_cluster_variance=want[0],
+                    size_weights=want[1]).fit(X)
+    np.testing.assert_allclose(km.predict_proba(X), pinned.predict_proba(X), rtol=0, atol=1e-12)
+    assert pinned.soft_choice_ is None
+
+
+def test_auto_soft_survives_pickle_and_save(tmp_path):
+    import pickle
+
+    X = _family([300, 300, 300], [0.5, 1.0, 3.0])
+    km = KMeans(3, random_state=0).fit(X)
+    again = pickle.loads(pickle.dumps(km))
+    np.testing.assert_array_equal(again.predict_proba(X), km.predict_proba(X))
+    km.save(tmp_path / "m.json")
+    loaded = softclust.load(tmp_path / "m.json")
+    assert loaded.soft == "auto"
+    np.testing.assert_array_equal(loaded.predict_proba(X), km.predict_proba(X))
+    assert list(loaded.soft_choice_["bic"]) == list(km.soft_choice_["bic"])
+
+
+def test_auto_soft_on_distances_reports_its_candidates():
+    X = _family([300, 300, 300], [0.5, 1.0, 3.0])
+    km = KMeans(3, random_state=0, soft="softmax").fit(X)
+    m = softclust.soft_assign(km.transform(X), n_features=4)
+    cands = m.soft["auto_candidates"]
+    assert len(cands) == 4 and cands[m.soft["auto_chosen"]]["per_cluster_variance"]

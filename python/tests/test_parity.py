@@ -97,7 +97,7 @@ def test_weighted_kmeans_matches_scikit_learn(blobs):
 
 
 def test_softmax_sigma_is_inertia_over_n_d(blobs):
-    km = softclust.KMeans(3, random_state=0).fit(blobs)
+    km = softclust.KMeans(3, random_state=0, soft="softmax").fit(blobs)
     np.testing.assert_allclose(km.sigma_**2, km.inertia_ / blobs.size, rtol=1e-12)
 
 

@@ -336,7 +336,7 @@ pub struct KmeansArgs {
     /// How distances become probabilities: softmax (Gaussian posterior, sigma estimated),
     /// inverse-power (p ∝ d^(-p), fuzzy c-means form), minmax (linear baseline, for
     /// comparison), anchored (a score, not a probability; raw scores as s_j columns).
-    #[arg(long, value_parser = choice(SoftKind::ALL, SoftKind::name), default_value_t = SoftKind::Softmax)]
+    #[arg(long, value_parser = choice(SoftKind::ALL, SoftKind::name), default_value_t = SoftKind::Auto)]
     pub soft: SoftKind,
     #[command(flatten)]
     pub soft_opts: SoftOptions,
@@ -561,7 +561,7 @@ pub struct SoftArgs {
     /// Distance matrix (n x k): CSV, TSV or .npy; `-` or nothing reads standard input.
     pub distances: Option<String>,
     /// How distances become probabilities (see `softclust kmeans --help`).
-    #[arg(long, value_parser = choice(SoftKind::ALL, SoftKind::name), default_value_t = SoftKind::Softmax)]
+    #[arg(long, value_parser = choice(SoftKind::ALL, SoftKind::name), default_value_t = SoftKind::Auto)]
     pub method: SoftKind,
     /// The matrix holds squared distances.
     #[arg(long)]

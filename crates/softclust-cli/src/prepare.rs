@@ -193,6 +193,58 @@ pub fn kmeans_config(s: &KmeansSettings, quiet: bool) -> CliResult<(KMeans<f64>,
 
 /// One line describing the fitted soft method.
 pub fn describe_soft(soft: &FittedSoft) -> String {
+    let plain = describe_plain_soft(soft);
+    match soft.choice() {
+        Some(c) => {
+            let b = c.best();
+            let rest: Vec<String> = c
+                .candidates
+                .iter()
+                .map(|k| format!("{} {:.1}", variant_name(k), k.bic))
+                .collect();
+            format!(
+                "auto chose {} by BIC ({}): {plain}",
+                variant_name(b),
+                rest.join(", ")
+            )
+        }
+        None => plain,
+    }
+}
+
+/// A softmax variant in words: "shared sigma", "per-cluster sigma, size weights", ...
+pub fn variant_name(c: &softclust::soft::SoftCandidate) -> String {
+    let sigma = if c.per_cluster_variance {
+        "per-cluster sigma"
+    } else {
+        "shared sigma"
+    };
+    if c.size_weights {
+        format!("{sigma} + size weights")
+    } else {
+        sigma.to_string()
+    }
+}
+
+/// The auto step's candidates for a report: variant, log-likelihood, parameters, BIC.
+pub fn soft_choice_json(soft: &FittedSoft) -> serde_json::Value {
+    match soft.choice() {
+        Some(c) => serde_json::json!({
+            "chosen": variant_name(c.best()),
+            "candidates": c.candidates.iter().map(|k| serde_json::json!({
+                "variant": variant_name(k),
+                "per_cluster_variance": k.per_cluster_variance,
+                "size_weights": k.size_weights,
+                "log_likelihood": crate::report::num(k.log_likelihood),
+                "n_parameters": k.n_parameters,
+                "bic": crate::report::num(k.bic),
+            })).collect::<Vec<_>>(),
+        }),
+        None => serde_json::Value::Null,
+    }
+}
+
+fn describe_plain_soft(soft: &FittedSoft) -> String {
     match soft.kind() {
         SoftKind::Softmax => {
             let sig = soft.sigma().unwrap_or(&[]);

@@ -566,7 +566,7 @@ fn finish(
 pub fn kmeans(a: &KmeansArgs, src: Source, quiet: bool) -> CliResult<()> {
     let (mut timer, s) = Streamed::start(src, a.standardize, a.seed, "k-means", a.k, quiet)?;
     let soft = a.soft_opts.spec(a.soft).method();
-    if !soft.from_sums() {
+    if !soft.from_sums() && !matches!(soft, softclust::SoftMethod::Auto(_)) {
         return Err(CliError::msg(format!(
             "--soft {} needs the training distances, which an out-of-core fit does not keep: \
              use softmax or inverse-power, or raise --memory-limit",
@@ -619,8 +619,22 @@ pub fn kmeans(a: &KmeansArgs, src: Source, quiet: bool) -> CliResult<()> {
         dev.add(&part);
         Ok(())
     })?;
-    let model = KMeansModel::from_block_stats(out, s.mean_z.clone(), dev, tol_abs, &soft)
+    let mut model = KMeansModel::from_block_stats(out, s.mean_z.clone(), dev, tol_abs, &soft)
         .map_err(lib_error)?;
+    if matches!(soft, softclust::SoftMethod::Auto(_)) {
+        // Auto weighs its variants on the data: one more pass.
+        let mut ll = [0.0; 4];
+        s.each(&mut |_, z, w| {
+            let part = model
+                .auto_soft_log_likelihoods(z, w.map(|w| w.view()))
+                .map_err(lib_error)?;
+            for (t, v) in ll.iter_mut().zip(part) {
+                *t += v;
+            }
+            Ok(())
+        })?;
+        model = model.with_auto_soft(&soft, ll).map_err(lib_error)?;
+    }
     timer.lap("fit");
     let dg = model.diagnostics().clone();
     let inertia = model.inertia();
@@ -643,7 +657,9 @@ pub fn kmeans(a: &KmeansArgs, src: Source, quiet: bool) -> CliResult<()> {
         "parameters": {
             "k": a.k, "init": a.init.0, "max_iter": a.max_iter, "tol": a.tol, "seed": a.seed,
             "standardize": a.standardize.name(), "weights_column": a.weights,
-            "soft": fitted_soft.as_ref().map(|f| f.method_name()),
+            "soft": a.soft.name(),
+            "soft_fitted": fitted_soft.as_ref().map(|f| f.method_name()),
+            "soft_choice": fitted_soft.as_ref().map(crate::prepare::soft_choice_json),
             "sigma": fitted_soft.as_ref().and_then(|f| f.sigma()),
         },
         "k": a.k,

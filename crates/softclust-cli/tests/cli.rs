@@ -1550,7 +1550,7 @@ fn predict_agrees_with_the_saved_parameters_by_hand() {
         .map(|l| l.split(',').map(|v| v.parse().unwrap()).collect())
         .collect();
     for args in [
-        vec!["kmeans", "-k", "3"],
+        vec!["kmeans", "-k", "3", "--soft", "softmax"],
         vec!["gmm", "-k", "3", "--covariance", "spherical"],
     ] {
         let model = dir.path().join("m.json");
@@ -1731,4 +1731,81 @@ fn evaluate_refuses_what_is_not_memberships() {
     evaluate_fails(&ok, &["--labels", "y", "--n-bins", "0"], "--n-bins 0");
     let short = write(dir.path(), "s.csv", "p_0,p_1\n1,0\n");
     evaluate_fails(&ok, &["--against", short.to_str().unwrap()], "rows");
+}
+
+/// Three clusters 40 apart along the first axis in 3-D, with the given spreads (a fixed
+/// pseudo-random sequence).
+fn spread_family(dir: &Path, spreads: [f64; 3]) -> PathBuf {
+    let mut state: u64 = 12345;
+    let mut uniform = move || {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        ((state >> 11) as f64 + 0.5) / (1u64 << 53) as f64
+    };
+    let mut s = String::from("a,b,c\n");
+    for (c, sd) in spreads.iter().enumerate() {
+        for _ in 0..300 {
+            let mut v = [0.0; 3];
+            for x in v.iter_mut() {
+                let (u1, u2) = (uniform(), uniform());
+                *x = sd * (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos();
+            }
+            v[0] += 40.0 * c as f64;
+            s.push_str(&format!("{},{},{}\n", v[0], v[1], v[2]));
+        }
+    }
+    write(dir, "family.csv", &s)
+}
+
+#[test]
+fn kmeans_auto_soft_reports_its_choice() {
+    let dir = tempfile::tempdir().unwrap();
+    for (spreads, want) in [
+        ([1.0, 1.0, 1.0], "shared sigma"),
+        ([0.5, 1.0, 3.0], "per-cluster sigma"),
+    ] {
+        let data = spread_family(dir.path(), spreads);
+        let report = dir.path().join("r.json");
+        let assert = bin()
+            .args([
+                "kmeans",
+                "-k",
+                "3",
+                "--n-init",
+                "3",
+                "--standardize",
+                "none",
+            ])
+            .arg(&data)
+            .arg("--report")
+            .arg(&report)
+            .arg("-o")
+            .arg(dir.path().join("m.csv"))
+            .assert()
+            .success();
+        let err = String::from_utf8(assert.get_output().stderr.clone()).unwrap();
+        assert!(err.contains(&format!("auto chose {want} by BIC")), "{err}");
+        let r: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+        let choice = &r["parameters"]["soft_choice"];
+        assert_eq!(choice["chosen"], want);
+        assert_eq!(choice["candidates"].as_array().unwrap().len(), 4);
+        assert_eq!(r["parameters"]["soft"], "auto");
+    }
+    // --soft softmax keeps the shared sigma and reports no choice.
+    let data = spread_family(dir.path(), [0.5, 1.0, 3.0]);
+    let report = dir.path().join("r.json");
+    bin()
+        .args(["kmeans", "-k", "3", "-q", "--soft", "softmax"])
+        .arg(&data)
+        .arg("--report")
+        .arg(&report)
+        .arg("-o")
+        .arg(dir.path().join("m.csv"))
+        .assert()
+        .success();
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    assert!(r["parameters"]["soft_choice"].is_null());
 }

@@ -178,6 +178,29 @@ pub fn kmeans_block_deviations<'py>(
     Ok(v.into_pyarray(py))
 }
 
+/// `auto`'s log-likelihoods on a block: its four softmax variants' implied mixtures, for a
+/// k-means model fitted over blocks (whose soft step `PyModel.with_auto_soft` then chooses
+/// from the sums over the blocks).
+#[pyfunction]
+#[pyo3(signature = (x, sample_weight, model, n_threads=1))]
+pub fn kmeans_block_auto_soft<'py>(
+    py: Python<'py>,
+    x: Data<'py>,
+    sample_weight: Weights<'py>,
+    model: PyRef<'py, PyModel>,
+    n_threads: usize,
+) -> PyResult<Bound<'py, PyArray1<f64>>> {
+    let w = view1(&sample_weight);
+    let m: &PyModel = &model;
+    let v = with_data!(x, xv, {
+        run(py, n_threads, || {
+            let wf = w.map(|w| w.mapv(Float::of));
+            m.kmeans_auto_block(xv, wf.as_ref().map(|w| w.view()))
+        })
+    })?;
+    Ok(Array1::from(v).into_pyarray(py))
+}
+
 /// A Python callable standing in for the data: errors it raises are kept and re-raised after
 /// the core's loop stops (the loop sees an interruption).
 struct Delegate<'py> {

@@ -39,6 +39,7 @@ fn _softclust(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(blocks::kmeans_block_stats, m)?)?;
     m.add_function(wrap_pyfunction!(blocks::kmeans_block_candidates, m)?)?;
     m.add_function(wrap_pyfunction!(blocks::kmeans_block_deviations, m)?)?;
+    m.add_function(wrap_pyfunction!(blocks::kmeans_block_auto_soft, m)?)?;
     m.add_function(wrap_pyfunction!(blocks::kmeans_block_parallel_sample, m)?)?;
     m.add_function(wrap_pyfunction!(blocks::kmeans_fit_blocks, m)?)?;
     m.add_function(wrap_pyfunction!(blocks::gmm_block_stats, m)?)?;

@@ -88,6 +88,20 @@ impl PyModel {
         Ok(CowArray::from(self.file.scaler.cast::<F>().transform(x)?))
     }
 
+    /// `auto`'s log-likelihoods on a block of data in the model's units (a k-means model).
+    pub(crate) fn kmeans_auto_block<F: Float>(
+        &self,
+        x: ArrayView2<'_, F>,
+        w: Option<ndarray::ArrayView1<'_, F>>,
+    ) -> softclust::Result<Vec<f64>> {
+        match self.model::<F>() {
+            Model::Kmeans(m) => Ok(m.auto_soft_log_likelihoods(x, w)?.to_vec()),
+            other => Err(softclust::Error::InvalidModel {
+                reason: format!("this is a {} model, not k-means", other.kind_name()),
+            }),
+        }
+    }
+
     pub(crate) fn gmm(&self) -> PyResult<&GaussianMixtureModel> {
         match &self.file.model {
             Model::Gmm(m) => Ok(m),
@@ -249,6 +263,29 @@ fn spreads(
 
 #[pymethods]
 impl PyModel {
+    /// This k-means model with the soft step `auto` chooses from the training
+    /// log-likelihoods `ll` (the sums of `kmeans_block_auto_soft` over the blocks).
+    fn with_auto_soft(&self, ll: Vec<f64>, soft: crate::soft::SoftOptions) -> PyResult<PyModel> {
+        let method = soft.spec()?.method();
+        let ll: [f64; 4] = ll
+            .try_into()
+            .map_err(|_| crate::common::bad("ll must hold the four variants' log-likelihoods"))?;
+        let Model::Kmeans(m) = &self.file.model else {
+            return Err(crate::common::bad(format!(
+                "this is a {} model, not k-means",
+                self.file.model.kind_name()
+            )));
+        };
+        let fitted = m.auto_soft(&method, ll).map_err(err)?;
+        let mut file = self.file.clone();
+        file.model = Model::Kmeans(m.clone().with_soft(fitted.clone()).map_err(err)?);
+        let m32 = OnceLock::new();
+        if let Some(Model::Kmeans(m)) = self.m32.get() {
+            let _ = m32.set(Model::Kmeans(m.clone().with_soft(fitted).map_err(err)?));
+        }
+        Ok(PyModel { file, m32 })
+    }
+
     /// `kmeans`, `gmm`, `fcm` or `consensus`.
     #[getter]
     fn kind(&self) -> &'static str {

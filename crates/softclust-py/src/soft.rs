@@ -55,6 +55,26 @@ pub fn describe<'py>(py: Python<'py>, f: &FittedSoft) -> PyResult<Bound<'py, PyD
     let est = f.estimated_dimension();
     d.set_item("estimated_dim", est.map(|e| e.dim))?;
     d.set_item("estimated_sigma", est.map(|e| e.sigma))?;
+    match f.choice() {
+        Some(c) => {
+            let rows = pyo3::types::PyList::empty(py);
+            for k in &c.candidates {
+                let r = PyDict::new(py);
+                r.set_item("per_cluster_variance", k.per_cluster_variance)?;
+                r.set_item("size_weights", k.size_weights)?;
+                r.set_item("log_likelihood", k.log_likelihood)?;
+                r.set_item("n_parameters", k.n_parameters)?;
+                r.set_item("bic", k.bic)?;
+                rows.append(r)?;
+            }
+            d.set_item("auto_candidates", rows)?;
+            d.set_item("auto_chosen", c.chosen)?;
+        }
+        None => {
+            d.set_item("auto_candidates", py.None())?;
+            d.set_item("auto_chosen", py.None())?;
+        }
+    }
     Ok(d)
 }
 

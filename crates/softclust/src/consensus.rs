@@ -195,7 +195,9 @@ impl ConsensusKMeans {
     }
 
     fn kmeans<F: Float>(&self, seed: u64, n_init: usize) -> KMeans<F> {
+        // The runs' soft steps are never used: the cheap one, from the fit's sums.
         KMeans::new(self.n_clusters)
+            .soft(crate::soft::SoftMethod::default())
             .seed(seed)
             .n_init(n_init)
             .max_iter(self.max_iter)

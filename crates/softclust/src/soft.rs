@@ -32,6 +32,15 @@
 //!   normalised to sum to 1. Kept only for comparison: because every point is far from most
 //!   clusters, most rows come out nearly uniform, and the numbers have no probabilistic meaning.
 //!
+//! * **auto** (the default of the CLI and the Python estimators): the softmax whose implied
+//!   spherical Gaussian mixture fits best. The four softmax variants (shared or per-cluster
+//!   variances, equal or size weights) each define a mixture
+//!   `sum_j pi_j N(c_j, sigma_j² I)`; its log-likelihood
+//!   `L = sum_i w_i ln sum_j pi_j (2 pi sigma_j²)^(-D/2) exp(-d_ij² / (2 sigma_j²))` is computed
+//!   on the training data, and the variant with the least
+//!   `BIC = -2 L + (k D + n_var + n_weights) ln W` wins (`n_var` = 1 or k, `n_weights` = 0 or
+//!   k - 1, `W` the total weight). [`FittedSoft::choice`] keeps every candidate's criterion.
+//!
 //! Everything is computed on log-scores and normalised by log-sum-exp, so huge, tiny and equal
 //! distances give finite probabilities whose rows sum to 1.
 
@@ -202,6 +211,10 @@ pub enum SoftMethod {
     MinMax,
     /// The anchored score, normalised per row (a score, not a calibrated probability).
     Anchored(Anchored),
+    /// The softmax variant (shared or per-cluster variances, equal or size weights) whose
+    /// implied mixture has the least BIC; only the temperature of the [`Softmax`] is used (see
+    /// the [module docs](self)).
+    Auto(Softmax),
 }
 
 impl Default for SoftMethod {
@@ -218,10 +231,11 @@ impl SoftMethod {
             SoftMethod::InversePower(_) => SoftKind::InversePower,
             SoftMethod::MinMax => SoftKind::MinMax,
             SoftMethod::Anchored(_) => SoftKind::Anchored,
+            SoftMethod::Auto(_) => SoftKind::Auto,
         }
     }
 
-    /// Short name: `softmax`, `inverse-power`, `minmax` or `anchored`.
+    /// Short name: `softmax`, `inverse-power`, `minmax`, `anchored` or `auto`.
     pub fn name(&self) -> &'static str {
         self.kind().name()
     }
@@ -252,6 +266,7 @@ impl SoftMethod {
             SoftMethod::InversePower(ip) => ip.resolve_power(Some(1.0)).map(|_| ()),
             SoftMethod::MinMax => Ok(()),
             SoftMethod::Anchored(a) => check_anchored(a),
+            SoftMethod::Auto(s) => check_auto(s),
         }
     }
 
@@ -273,6 +288,7 @@ impl SoftMethod {
         let needs_dim = match self {
             SoftMethod::Softmax(s) => s.sigma.is_none(),
             SoftMethod::InversePower(ip) => ip.power.is_none(),
+            SoftMethod::Auto(_) => true,
             _ => false,
         };
         let estimated = match n_features {
@@ -298,11 +314,26 @@ impl SoftMethod {
                 Fitted::MinMax { lo, hi }
             }
             SoftMethod::Anchored(a) => fit_anchored(a, distances, kind)?,
+            SoftMethod::Auto(s) => {
+                check_auto(s)?;
+                let dim = softmax_dim(s, dim)?;
+                let t = nearest_sums(distances, kind, weights);
+                let cands = AutoCandidates::new(&t, dim, s.temperature);
+                let sq = distances.mapv(|v| {
+                    let e = euclid(v.as_f64(), kind);
+                    F::of(e * e)
+                });
+                let ll = cands.log_likelihoods(sq.view(), weights);
+                let mut fitted = cands.choose(ll, t.w_all);
+                fitted.estimated = estimated;
+                return Ok(fitted);
+            }
         };
         Ok(FittedSoft {
             model,
             k,
             estimated,
+            choice: None,
         })
     }
 }
@@ -336,11 +367,12 @@ impl SoftMethod {
             SoftMethod::InversePower(ip) => Fitted::InversePower {
                 power: ip.resolve_power(Some(n_features as f64))?,
             },
-            SoftMethod::MinMax | SoftMethod::Anchored(_) => {
+            SoftMethod::MinMax | SoftMethod::Anchored(_) | SoftMethod::Auto(_) => {
                 return Err(invalid(
                     "method",
                     self.name(),
-                    "softmax or inverse-power (minmax and anchored are fitted on distances)",
+                    "softmax or inverse-power (minmax, anchored and auto are fitted on \
+                     distances)",
                 ))
             }
         };
@@ -348,6 +380,7 @@ impl SoftMethod {
             model: fitted,
             k,
             estimated: None,
+            choice: None,
         })
     }
 
@@ -372,11 +405,14 @@ pub enum SoftKind {
     MinMax,
     /// [`Anchored`].
     Anchored,
+    /// [`SoftMethod::Auto`].
+    Auto,
 }
 
 impl SoftKind {
     /// Every kind, in documentation order.
-    pub const ALL: [SoftKind; 4] = [
+    pub const ALL: [SoftKind; 5] = [
+        SoftKind::Auto,
         SoftKind::Softmax,
         SoftKind::InversePower,
         SoftKind::MinMax,
@@ -389,6 +425,7 @@ impl SoftKind {
             SoftKind::InversePower => "inverse-power",
             SoftKind::MinMax => "minmax",
             SoftKind::Anchored => "anchored",
+            SoftKind::Auto => "auto",
         }
     }
 }
@@ -396,7 +433,7 @@ impl SoftKind {
 crate::error::impl_names!(
     SoftKind,
     "soft",
-    "one of softmax, inverse-power, minmax, anchored",
+    "one of auto, softmax, inverse-power, minmax, anchored",
     SoftKind::ALL
 );
 
@@ -458,6 +495,209 @@ pub struct SoftSpec {
     pub far_value: f64,
 }
 
+/// The four softmax variants `auto` weighs: (per-cluster variances, size weights).
+pub const AUTO_VARIANTS: [(bool, bool); 4] =
+    [(false, false), (true, false), (false, true), (true, true)];
+
+/// One softmax variant weighed by `auto`, with the criterion of its implied mixture.
+#[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct SoftCandidate {
+    /// One variance per cluster (else one shared).
+    pub per_cluster_variance: bool,
+    /// Mixing weights from the cluster sizes (else equal).
+    pub size_weights: bool,
+    /// Log-likelihood of the implied spherical Gaussian mixture on the training data.
+    pub log_likelihood: f64,
+    /// Free parameters: `k D` means, 1 or `k` variances, 0 or `k - 1` weights.
+    pub n_parameters: f64,
+    /// `-2 L + n_parameters ln W`.
+    pub bic: f64,
+}
+
+/// What `auto` weighed and chose.
+#[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct SoftChoice {
+    /// The four variants, in the order of [`AUTO_VARIANTS`].
+    pub candidates: Vec<SoftCandidate>,
+    /// Index of the one chosen (least BIC; the earlier, simpler one on ties).
+    pub chosen: usize,
+}
+
+impl SoftChoice {
+    /// The chosen variant.
+    pub fn best(&self) -> &SoftCandidate {
+        &self.candidates[self.chosen]
+    }
+}
+
+/// The candidates of `auto` for given nearest-centre sums, ready to be scored on data.
+#[derive(Debug, Clone)]
+pub(crate) struct AutoCandidates {
+    dim: f64,
+    k: usize,
+    fitted: Vec<Fitted>,
+    /// Per candidate and cluster: `ln pi_j - (D/2) ln(2 pi sigma_j²)`.
+    offset: Vec<Vec<f64>>,
+    /// Per candidate and cluster: `1 / (2 sigma_j²)`.
+    curvature: Vec<Vec<f64>>,
+}
+
+impl AutoCandidates {
+    /// The candidates for a hard partition's per-cluster sums of squared distances `sum_k` and
+    /// weights `w_k` in `dim` dimensions (as [`SoftMethod::fit_nearest_sums`] takes them).
+    pub(crate) fn from_cluster_sums(
+        sum_k: Vec<f64>,
+        w_k: Vec<f64>,
+        dim: f64,
+        method: &SoftMethod,
+    ) -> Result<Self> {
+        let SoftMethod::Auto(s) = method else {
+            return Err(invalid("soft", method.name(), "auto"));
+        };
+        check_auto(s)?;
+        let t = NearestSums {
+            scale: 1.0,
+            sum_all: sum_k.iter().sum(),
+            w_all: w_k.iter().sum(),
+            sum_k,
+            w_k,
+        };
+        Ok(Self::new(&t, dim, s.temperature))
+    }
+
+    fn new(t: &NearestSums, dim: f64, temperature: f64) -> Self {
+        let k = t.sum_k.len();
+        let mut fitted = Vec::new();
+        let (mut offset, mut curvature) = (Vec::new(), Vec::new());
+        for (per, size) in AUTO_VARIANTS {
+            let s = Softmax::new()
+                .per_cluster_variance(per)
+                .size_weights(size)
+                .temperature(temperature);
+            let f = softmax_from_sums(&s, dim, t);
+            let Fitted::Softmax { sigma, .. } = &f else {
+                unreachable!("softmax_from_sums fits a softmax")
+            };
+            let ln_pi: Vec<f64> = if size {
+                t.w_k
+                    .iter()
+                    .map(|&wj| (wj / t.w_all).max(f64::MIN_POSITIVE).ln())
+                    .collect()
+            } else {
+                vec![-(k as f64).ln(); k]
+            };
+            let tau = std::f64::consts::TAU;
+            offset.push(
+                sigma
+                    .iter()
+                    .zip(&ln_pi)
+                    .map(|(&sg, &lp)| lp - 0.5 * dim * (tau * sg * sg).ln())
+                    .collect(),
+            );
+            curvature.push(sigma.iter().map(|&sg| 0.5 / (sg * sg)).collect());
+            fitted.push(f);
+        }
+        AutoCandidates {
+            dim,
+            k,
+            fitted,
+            offset,
+            curvature,
+        }
+    }
+
+    /// `sum_i w_i ln sum_j exp(offset_cj - d_ij² curvature_cj)` for each candidate `c`, on
+    /// squared distances `sq` (raw units).
+    pub(crate) fn log_likelihoods<F: Float>(
+        &self,
+        sq: ArrayView2<'_, F>,
+        w: Option<ArrayView1<'_, F>>,
+    ) -> [f64; 4] {
+        let mut out = [0.0; 4];
+        let mut s = vec![0.0; self.k];
+        for (i, row) in sq.rows().into_iter().enumerate() {
+            let wi = w.map_or(1.0, |w| w[i].as_f64());
+            if wi == 0.0 {
+                continue;
+            }
+            for (c, o) in out.iter_mut().enumerate() {
+                let (a, b) = (&self.offset[c], &self.curvature[c]);
+                let mut m = f64::NEG_INFINITY;
+                for (j, sj) in s.iter_mut().enumerate() {
+                    *sj = a[j] - row[j].as_f64() * b[j];
+                    m = m.max(*sj);
+                }
+                let z: f64 = s.iter().map(|&v| (v - m).exp()).sum();
+                *o += wi * (m + z.ln());
+            }
+        }
+        out
+    }
+
+    /// The candidate with the least BIC for log-likelihoods `ll` over total weight `w_all`.
+    pub(crate) fn choose(self, ll: [f64; 4], w_all: f64) -> FittedSoft {
+        let k = self.k as f64;
+        let candidates: Vec<SoftCandidate> = AUTO_VARIANTS
+            .iter()
+            .zip(ll)
+            .map(|(&(per, size), l)| {
+                let n_parameters =
+                    k * self.dim + if per { k } else { 1.0 } + if size { k - 1.0 } else { 0.0 };
+                let bic = -2.0 * l + n_parameters * w_all.max(1.0).ln();
+                // Degenerate data (a zero variance: points on their centres) give infinite or
+                // NaN likelihoods. Such a variant never wins, and its numbers are stored as the
+                // extreme finite floats so that model files stay valid JSON.
+                let (log_likelihood, bic) = if bic.is_finite() {
+                    (l, bic)
+                } else {
+                    let l = if l.is_nan() {
+                        f64::MIN
+                    } else {
+                        l.clamp(f64::MIN, f64::MAX)
+                    };
+                    (l, f64::MAX)
+                };
+                SoftCandidate {
+                    per_cluster_variance: per,
+                    size_weights: size,
+                    log_likelihood,
+                    n_parameters,
+                    bic,
+                }
+            })
+            .collect();
+        // The least criterion; on ties (and when every variant is degenerate) the earlier,
+        // simpler one, down to the shared variance with equal weights.
+        let mut chosen = 0;
+        for (c, cand) in candidates.iter().enumerate() {
+            if cand.bic < candidates[chosen].bic {
+                chosen = c;
+            }
+        }
+        FittedSoft {
+            model: self.fitted[chosen].clone(),
+            k: self.k,
+            estimated: None,
+            choice: Some(SoftChoice { candidates, chosen }),
+        }
+    }
+}
+
+/// Auto weighs the variants itself: a fixed sigma or a pinned variant is a plain softmax.
+fn check_auto(s: &Softmax) -> Result<()> {
+    if s.sigma.is_some() || s.per_cluster_variance || s.size_weights {
+        return Err(invalid(
+            "soft",
+            "auto",
+            "auto without sigma, per-cluster variances or size weights (it chooses those; \
+             give the softmax to fix them)",
+        ));
+    }
+    softmax_dim(s, Some(1.0)).map(|_| ())
+}
+
 impl Default for SoftSpec {
     fn default() -> Self {
         SoftSpec {
@@ -497,6 +737,18 @@ impl SoftSpec {
                 SoftMethod::InversePower(p)
             }
             SoftKind::MinMax => SoftMethod::MinMax,
+            // Auto with a variant pinned (a sigma, per-cluster variances or size weights) is
+            // that softmax: the user has chosen.
+            SoftKind::Auto
+                if self.sigma.is_some() || self.per_cluster_variance || self.size_weights =>
+            {
+                SoftSpec {
+                    kind: SoftKind::Softmax,
+                    ..self.clone()
+                }
+                .method()
+            }
+            SoftKind::Auto => SoftMethod::Auto(Softmax::new().temperature(self.temperature)),
             SoftKind::Anchored => {
                 let mut a = Anchored::new().far_value(self.far_value);
                 if let Some(x) = self.near {
@@ -737,6 +989,19 @@ fn fit_softmax<F: Float>(
     weights: Option<ArrayView1<'_, F>>,
 ) -> Result<Fitted> {
     let dim = softmax_dim(s, dim)?;
+    Ok(softmax_from_sums(
+        s,
+        dim,
+        &nearest_sums(distances, kind, weights),
+    ))
+}
+
+/// The nearest-centre sums of a distance matrix (in units of its largest distance).
+fn nearest_sums<F: Float>(
+    distances: ArrayView2<'_, F>,
+    kind: DistanceKind,
+    weights: Option<ArrayView1<'_, F>>,
+) -> NearestSums {
     let k = distances.ncols();
     // Work in units of the largest distance so squares neither overflow nor underflow.
     let scale = distances
@@ -771,7 +1036,7 @@ fn fit_softmax<F: Float>(
             }
         }
     }
-    Ok(softmax_from_sums(s, dim, &t))
+    t
 }
 
 /// The anchored options: far value in (0, 0.5), quantiles in [0, 1], distances finite.
@@ -941,6 +1206,12 @@ pub struct FittedSoft {
         serde(default, skip_serializing_if = "Option::is_none")
     )]
     estimated: Option<DimensionEstimate>,
+    /// What `auto` weighed and chose (absent for the other methods).
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, skip_serializing_if = "Option::is_none")
+    )]
+    choice: Option<SoftChoice>,
 }
 
 impl FittedSoft {
@@ -950,6 +1221,7 @@ impl FittedSoft {
             model: Fitted::InversePower { power },
             k,
             estimated: None,
+            choice: None,
         }
     }
 
@@ -1120,6 +1392,11 @@ impl FittedSoft {
     /// not given (see [`estimate_dimension`]); `None` when it was given or not needed.
     pub fn estimated_dimension(&self) -> Option<DimensionEstimate> {
         self.estimated
+    }
+
+    /// `auto`: every variant weighed, with its criterion, and the one chosen.
+    pub fn choice(&self) -> Option<&SoftChoice> {
+        self.choice.as_ref()
     }
 
     /// Inverse-power: the exponent `p`.

@@ -96,8 +96,31 @@ fn kmeans_parity(
         // Through the flat form, as a distributed engine sends it.
         dev.add(&Deviations::from_flat(k, x.ncols(), &part.to_flat()).unwrap());
     }
-    let model =
-        KMeansModel::from_block_stats(out, mu, dev, tol_abs, &SoftMethod::default()).unwrap();
+    // The default soft step, auto, weighs its variants in one more pass over the blocks.
+    let auto = SoftMethod::Auto(softclust::Softmax::new());
+    let model = KMeansModel::from_block_stats(out, mu, dev, tol_abs, &auto).unwrap();
+    assert!(model.soft().is_none());
+    let mut ll = [0.0; 4];
+    for r in blocks(x.nrows()) {
+        let part = model
+            .auto_soft_log_likelihoods(x.slice(s![r.clone(), ..]), Some(w.slice(s![r])))
+            .unwrap();
+        for (t, v) in ll.iter_mut().zip(part) {
+            *t += v;
+        }
+    }
+    let model = model.with_auto_soft(&auto, ll).unwrap();
+    let (ca, cb) = (
+        model.soft().unwrap().choice().unwrap(),
+        mem.soft().unwrap().choice().unwrap(),
+    );
+    assert_eq!(ca.chosen, cb.chosen);
+    for (a, b) in ca.candidates.iter().zip(&cb.candidates) {
+        assert!(
+            (a.bic - b.bic).abs() <= 1e-9 * b.bic.abs(),
+            "{a:?} vs {b:?}"
+        );
+    }
     close(model.centers(), mem.centers(), 1e-10);
     assert!((model.inertia() - mem.inertia()).abs() <= 1e-10 * mem.inertia());
     assert!((model.sigma2() - mem.sigma2()).abs() <= 1e-10 * mem.sigma2());

@@ -4,7 +4,9 @@ use crate::cli::KmeansArgs;
 use crate::error::{lib_error, CliError, CliResult};
 use crate::model_io::Shape;
 use crate::output::{write_matrix, write_to};
-use crate::prepare::{describe_soft, finish, fit_kmeans, kmeans_config, KmeansSettings, Prepared};
+use crate::prepare::{
+    describe_soft, finish, fit_kmeans, kmeans_config, soft_choice_json, KmeansSettings, Prepared,
+};
 use crate::report::{num, Timer};
 use serde_json::json;
 use softclust::{Model, ModelFile, Scaler};
@@ -58,7 +60,9 @@ pub fn run(a: &KmeansArgs, quiet: bool) -> CliResult<()> {
                 "seed": a.seed,
                 "standardize": a.standardize.name(),
                 "weights_column": a.weights,
-                "soft": soft.method_name(),
+                "soft": a.soft.name(),
+                "soft_fitted": soft.method_name(),
+                "soft_choice": soft_choice_json(&soft),
                 "sigma": soft.sigma(),
                 "sigma_estimated": soft.sigma_estimated(),
                 "power": soft.power(),

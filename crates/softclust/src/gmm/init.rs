@@ -44,7 +44,9 @@ impl GaussianMixture {
             let mut resp = Array2::<f64>::zeros((n, k));
             match self.init_params {
                 GmmInit::KMeans => {
+                    // Only the partition is used: the cheap soft step, from the fit's sums.
                     let km = KMeans::new(k)
+                        .soft(crate::soft::SoftMethod::default())
                         .n_init(1)
                         .seed(seed)
                         .init(Init::KMeansPlusPlus)

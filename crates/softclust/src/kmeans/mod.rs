@@ -240,7 +240,7 @@ impl<F: Float> KMeans<F> {
             seed: 0,
             n_local_trials: None,
             interrupt: None,
-            soft: SoftMethod::default(),
+            soft: SoftMethod::Auto(crate::soft::Softmax::new()),
             algorithm: Algorithm::Auto,
         }
     }
@@ -255,9 +255,10 @@ impl<F: Float> KMeans<F> {
         self
     }
 
-    /// How the fitted model turns distances into memberships (default: the softmax with sigma
-    /// estimated). Softmax and inverse-power are estimated from the fit's per-cluster sums;
-    /// minmax and anchored from the training distances, in one extra pass.
+    /// How the fitted model turns distances into memberships (default: [`SoftMethod::Auto`],
+    /// the softmax variant whose implied mixture has the least BIC). Softmax and inverse-power
+    /// are estimated from the fit's per-cluster sums; auto weighs its variants, and minmax and
+    /// anchored are estimated, on the training distances, in one extra pass.
     pub fn soft(mut self, method: SoftMethod) -> Self {
         self.soft = method;
         self
@@ -482,6 +483,10 @@ impl<F: Float> KMeans<F> {
             restarts.push(run, r);
         }
         let mut model = restarts.into_model(tol_abs, mu, w.iter().sum())?;
+        if matches!(self.soft, SoftMethod::Auto(_)) {
+            let ll = model.auto_soft_log_likelihoods_valid(x, sample_weight)?;
+            return model.with_auto_soft(&self.soft, ll);
+        }
         model.soft = Some(model.fit_soft(&self.soft, x, sample_weight)?);
         Ok(model)
     }
@@ -644,12 +649,14 @@ impl<F: Float> KMeansModel<F> {
             deviations,
             weight: cluster_weight,
         } = stats;
-        if !soft.from_sums() {
+        let auto = matches!(soft, SoftMethod::Auto(_));
+        if !soft.from_sums() && !auto {
             return Err(invalid(
                 "soft",
                 soft.name(),
-                "softmax or inverse-power for a fit over blocks (minmax and anchored need the \
-                 training distances: fit in memory, or attach a soft step fitted on distances)",
+                "softmax, inverse-power or auto for a fit over blocks (minmax and anchored need \
+                 the training distances: fit in memory, or attach a soft step fitted on \
+                 distances)",
             ));
         }
         let k = outcome.centers.nrows();
@@ -694,6 +701,11 @@ impl<F: Float> KMeansModel<F> {
             },
         };
         model.validate()?;
+        if auto {
+            // Auto weighs its variants on the data: one more pass, by the caller
+            // ([`Self::auto_soft_log_likelihoods`] per block, then [`Self::with_auto_soft`]).
+            return Ok(model);
+        }
         let st = model.stats.as_ref().expect("set above");
         let fitted = soft.fit_nearest_sums(
             st.clusters.deviations.sum_axis(ndarray::Axis(1)).to_vec(),
@@ -702,6 +714,90 @@ impl<F: Float> KMeansModel<F> {
         )?;
         model.soft = Some(fitted);
         Ok(model)
+    }
+
+    /// The log-likelihoods, on rows `x` (in the units of the training data) with weights `w`,
+    /// of the spherical Gaussian mixtures implied by the four softmax variants that `auto`
+    /// weighs, estimated from this model's training sums (in the order of
+    /// [`crate::soft::AUTO_VARIANTS`]). Sums over blocks of the training data add up to the
+    /// totals [`Self::with_auto_soft`] takes (a fit over blocks passes over them once more).
+    pub fn auto_soft_log_likelihoods(
+        &self,
+        x: ArrayView2<'_, F>,
+        w: Option<ArrayView1<'_, F>>,
+    ) -> Result<[f64; 4]> {
+        // An empty block (a partition with no rows) adds nothing.
+        if x.nrows() == 0 && x.ncols() == self.n_features() {
+            return Ok([0.0; 4]);
+        }
+        self.check_new(x)?;
+        if let Some(w) = w {
+            crate::data::check_weights(w, x.nrows())?;
+        }
+        self.auto_soft_log_likelihoods_valid(x, w)
+    }
+
+    /// [`Self::auto_soft_log_likelihoods`] of data the caller validated.
+    fn auto_soft_log_likelihoods_valid(
+        &self,
+        x: ArrayView2<'_, F>,
+        w: Option<ArrayView1<'_, F>>,
+    ) -> Result<[f64; 4]> {
+        let cands = self.auto_candidates(&SoftMethod::Auto(crate::soft::Softmax::new()))?;
+        // Blocks of rows in parallel, summed in order: the same totals for any thread count.
+        let parts: Vec<[f64; 4]> = crate::data::map_segments(x.nrows(), |rows| {
+            let r = rows.start..rows.end;
+            let sq = self.squared_distances_valid(x.slice(ndarray::s![r.clone(), ..]));
+            let wb = w.map(|w| w.slice_move(ndarray::s![r]));
+            cands.log_likelihoods(sq.view(), wb)
+        });
+        let mut total = [0.0; 4];
+        for p in &parts {
+            for (t, v) in total.iter_mut().zip(p) {
+                *t += v;
+            }
+        }
+        Ok(total)
+    }
+
+    /// [`Self::auto_soft_log_likelihoods`] from the squared distances `sq` of the rows to the
+    /// centres (sparse data, whose distances come from their own kernel).
+    pub(crate) fn auto_soft_log_likelihoods_of_distances(
+        &self,
+        sq: ArrayView2<'_, f64>,
+        w: Option<ArrayView1<'_, F>>,
+    ) -> Result<[f64; 4]> {
+        let cands = self.auto_candidates(&SoftMethod::Auto(crate::soft::Softmax::new()))?;
+        let w64 = w.map(|w| w.mapv(|v| v.as_f64()));
+        Ok(cands.log_likelihoods(sq, w64.as_ref().map(|w| w.view())))
+    }
+
+    /// This model with the soft step `auto` chooses (`method` must be [`SoftMethod::Auto`])
+    /// from the training log-likelihoods `ll` of [`Self::auto_soft_log_likelihoods`].
+    pub fn with_auto_soft(mut self, method: &SoftMethod, ll: [f64; 4]) -> Result<Self> {
+        self.soft = Some(self.auto_soft(method, ll)?);
+        Ok(self)
+    }
+
+    /// The soft step of [`Self::with_auto_soft`], on its own (to attach with
+    /// [`Self::with_soft`], e.g. to a copy of the model in another float type).
+    pub fn auto_soft(&self, method: &SoftMethod, ll: [f64; 4]) -> Result<FittedSoft> {
+        let w_all = self.stats.as_ref().map_or(f64::NAN, |s| s.total_weight);
+        Ok(self.auto_candidates(method)?.choose(ll, w_all))
+    }
+
+    fn auto_candidates(&self, method: &SoftMethod) -> Result<crate::soft::AutoCandidates> {
+        let st = self.stats.as_ref().ok_or(Error::MissingParameter {
+            name: "the automatic soft step",
+            hint: "it weighs its variants with the training statistics, which a model built \
+                   from centres does not have; choose the soft method",
+        })?;
+        crate::soft::AutoCandidates::from_cluster_sums(
+            st.clusters.deviations.sum_axis(ndarray::Axis(1)).to_vec(),
+            st.clusters.cluster_weight.to_vec(),
+            self.n_features() as f64,
+            method,
+        )
     }
 
     /// This model with `soft` as its soft step (fitted elsewhere, for example with

@@ -15,7 +15,7 @@ use crate::error::Result;
 use crate::float::Float;
 use crate::membership::Membership;
 use crate::rng::{derive_seed, Rng};
-use crate::soft::{DistanceKind, FittedSoft};
+use crate::soft::{DistanceKind, FittedSoft, SoftMethod};
 use crate::sparse::{check_width, squared_distances, Csr, SparseCenters};
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2};
 
@@ -292,6 +292,11 @@ impl<F: Float> KMeans<F> {
             );
         }
         let mut model = restarts.into_model(tol_abs, mu, w.iter().sum())?;
+        if matches!(self.soft, SoftMethod::Auto(_)) {
+            let sq = squared_distances(x, model.centers.view())?;
+            let ll = model.auto_soft_log_likelihoods_of_distances(sq.view(), sample_weight)?;
+            return model.with_auto_soft(&self.soft, ll);
+        }
         let soft = if self.soft.from_sums() {
             let st = model.stats.as_ref().expect("set above");
             self.soft.fit_nearest_sums(
