@@ -63,7 +63,11 @@ class KMeans(ModelFileMixin, ClassNamePrefixFeaturesOutMixin, ClusterMixin, Tran
 
     Parameters
     ----------
-    n_clusters : int, default=8
+    n_clusters : int, "auto" or a sequence of ints, default=8
+        A range (``range(2, 11)``, a list) fits each k and keeps the one whose implied spherical
+        Gaussian mixture (the fit's soft step) has the least BIC, with the table in
+        ``k_selection_`` and the chosen k in ``n_clusters_``; "auto" is ``range(1, 11)``.
+        k-means++ or random starts only, dense data.
     init : {"k-means++", "random"} or array of shape (n_clusters, n_features), default="k-means++"
         or a callable ``init(X, n_clusters, random_state)`` returning the centres.
     n_init : "auto" or int, default="auto"
@@ -99,7 +103,10 @@ class KMeans(ModelFileMixin, ClassNamePrefixFeaturesOutMixin, ClusterMixin, Tran
     feature_names_in_, cluster_variances_ (isotropic, per cluster),
     cluster_feature_variances_ (per cluster and feature), soft_parameters_, soft_choice_ (with
     ``soft="auto"``: a DataFrame, or a dict of lists without pandas, of the four variants with
-    ``per_cluster_variance, size_weights, log_likelihood, n_parameters, bic, chosen``; else None).
+    ``per_cluster_variance, size_weights, log_likelihood, n_parameters, bic, chosen``; else None),
+    n_clusters_ (the k fitted), k_selection_ (for a range of ``n_clusters``: one row per k with
+    ``k, bic, log_likelihood, n_parameters, per_cluster_variance, size_weights, inertia, n_iter,
+    converged, chosen``; else None).
 
     Examples
     --------
@@ -160,13 +167,14 @@ class KMeans(ModelFileMixin, ClassNamePrefixFeaturesOutMixin, ClusterMixin, Tran
         self.algorithm = algorithm
 
     def fit(self, X, y=None, sample_weight=None):
-        """Fits k-means and its soft step on ``X``."""
+        """Fits k-means and its soft step on ``X`` (every k of a range, keeping the best by BIC)."""
         X = check_x(self, X, reset=True, sparse=True)
         sw = check_weights(sample_weight, X)
-        self._check_params(X)
+        ks = self._k_range(X)
+        self._check_params(X, ks)
         Xc = core(X)
         config = {
-            "n_clusters": int(self.n_clusters),
+            "n_clusters": int(self.n_clusters) if ks is None else ks[0],
             "init": self.init if isinstance(self.init, str) else "k-means++",
             "init_centers": None,
             "n_init": self._n_init,
@@ -182,7 +190,13 @@ class KMeans(ModelFileMixin, ClassNamePrefixFeaturesOutMixin, ClusterMixin, Tran
         }
         verbose = check_int("verbose", self.verbose, low=0)
         threads = n_threads(self.n_jobs)
-        if isinstance(self.init, str):
+        self.k_selection_ = None
+        if ks is not None:
+            config["n_clusters"] = ks[0]
+            config["seed"] = seed_from(self.random_state)
+            rows, best, model = _rs.kmeans_select_k(Xc, sw, config, ks, threads)
+            self.k_selection_ = _table({k: [r[k] for r in rows] for k in rows[0]} | {"chosen": [i == best for i in range(len(rows))]})
+        elif isinstance(self.init, str):
             config["seed"] = seed_from(self.random_state)
             model = _rs.kmeans_fit(Xc, sw, config, threads, verbose)
         else:
@@ -200,10 +214,10 @@ class KMeans(ModelFileMixin, ClassNamePrefixFeaturesOutMixin, ClusterMixin, Tran
         self._dtype = X.dtype
         self._set_model(model)
         distinct = np.unique(self.labels_).size
-        if distinct < self.n_clusters:
+        if distinct < self.n_clusters_:
             warnings.warn(
                 f"Number of distinct clusters ({distinct}) found smaller than n_clusters "
-                f"({self.n_clusters}). Possibly due to duplicate points in X.",
+                f"({self.n_clusters_}). Possibly due to duplicate points in X.",
                 ConvergenceWarning,
                 stacklevel=2,
             )
@@ -211,9 +225,34 @@ class KMeans(ModelFileMixin, ClassNamePrefixFeaturesOutMixin, ClusterMixin, Tran
             warn_not_converged("k-means", self.n_iter_, "raise max_iter or tol")
         return self
 
-    def _check_params(self, X):
+    def _k_range(self, X):
+        """The ks of a range ``n_clusters`` ("auto" is 1..10), or None for one k."""
+        k = self.n_clusters
+        if isinstance(k, (int, np.integer)) and not isinstance(k, bool):
+            return None
+        if isinstance(k, str):
+            if k != "auto":
+                raise InvalidParameterError(f"n_clusters must be an int, 'auto' or a sequence of ints, got {k!r}")
+            ks = list(range(1, min(10, X.shape[0]) + 1))
+        else:
+            try:
+                ks = [check_int("every k of n_clusters", v) for v in k]
+            except TypeError:
+                raise InvalidParameterError(f"n_clusters must be an int, 'auto' or a sequence of ints, got {k!r}") from None
+        if not ks or len(set(ks)) != len(ks):
+            raise InvalidParameterError(f"n_clusters must list each k once and at least one, got {k!r}")
+        if not isinstance(self.init, str):
+            raise InvalidParameterError("a range of n_clusters needs init='k-means++' or 'random' (centres fix k)")
+        if hasattr(X, "tocsr"):
+            raise TypeError("a range of n_clusters needs dense X (sparse input takes one k)")
+        return ks
+
+    def _check_params(self, X, ks=None):
         """scikit-learn's parameter checks, with its messages; sets ``_n_init``."""
-        check_positive_ints(self, "n_clusters", "max_iter")
+        if ks is None:
+            check_positive_ints(self, "n_clusters", "max_iter")
+        else:
+            check_positive_ints(self, "max_iter")
         if not isinstance(self.algorithm, str) or self.algorithm not in _ALGORITHMS:
             raise InvalidParameterError(
                 f"The 'algorithm' parameter of {type(self).__name__} must be a str among "
@@ -228,8 +267,8 @@ class KMeans(ModelFileMixin, ClassNamePrefixFeaturesOutMixin, ClusterMixin, Tran
                     f"The 'init' parameter of {type(self).__name__} must be a str among {{'k-means++', 'random'}}, "
                     f"a callable or an array-like. Got {self.init!r} instead."
                 )
-        if X.shape[0] < self.n_clusters:
-            raise ValueError(f"n_samples={X.shape[0]} should be >= n_clusters={self.n_clusters}.")
+        if X.shape[0] < max(ks or [self.n_clusters]):
+            raise ValueError(f"n_samples={X.shape[0]} should be >= n_clusters={max(ks or [self.n_clusters])}.")
         if self.n_init == "auto":
             random = callable(self.init) or (isinstance(self.init, str) and self.init == "random")
             self._n_init = DEFAULTS["kmeans_random_n_init"] if random else 1
@@ -287,6 +326,7 @@ class KMeans(ModelFileMixin, ClassNamePrefixFeaturesOutMixin, ClusterMixin, Tran
         soft = r.get("soft")
         self.sigma_ = None if soft is None or soft["sigma"] is None else np.asarray(soft["sigma"])
         self.soft_choice_ = _choice_table(soft)
+        self.n_clusters_ = int(model.n_clusters)
         self.cluster_variances_ = r.get("cluster_variances")
         self.cluster_feature_variances_ = r.get("cluster_feature_variances")
 
@@ -367,9 +407,14 @@ def _choice_table(soft):
     cols = ["per_cluster_variance", "size_weights", "log_likelihood", "n_parameters", "bic"]
     table = {c: [r[c] for r in rows] for c in cols}
     table["chosen"] = [i == soft["auto_chosen"] for i in range(len(rows))]
+    return _table(table)
+
+
+def _table(columns):
+    """A pandas DataFrame of the columns when pandas is installed, else the dict itself."""
     try:
         import pandas as pd
 
-        return pd.DataFrame(table)
+        return pd.DataFrame(columns)
     except ImportError:
-        return table
+        return columns

@@ -292,3 +292,32 @@ def test_auto_soft_on_distances_reports_its_candidates():
     m = softclust.soft_assign(km.transform(X), n_features=4)
     cands = m.soft["auto_candidates"]
     assert len(cands) == 4 and cands[m.soft["auto_chosen"]]["per_cluster_variance"]
+
+
+@pytest.mark.parametrize("n_clusters", ["auto", range(2, 8), [5, 3, 4]])
+def test_kmeans_chooses_k_by_bic(n_clusters):
+    X = _family([300, 300, 300], [0.5, 1.0, 3.0], d=3, seed=4)
+    km = KMeans(n_clusters, random_state=0, n_init=3).fit(X)
+    assert km.n_clusters_ == 3 and km.cluster_centers_.shape == (3, 3)
+    t = km.k_selection_
+    rows = t if isinstance(t, dict) else t.to_dict("list")
+    i = rows["chosen"].index(True)
+    assert rows["k"][i] == 3 and rows["bic"][i] == min(rows["bic"])
+    assert km.predict_proba(X).shape == (900, 3)
+    # The chosen fit is the fit of that k.
+    one = KMeans(3, random_state=0, n_init=3).fit(X)
+    np.testing.assert_allclose(np.sort(km.cluster_centers_, axis=0), np.sort(one.cluster_centers_, axis=0), atol=1e-9)
+    assert KMeans(3).fit(X).k_selection_ is None
+
+
+@pytest.mark.parametrize("bad", ["many", [], [2, 2], [0, 3], 2.5])
+def test_invalid_k_ranges(bad):
+    X = _family([30, 30], [1.0, 1.0], d=2)
+    with pytest.raises((ValueError, TypeError)):
+        KMeans(bad).fit(X)
+
+
+def test_k_range_needs_a_named_start():
+    X = _family([30, 30], [1.0, 1.0], d=2)
+    with pytest.raises(ValueError, match="init"):
+        KMeans([2, 3], init=X[:2]).fit(X)

@@ -330,10 +330,14 @@ pub struct TypicalityArgs {
 pub struct KmeansArgs {
     /// CSV, TSV or .npy file; `-` or nothing reads standard input.
     pub input: Option<String>,
-    /// Number of clusters.
+    /// Number of clusters; or a range `2..10` (inclusive) or a list `2,3,5` to fit each and keep
+    /// the k whose implied spherical Gaussian mixture has the least BIC (the table goes to
+    /// standard error and the report).
     #[arg(short = 'k', long = "k", value_name = "K")]
-    pub k: usize,
-    /// How distances become probabilities: softmax (Gaussian posterior, sigma estimated),
+    pub k: String,
+    /// How distances become probabilities: auto (default: the softmax variant, shared or
+    /// per-cluster sigma, equal or size weights, with the least BIC), softmax (Gaussian
+    /// posterior, sigma estimated),
     /// inverse-power (p ∝ d^(-p), fuzzy c-means form), minmax (linear baseline, for
     /// comparison), anchored (a score, not a probability; raw scores as s_j columns).
     #[arg(long, value_parser = choice(SoftKind::ALL, SoftKind::name), default_value_t = SoftKind::Auto)]
@@ -661,6 +665,19 @@ pub struct ConsensusArgs {
     pub input_opts: InputArgs,
 }
 
+impl KmeansArgs {
+    /// The k of a single fit; a range is refused with `why` (where one fit is all there is).
+    pub fn single_k(&self, why: &str) -> crate::error::CliResult<usize> {
+        match parse_k_range(&self.k)?.as_slice() {
+            [k] => Ok(*k),
+            _ => Err(crate::error::CliError::msg(format!(
+                "-k {}: a range of k {why}; give one k",
+                self.k
+            ))),
+        }
+    }
+}
+
 impl SoftOptions {
     /// The core's flat soft-assignment options for `kind`.
     pub fn spec(&self, kind: SoftKind) -> softclust::SoftSpec {
@@ -677,4 +694,48 @@ impl SoftOptions {
             far_value: self.far_value,
         }
     }
+}
+
+/// The most values of k one `select` or `kmeans` may try.
+pub const MAX_KS: usize = 1000;
+
+/// Parses `1..10` (inclusive), `4` or `2,3,5` (at most [`MAX_KS`] values).
+pub fn parse_k_range(s: &str) -> crate::error::CliResult<Vec<usize>> {
+    let bad = || {
+        crate::error::CliError::msg(format!(
+            "invalid -k '{s}': expected a range like 1..10 or a list like 2,3,5 of integers >= 1"
+        ))
+    };
+    let too_many = |count: usize| {
+        crate::error::CliError::msg(format!(
+            "invalid -k '{s}': {count} values of k; give at most {MAX_KS} (each one is a fit)"
+        ))
+    };
+    let ks: Vec<usize> = if let Some((a, b)) = s.split_once("..") {
+        let a: usize = a.trim().parse().map_err(|_| bad())?;
+        let b: usize = b
+            .trim()
+            .trim_start_matches('=')
+            .parse()
+            .map_err(|_| bad())?;
+        if a > b {
+            return Err(bad());
+        }
+        // Checked before the range is collected: 1..2^64 must not be allocated.
+        if b - a >= MAX_KS {
+            return Err(too_many((b - a).saturating_add(1)));
+        }
+        (a..=b).collect()
+    } else {
+        s.split(',')
+            .map(|p| p.trim().parse::<usize>().map_err(|_| bad()))
+            .collect::<crate::error::CliResult<_>>()?
+    };
+    if ks.is_empty() || ks.contains(&0) {
+        return Err(bad());
+    }
+    if ks.len() > MAX_KS {
+        return Err(too_many(ks.len()));
+    }
+    Ok(ks)
 }

@@ -200,11 +200,11 @@ pub fn describe_soft(soft: &FittedSoft) -> String {
             let rest: Vec<String> = c
                 .candidates
                 .iter()
-                .map(|k| format!("{} {:.1}", variant_name(k), k.bic))
+                .map(|k| format!("{} {:.1}", candidate_name(k), k.bic))
                 .collect();
             format!(
                 "auto chose {} by BIC ({}): {plain}",
-                variant_name(b),
+                candidate_name(b),
                 rest.join(", ")
             )
         }
@@ -212,27 +212,31 @@ pub fn describe_soft(soft: &FittedSoft) -> String {
     }
 }
 
-/// A softmax variant in words: "shared sigma", "per-cluster sigma, size weights", ...
-pub fn variant_name(c: &softclust::soft::SoftCandidate) -> String {
-    let sigma = if c.per_cluster_variance {
+/// A softmax variant in words: "shared sigma", "per-cluster sigma + size weights", ...
+pub fn variant_name(per_cluster_variance: bool, size_weights: bool) -> String {
+    let sigma = if per_cluster_variance {
         "per-cluster sigma"
     } else {
         "shared sigma"
     };
-    if c.size_weights {
+    if size_weights {
         format!("{sigma} + size weights")
     } else {
         sigma.to_string()
     }
 }
 
+fn candidate_name(c: &softclust::soft::SoftCandidate) -> String {
+    variant_name(c.per_cluster_variance, c.size_weights)
+}
+
 /// The auto step's candidates for a report: variant, log-likelihood, parameters, BIC.
 pub fn soft_choice_json(soft: &FittedSoft) -> serde_json::Value {
     match soft.choice() {
         Some(c) => serde_json::json!({
-            "chosen": variant_name(c.best()),
+            "chosen": candidate_name(c.best()),
             "candidates": c.candidates.iter().map(|k| serde_json::json!({
-                "variant": variant_name(k),
+                "variant": candidate_name(k),
                 "per_cluster_variance": k.per_cluster_variance,
                 "size_weights": k.size_weights,
                 "log_likelihood": crate::report::num(k.log_likelihood),

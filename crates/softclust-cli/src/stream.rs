@@ -564,7 +564,8 @@ fn finish(
 
 /// `softclust kmeans` out of core.
 pub fn kmeans(a: &KmeansArgs, src: Source, quiet: bool) -> CliResult<()> {
-    let (mut timer, s) = Streamed::start(src, a.standardize, a.seed, "k-means", a.k, quiet)?;
+    let k = a.single_k("needs the data in memory (the input is beyond --memory-limit)")?;
+    let (mut timer, s) = Streamed::start(src, a.standardize, a.seed, "k-means", k, quiet)?;
     let soft = a.soft_opts.spec(a.soft).method();
     if !soft.from_sums() && !matches!(soft, softclust::SoftMethod::Auto(_)) {
         return Err(CliError::msg(format!(
@@ -575,7 +576,7 @@ pub fn kmeans(a: &KmeansArgs, src: Source, quiet: bool) -> CliResult<()> {
     }
     // The start: the in-memory k-means (same settings and restarts) on the sample.
     let init: softclust::Init<f64> = a.init.0.parse().map_err(lib_error)?;
-    let mut km = KMeans::new(a.k)
+    let mut km = KMeans::new(k)
         .max_iter(a.max_iter)
         .tol(a.tol)
         .seed(a.seed)
@@ -655,14 +656,14 @@ pub fn kmeans(a: &KmeansArgs, src: Source, quiet: bool) -> CliResult<()> {
     let report = json!({
         "method": "kmeans",
         "parameters": {
-            "k": a.k, "init": a.init.0, "max_iter": a.max_iter, "tol": a.tol, "seed": a.seed,
+            "k": k, "init": a.init.0, "max_iter": a.max_iter, "tol": a.tol, "seed": a.seed,
             "standardize": a.standardize.name(), "weights_column": a.weights,
             "soft": a.soft.name(),
             "soft_fitted": fitted_soft.as_ref().map(|f| f.method_name()),
             "soft_choice": fitted_soft.as_ref().map(crate::prepare::soft_choice_json),
             "sigma": fitted_soft.as_ref().and_then(|f| f.sigma()),
         },
-        "k": a.k,
+        "k": k,
         "converged": dg.converged,
         "n_iter": dg.n_iter,
         "inertia": num(inertia),
@@ -681,7 +682,7 @@ pub fn kmeans(a: &KmeansArgs, src: Source, quiet: bool) -> CliResult<()> {
         note!(
             "softclust: k-means k={} on {} x {} ({}, out of core, {} passes): {} after {} \
              iterations, inertia {:.6}",
-            a.k,
+            k,
             s.n,
             s.columns.len(),
             a.standardize.name(),

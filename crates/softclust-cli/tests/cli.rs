@@ -1809,3 +1809,60 @@ fn kmeans_auto_soft_reports_its_choice() {
         serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
     assert!(r["parameters"]["soft_choice"].is_null());
 }
+
+#[test]
+fn kmeans_chooses_k_from_a_range_by_bic() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = spread_family(dir.path(), [0.5, 1.0, 3.0]);
+    let report = dir.path().join("r.json");
+    let out = dir.path().join("m.csv");
+    let assert = bin()
+        .args([
+            "kmeans",
+            "-k",
+            "1..6",
+            "--n-init",
+            "3",
+            "--standardize",
+            "none",
+        ])
+        .arg(&data)
+        .arg("--report")
+        .arg(&report)
+        .arg("-o")
+        .arg(&out)
+        .assert()
+        .success();
+    let err = String::from_utf8(assert.get_output().stderr.clone()).unwrap();
+    assert!(
+        err.contains("k chosen by the BIC") && err.contains("<- chosen"),
+        "{err}"
+    );
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    assert_eq!(r["k"], 3);
+    assert_eq!(r["k_selection"]["chosen"], 3);
+    let table = r["k_selection"]["table"].as_array().unwrap();
+    assert_eq!(table.len(), 6);
+    let best = table
+        .iter()
+        .map(|row| row["bic"].as_f64().unwrap())
+        .fold(f64::INFINITY, f64::min);
+    assert_eq!(table[2]["bic"].as_f64().unwrap(), best);
+    check_membership(&std::fs::read_to_string(&out).unwrap(), 3);
+    // A list works too; bad ranges are refused.
+    let r2 = stdout_of(bin().args(["kmeans", "-k", "2,3", "-q"]).arg(&data));
+    check_membership(&r2, 3);
+    bad_file(
+        "d.csv",
+        "1,2\n2,1\n3,3\n",
+        &["kmeans", "-k", "0..3"],
+        "invalid -k '0..3'",
+    );
+    bad_file(
+        "d.csv",
+        "1,2\n2,1\n3,3\n",
+        &["kmeans", "-k", "3..2"],
+        "invalid -k '3..2'",
+    );
+}

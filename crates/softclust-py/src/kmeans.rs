@@ -149,3 +149,70 @@ pub fn kmeans_fit<'py>(
     }?
     .map_err(err)
 }
+
+/// Fits k-means for every k of `ks` (the other settings from `config`; named initialisations
+/// only) and keeps the k of least BIC of the implied spherical mixture: the table (one dict per
+/// k, in order), the index of the chosen row and the chosen model.
+#[pyfunction]
+#[pyo3(signature = (x, sample_weight, config, ks, n_threads=None))]
+pub fn kmeans_select_k<'py>(
+    py: Python<'py>,
+    x: Data<'py>,
+    sample_weight: Option<PyReadonlyArray1<'py, f64>>,
+    config: KmeansConfig<'py>,
+    ks: Vec<usize>,
+    n_threads: Option<usize>,
+) -> PyResult<(Vec<Bound<'py, pyo3::types::PyDict>>, usize, PyModel)> {
+    let w = owned1(sample_weight);
+    let init: Init<f64> = crate::common::parse(&config.init)?;
+    let soft = config.soft.spec()?.method();
+    let algorithm: softclust::kmeans::Algorithm = crate::common::parse(&config.algorithm)?;
+    let (n_init, max_iter, tol, seed) = (config.n_init, config.max_iter, config.tol, config.seed);
+    let (rows, best, model) = with_data!(x, xv, {
+        let d = xv.ncols();
+        crate::common::interruptible(py, n_threads, |stop| {
+            let mut km = KMeans::new(ks.first().copied().unwrap_or(1))
+                .init(if matches!(init, Init::Random) {
+                    Init::Random
+                } else {
+                    Init::KMeansPlusPlus
+                })
+                .max_iter(max_iter)
+                .tol(tol)
+                .seed(seed)
+                .soft(soft.clone())
+                .algorithm(algorithm)
+                .interrupt(stop);
+            if let Some(n) = n_init {
+                km = km.n_init(n);
+            }
+            let wf = weights_as(&w);
+            km.select_k(xv, wf.as_ref().map(|w| w.view()), &ks)
+                .map(|s| {
+                    (
+                        s.candidates,
+                        s.best,
+                        PyModel::fitted(Model::Kmeans(s.model), d),
+                    )
+                })
+        })
+    })?
+    .map_err(err)?;
+    let table = rows
+        .iter()
+        .map(|c| {
+            let d = pyo3::types::PyDict::new(py);
+            d.set_item("k", c.k)?;
+            d.set_item("bic", c.bic)?;
+            d.set_item("log_likelihood", c.log_likelihood)?;
+            d.set_item("n_parameters", c.n_parameters)?;
+            d.set_item("per_cluster_variance", c.per_cluster_variance)?;
+            d.set_item("size_weights", c.size_weights)?;
+            d.set_item("inertia", c.inertia)?;
+            d.set_item("n_iter", c.n_iter)?;
+            d.set_item("converged", c.converged)?;
+            Ok(d)
+        })
+        .collect::<PyResult<Vec<_>>>()?;
+    Ok((table, best, model))
+}

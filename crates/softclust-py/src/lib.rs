@@ -28,6 +28,7 @@ fn _softclust(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<model::PyModel>()?;
     m.add_function(wrap_pyfunction!(model::model_from_json, m)?)?;
     m.add_function(wrap_pyfunction!(kmeans::kmeans_fit, m)?)?;
+    m.add_function(wrap_pyfunction!(kmeans::kmeans_select_k, m)?)?;
     m.add_function(wrap_pyfunction!(soft::soft_assign, m)?)?;
     m.add_function(wrap_pyfunction!(gmm::gmm_fit, m)?)?;
     m.add_function(wrap_pyfunction!(gmm::gmm_select, m)?)?;

@@ -105,6 +105,10 @@ impl Softmax {
         self.temperature = temperature;
         self
     }
+    /// Which of [`AUTO_VARIANTS`] this is: (per-cluster variances, size weights).
+    pub fn variant(&self) -> (bool, bool) {
+        (self.per_cluster_variance, self.size_weights)
+    }
 }
 
 /// Inverse-power memberships `p_ij ∝ d_ij^(-p)`; see the [module docs](self).

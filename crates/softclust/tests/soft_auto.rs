@@ -202,3 +202,65 @@ fn degenerate_data_fall_back_to_the_shared_sigma() {
         vec![p.label[0], p.label[0], p.label[2], p.label[2]]
     );
 }
+
+#[test]
+fn select_k_finds_the_number_of_clusters() {
+    for (sizes, spreads) in [
+        (vec![300, 300, 300, 300], vec![1.0, 1.0, 1.0, 1.0]),
+        (vec![600, 200, 300, 150], vec![0.5, 1.0, 2.0, 1.0]),
+    ] {
+        let x = family(&sizes, &spreads, 3, 7);
+        let ks: Vec<usize> = (1..=7).collect();
+        let sel = KMeans::new(1)
+            .n_init(3)
+            .select_k(x.view(), None, &ks)
+            .unwrap();
+        assert_eq!(sel.candidates.len(), 7);
+        assert_eq!(sel.candidates[sel.best].k, 4, "{:?}", sel.candidates);
+        assert_eq!(sel.model.n_clusters(), 4);
+        let min = sel
+            .candidates
+            .iter()
+            .map(|c| c.bic)
+            .fold(f64::INFINITY, f64::min);
+        assert_eq!(sel.candidates[sel.best].bic, min);
+        // The chosen row is the chosen model's own auto criterion.
+        let c = sel.model.soft().unwrap().choice().unwrap();
+        assert_eq!(c.best().bic, min);
+        assert!(sel.candidates.iter().all(|c| c.converged));
+    }
+}
+
+#[test]
+fn select_k_with_a_pinned_softmax_scores_that_variant() {
+    let x = family(&[300, 300, 300], &[0.5, 1.0, 3.0], 3, 8);
+    let sel = KMeans::new(1)
+        .soft(SoftMethod::Softmax(Softmax::new()))
+        .select_k(x.view(), None, &[2, 3, 4])
+        .unwrap();
+    assert!(sel
+        .candidates
+        .iter()
+        .all(|c| !c.per_cluster_variance && !c.size_weights));
+    assert!(sel.model.soft().unwrap().choice().is_none());
+}
+
+#[test]
+fn select_k_refuses_bad_ranges() {
+    let x = family(&[50, 50], &[1.0, 1.0], 2, 9);
+    for ks in [vec![], vec![0, 2], vec![2, 3, 2]] {
+        let e = KMeans::new(1).select_k(x.view(), None, &ks).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                softclust::Error::InvalidParameter {
+                    name: "k range",
+                    ..
+                }
+            ),
+            "{e}"
+        );
+    }
+    // A k beyond the points is the fit's own error.
+    assert!(KMeans::new(1).select_k(x.view(), None, &[2, 500]).is_err());
+}

@@ -1,19 +1,23 @@
 //! `softclust kmeans`: k-means with its soft step, then memberships (and typicality).
 
-use crate::cli::KmeansArgs;
+use crate::cli::{parse_k_range, KmeansArgs};
 use crate::error::{lib_error, CliError, CliResult};
 use crate::model_io::Shape;
 use crate::output::{write_matrix, write_to};
 use crate::prepare::{
-    describe_soft, finish, fit_kmeans, kmeans_config, soft_choice_json, KmeansSettings, Prepared,
+    describe_soft, finish, fit_kmeans, kmeans_config, soft_choice_json, variant_name,
+    KmeansSettings, Prepared,
 };
 use crate::report::{num, Timer};
 use serde_json::json;
+use softclust::kmeans::KCandidate;
 use softclust::{Model, ModelFile, Scaler};
 
 pub fn run(a: &KmeansArgs, quiet: bool) -> CliResult<()> {
+    let ks = parse_k_range(&a.k)?;
     if crate::sparse_input::is_npz(a.input.as_deref()) {
-        return run_sparse(a, quiet);
+        let k = a.single_k("is not available for sparse .npz input yet")?;
+        return run_sparse(a, k, quiet);
     }
     if let Some(src) = crate::stream::plan(a.input.as_deref(), &a.input_opts, a.weights.as_deref())?
     {
@@ -28,7 +32,21 @@ pub fn run(a: &KmeansArgs, quiet: bool) -> CliResult<()> {
         quiet,
     )?;
     timer.lap("read");
-    let model = fit_kmeans(&p, &settings(a), quiet)?;
+    let (model, selection) = match ks.as_slice() {
+        [k] => (fit_kmeans(&p, &settings(a, *k), quiet)?, None),
+        _ => {
+            let (km, _) = kmeans_config(&settings(a, ks[0]), true)?;
+            let sel = km.select_k(p.z.view(), p.w(), &ks).map_err(lib_error)?;
+            if !quiet {
+                let mut text = String::new();
+                selection_table(&mut text, &sel.candidates, sel.best);
+                eprint!("{text}");
+            }
+            let json = selection_json(&sel.candidates, sel.best);
+            (sel.model, Some(json))
+        }
+    };
+    let k = model.n_clusters();
     timer.lap("fit");
     // Everything is computed before anything is written: an error leaves no output behind.
     let centers = p
@@ -69,7 +87,8 @@ pub fn run(a: &KmeansArgs, quiet: bool) -> CliResult<()> {
                 "temperature": a.soft_opts.temperature,
                 "typicality": a.typ.typicality,
             },
-            "k": a.k,
+            "k": k,
+            "k_selection": selection,
             "converged": dg.converged,
             "n_iter": dg.n_iter,
             "inertia": num(inertia),
@@ -89,14 +108,56 @@ pub fn run(a: &KmeansArgs, quiet: bool) -> CliResult<()> {
             p.z.ncols(),
             a.standardize.name()
         );
-        fit_note(a.k, &data, &dg, inertia, &soft);
+        fit_note(k, &data, &dg, inertia, &soft);
     }
     Ok(())
 }
 
-fn settings(a: &KmeansArgs) -> KmeansSettings {
+/// The k sweep as the summary prints it: one row per k, the chosen one marked.
+fn selection_table(t: &mut String, rows: &[KCandidate], best: usize) {
+    t.push_str(
+        "k chosen by the BIC of the spherical Gaussian mixture each fit implies (lower is better)\n",
+    );
+    t.push_str(&format!(
+        "{:>4}  {:>14} {:>14} {:>8}  {:<30} {:>14}  converged\n",
+        "k", "BIC", "loglik", "params", "soft step", "inertia"
+    ));
+    for (i, c) in rows.iter().enumerate() {
+        t.push_str(&format!(
+            "{:>4}  {:>14.4} {:>14.4} {:>8}  {:<30} {:>14.6}  {}{}\n",
+            c.k,
+            c.bic,
+            c.log_likelihood,
+            c.n_parameters,
+            variant_name(c.per_cluster_variance, c.size_weights),
+            c.inertia,
+            if c.converged { "yes" } else { "no" },
+            if i == best { "   <- chosen" } else { "" }
+        ));
+    }
+}
+
+fn selection_json(rows: &[KCandidate], best: usize) -> serde_json::Value {
+    json!({
+        "criterion": "bic",
+        "lower_is_better": true,
+        "chosen": rows[best].k,
+        "table": rows.iter().map(|c| json!({
+            "k": c.k,
+            "bic": num(c.bic),
+            "log_likelihood": num(c.log_likelihood),
+            "n_parameters": c.n_parameters,
+            "soft_step": variant_name(c.per_cluster_variance, c.size_weights),
+            "inertia": num(c.inertia),
+            "n_iter": c.n_iter,
+            "converged": c.converged,
+        })).collect::<Vec<_>>(),
+    })
+}
+
+fn settings(a: &KmeansArgs, k: usize) -> KmeansSettings {
     KmeansSettings {
-        k: a.k,
+        k,
         init: a.init,
         n_init: a.n_init,
         max_iter: a.max_iter,
@@ -109,7 +170,7 @@ fn settings(a: &KmeansArgs) -> KmeansSettings {
 
 /// k-means on a sparse `.npz` matrix: the same fit on the CSR rows (never densified), the
 /// memberships written block by block.
-fn run_sparse(a: &KmeansArgs, quiet: bool) -> CliResult<()> {
+fn run_sparse(a: &KmeansArgs, k: usize, quiet: bool) -> CliResult<()> {
     use crate::sparse_input as si;
     let m = si::read_for_fit(
         a.input.as_deref(),
@@ -121,7 +182,7 @@ fn run_sparse(a: &KmeansArgs, quiet: bool) -> CliResult<()> {
         quiet,
     )?;
     let x = m.csr()?;
-    let (km, progress) = kmeans_config(&settings(a), quiet)?;
+    let (km, progress) = kmeans_config(&settings(a, k), quiet)?;
     let fitted = km.fit_sparse_with_progress(&x, None, &mut |q| {
         progress.tick(q.run, q.iteration, q.inertia)
     });
@@ -157,7 +218,7 @@ fn run_sparse(a: &KmeansArgs, quiet: bool) -> CliResult<()> {
             x.ncols(),
             x.nnz()
         );
-        fit_note(a.k, &data, &dg, inertia, &soft);
+        fit_note(k, &data, &dg, inertia, &soft);
     }
     Ok(())
 }

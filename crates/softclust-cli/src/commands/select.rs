@@ -1,7 +1,7 @@
 //! `softclust select`: mixtures over a range of k and covariance types, ranked by BIC, AIC or
 //! ICL (each candidate scored by one E-step), and the winner's memberships.
 
-use crate::cli::SelectArgs;
+use crate::cli::{parse_k_range, SelectArgs};
 use crate::error::{lib_error, CliError, CliResult};
 use crate::mixture::{config, em_params, model_json, prepare};
 use crate::model_io::{self, Shape};
@@ -12,50 +12,6 @@ use softclust::float::Shortest;
 use softclust::selection::{select_model, Selection};
 use softclust::{CovarianceType, Model};
 use std::io::Write;
-
-/// The most values of k one `select` may try.
-const MAX_KS: usize = 1000;
-
-/// Parses `1..10` (inclusive), `4` or `2,3,5` (at most [`MAX_KS`] values).
-pub fn parse_k_range(s: &str) -> CliResult<Vec<usize>> {
-    let bad = || {
-        CliError::msg(format!(
-            "invalid -k '{s}': expected a range like 1..10 or a list like 2,3,5 of integers >= 1"
-        ))
-    };
-    let too_many = |count: usize| {
-        CliError::msg(format!(
-            "invalid -k '{s}': {count} values of k; give at most {MAX_KS} (each one is a fit)"
-        ))
-    };
-    let ks: Vec<usize> = if let Some((a, b)) = s.split_once("..") {
-        let a: usize = a.trim().parse().map_err(|_| bad())?;
-        let b: usize = b
-            .trim()
-            .trim_start_matches('=')
-            .parse()
-            .map_err(|_| bad())?;
-        if a > b {
-            return Err(bad());
-        }
-        // Checked before the range is collected: 1..2^64 must not be allocated.
-        if b - a >= MAX_KS {
-            return Err(too_many((b - a).saturating_add(1)));
-        }
-        (a..=b).collect()
-    } else {
-        s.split(',')
-            .map(|p| p.trim().parse::<usize>().map_err(|_| bad()))
-            .collect::<CliResult<_>>()?
-    };
-    if ks.is_empty() || ks.contains(&0) {
-        return Err(bad());
-    }
-    if ks.len() > MAX_KS {
-        return Err(too_many(ks.len()));
-    }
-    Ok(ks)
-}
 
 /// Parses `all` or a comma-separated list of covariance types.
 pub fn parse_types(s: &str) -> CliResult<Vec<CovarianceType>> {

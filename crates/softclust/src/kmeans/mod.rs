@@ -26,7 +26,9 @@ pub mod block;
 mod hamerly;
 mod init;
 mod lloyd;
+mod select;
 mod sparse;
+pub use select::{KCandidate, KSelection};
 pub(crate) use sparse::memberships_of as sparse_memberships;
 
 use crate::data::{check_matrix, check_new_data, check_weights};
@@ -738,7 +740,7 @@ impl<F: Float> KMeansModel<F> {
     }
 
     /// [`Self::auto_soft_log_likelihoods`] of data the caller validated.
-    fn auto_soft_log_likelihoods_valid(
+    pub(crate) fn auto_soft_log_likelihoods_valid(
         &self,
         x: ArrayView2<'_, F>,
         w: Option<ArrayView1<'_, F>>,
