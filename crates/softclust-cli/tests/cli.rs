@@ -601,7 +601,7 @@ fn more_clusters_than_points() {
 fn invalid_parameters_name_the_flag() {
     let dir = tempfile::tempdir().unwrap();
     let p = iris_numeric(dir.path());
-    fails(&["kmeans", "-k", "0"], Some(&p), None, "invalid -k 0");
+    fails(&["kmeans", "-k", "0"], Some(&p), None, "invalid -k '0'");
     fails(
         &["kmeans", "-k", "3", "--max-iter", "0"],
         Some(&p),
