@@ -112,13 +112,16 @@ class KMeans(ModelFileMixin, ClassNamePrefixFeaturesOutMixin, ClusterMixin, Tran
     --------
     >>> import numpy as np
     >>> from softclust import KMeans
-    >>> X = np.array([[0.0, 0.0], [0.0, 1.0], [10.0, 0.0], [10.0, 1.0], [5.0, 0.5]])
+    >>> rng = np.random.default_rng(0)
+    >>> X = np.vstack([rng.normal(size=(50, 2)), rng.normal(size=(50, 2)) + [6, 0], [[3.0, 0.0]]])
     >>> km = KMeans(n_clusters=2, random_state=0).fit(X)
     >>> p = km.predict_proba(X)
     >>> bool(np.allclose(p.sum(axis=1), 1.0))
     True
-    >>> bool(p[4].max() < p[0].max())  # the point in the middle is the least certain
+    >>> bool(p[-1].max() < p[:100].max(axis=1).min())  # the point in the middle is the least certain
     True
+    >>> km.soft_choice_["chosen"].tolist()  # auto kept one shared sigma for these equal clusters
+    [True, False, False, False]
     """
 
     def __init__(
