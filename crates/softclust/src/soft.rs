@@ -536,16 +536,20 @@ impl SoftChoice {
     }
 }
 
-/// The candidates of `auto` for given nearest-centre sums, ready to be scored on data.
+/// The candidates of `auto` for given nearest-centre sums, ready to be scored on data. The four
+/// variants share two sets of variances (shared, per cluster) and two sets of weights (equal,
+/// sizes), so each point needs the exponentials of two sets of log-densities, not four.
 #[derive(Debug, Clone)]
 pub(crate) struct AutoCandidates {
     dim: f64,
     k: usize,
     fitted: Vec<Fitted>,
-    /// Per candidate and cluster: `ln pi_j - (D/2) ln(2 pi sigma_j²)`.
-    offset: Vec<Vec<f64>>,
-    /// Per candidate and cluster: `1 / (2 sigma_j²)`.
-    curvature: Vec<Vec<f64>>,
+    /// Per variance set (shared, per cluster) and cluster: `-(D/2) ln(2 pi sigma_j²)`.
+    norm: [Vec<f64>; 2],
+    /// Per variance set and cluster: `1 / (2 sigma_j²)`.
+    curvature: [Vec<f64>; 2],
+    /// The size weights `pi_j = W_j / W`.
+    pi: Vec<f64>,
 }
 
 impl AutoCandidates {
@@ -573,71 +577,52 @@ impl AutoCandidates {
 
     fn new(t: &NearestSums, dim: f64, temperature: f64) -> Self {
         let k = t.sum_k.len();
-        let mut fitted = Vec::new();
-        let (mut offset, mut curvature) = (Vec::new(), Vec::new());
-        for (per, size) in AUTO_VARIANTS {
-            let s = Softmax::new()
-                .per_cluster_variance(per)
-                .size_weights(size)
-                .temperature(temperature);
-            let f = softmax_from_sums(&s, dim, t);
-            let Fitted::Softmax { sigma, .. } = &f else {
-                unreachable!("softmax_from_sums fits a softmax")
-            };
-            let ln_pi: Vec<f64> = if size {
-                t.w_k
-                    .iter()
-                    .map(|&wj| (wj / t.w_all).max(f64::MIN_POSITIVE).ln())
-                    .collect()
-            } else {
-                vec![-(k as f64).ln(); k]
-            };
-            let tau = std::f64::consts::TAU;
-            offset.push(
-                sigma
-                    .iter()
-                    .zip(&ln_pi)
-                    .map(|(&sg, &lp)| lp - 0.5 * dim * (tau * sg * sg).ln())
-                    .collect(),
-            );
-            curvature.push(sigma.iter().map(|&sg| 0.5 / (sg * sg)).collect());
-            fitted.push(f);
-        }
+        let fitted: Vec<Fitted> = AUTO_VARIANTS
+            .iter()
+            .map(|&(per, size)| {
+                let s = Softmax::new()
+                    .per_cluster_variance(per)
+                    .size_weights(size)
+                    .temperature(temperature);
+                softmax_from_sums(&s, dim, t)
+            })
+            .collect();
+        let tau = std::f64::consts::TAU;
+        let sets = [&fitted[0], &fitted[1]].map(|f| match f {
+            Fitted::Softmax { sigma, .. } => sigma.clone(),
+            _ => unreachable!("softmax_from_sums fits a softmax"),
+        });
+        let norm = sets.clone().map(|sg| {
+            sg.iter()
+                .map(|&v| -0.5 * dim * (tau * v * v).ln())
+                .collect()
+        });
+        let curvature = sets.map(|sg| sg.iter().map(|&v| 0.5 / (v * v)).collect());
+        let pi = t.w_k.iter().map(|&wj| wj / t.w_all).collect();
         AutoCandidates {
             dim,
             k,
             fitted,
-            offset,
+            norm,
             curvature,
+            pi,
         }
     }
 
-    /// `sum_i w_i ln sum_j exp(offset_cj - d_ij² curvature_cj)` for each candidate `c`, on
-    /// squared distances `sq` (raw units).
+    /// `sum_i w_i ln sum_j pi_j (2 pi sigma_j²)^(-D/2) exp(-d_ij² / (2 sigma_j²))` for each
+    /// variant, on squared distances `sq` (raw units), in the order of [`AUTO_VARIANTS`].
     pub(crate) fn log_likelihoods<F: Float>(
         &self,
         sq: ArrayView2<'_, F>,
         w: Option<ArrayView1<'_, F>>,
     ) -> [f64; 4] {
-        let mut out = [0.0; 4];
-        let mut s = vec![0.0; self.k];
-        for (i, row) in sq.rows().into_iter().enumerate() {
-            let wi = w.map_or(1.0, |w| w[i].as_f64());
-            if wi == 0.0 {
-                continue;
-            }
-            for (c, o) in out.iter_mut().enumerate() {
-                let (a, b) = (&self.offset[c], &self.curvature[c]);
-                let mut m = f64::NEG_INFINITY;
-                for (j, sj) in s.iter_mut().enumerate() {
-                    *sj = a[j] - row[j].as_f64() * b[j];
-                    m = m.max(*sj);
-                }
-                let z: f64 = s.iter().map(|&v| (v - m).exp()).sum();
-                *o += wi * (m + z.ln());
-            }
-        }
-        out
+        let k = self.k;
+        simd::dispatch(AutoLogLik {
+            c: self,
+            sq,
+            w,
+            buf: vec![0.0; 4 * k],
+        })
     }
 
     /// The candidate with the least BIC for log-likelihoods `ll` over total weight `w_all`.
@@ -687,6 +672,82 @@ impl AutoCandidates {
             choice: Some(SoftChoice { candidates, chosen }),
         }
     }
+}
+
+/// The loops of [`AutoCandidates::log_likelihoods`], compiled per instruction set.
+struct AutoLogLik<'a, F> {
+    c: &'a AutoCandidates,
+    sq: ArrayView2<'a, F>,
+    w: Option<ArrayView1<'a, F>>,
+    buf: Vec<f64>,
+}
+
+impl<F: Float> simd::Kernel for AutoLogLik<'_, F> {
+    type Output = [f64; 4];
+    #[inline(always)]
+    fn run(mut self) -> [f64; 4] {
+        let (c, k) = (self.c, self.c.k);
+        let ln_k = (k as f64).ln();
+        let (d, rest) = self.buf.split_at_mut(k);
+        let (t, rest) = rest.split_at_mut(k);
+        let (e, pe) = rest.split_at_mut(k);
+        let mut out = [0.0; 4];
+        for (i, row) in self.sq.rows().into_iter().enumerate() {
+            let wi = self.w.map_or(1.0, |w| w[i].as_f64());
+            if wi == 0.0 {
+                continue;
+            }
+            for (o, &v) in d.iter_mut().zip(row.iter()) {
+                *o = v.as_f64();
+            }
+            for g in 0..2 {
+                let (norm, curv) = (&c.norm[g][..k], &c.curvature[g][..k]);
+                // Zipped slices of one length: no bounds checks, so the loops vectorise.
+                for (((tj, &nj), &dj), &bj) in t.iter_mut().zip(norm).zip(&*d).zip(curv) {
+                    *tj = nj - dj * bj;
+                }
+                let m = simd::max(t);
+                for ((ej, pj), (&tj, &pij)) in e
+                    .iter_mut()
+                    .zip(pe.iter_mut())
+                    .zip(t.iter().zip(&c.pi[..k]))
+                {
+                    *ej = simd::exp_nonpos(tj - m);
+                    *pj = pij * *ej;
+                }
+                let (se, sp) = (simd::sum(e), simd::sum(pe));
+                out[g] += wi * (m + se.ln() - ln_k);
+                // Size weights: a point whose every cluster of weight > 0 is beyond e^-745 of
+                // its best one (sp underflows) is scored exactly from the log-weights.
+                out[g + 2] += wi
+                    * if sp > 0.0 {
+                        m + sp.ln()
+                    } else {
+                        exact_lse(t, &c.pi)
+                    };
+            }
+        }
+        out
+    }
+}
+
+/// `ln sum_j pi_j e^(t_j)` by the log-sum-exp of `ln pi_j + t_j` (the rare fallback of
+/// [`AutoLogLik`]).
+#[inline(always)]
+fn exact_lse(t: &[f64], pi: &[f64]) -> f64 {
+    let m = t
+        .iter()
+        .zip(pi)
+        .filter(|(_, &p)| p > 0.0)
+        .map(|(&v, &p)| v + p.ln())
+        .fold(f64::NEG_INFINITY, f64::max);
+    let z: f64 = t
+        .iter()
+        .zip(pi)
+        .filter(|(_, &p)| p > 0.0)
+        .map(|(&v, &p)| (v + p.ln() - m).exp())
+        .sum();
+    m + z.ln()
 }
 
 /// Auto weighs the variants itself: a fixed sigma or a pinned variant is a plain softmax.
