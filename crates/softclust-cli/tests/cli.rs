@@ -1758,36 +1758,35 @@ fn spread_family(dir: &Path, spreads: [f64; 3]) -> PathBuf {
     write(dir, "family.csv", &s)
 }
 
+/// `softclust kmeans ARGS DATA --report R -o OUT` in `dir`: stderr and the parsed report.
+fn kmeans_with_report(dir: &Path, data: &Path, args: &[&str]) -> (String, serde_json::Value) {
+    let report = dir.join("r.json");
+    let assert = bin()
+        .arg("kmeans")
+        .args(args)
+        .arg(data)
+        .arg("--report")
+        .arg(&report)
+        .arg("-o")
+        .arg(dir.join("m.csv"))
+        .assert()
+        .success();
+    let err = String::from_utf8(assert.get_output().stderr.clone()).unwrap();
+    let r = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    (err, r)
+}
+
 #[test]
 fn kmeans_auto_soft_reports_its_choice() {
     let dir = tempfile::tempdir().unwrap();
+    let plain = ["-k", "3", "--n-init", "3", "--standardize", "none"];
     for (spreads, want) in [
         ([1.0, 1.0, 1.0], "shared sigma"),
         ([0.5, 1.0, 3.0], "per-cluster sigma"),
     ] {
         let data = spread_family(dir.path(), spreads);
-        let report = dir.path().join("r.json");
-        let assert = bin()
-            .args([
-                "kmeans",
-                "-k",
-                "3",
-                "--n-init",
-                "3",
-                "--standardize",
-                "none",
-            ])
-            .arg(&data)
-            .arg("--report")
-            .arg(&report)
-            .arg("-o")
-            .arg(dir.path().join("m.csv"))
-            .assert()
-            .success();
-        let err = String::from_utf8(assert.get_output().stderr.clone()).unwrap();
+        let (err, r) = kmeans_with_report(dir.path(), &data, &plain);
         assert!(err.contains(&format!("auto chose {want} by BIC")), "{err}");
-        let r: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
         let choice = &r["parameters"]["soft_choice"];
         assert_eq!(choice["chosen"], want);
         assert_eq!(choice["candidates"].as_array().unwrap().len(), 4);
@@ -1795,18 +1794,7 @@ fn kmeans_auto_soft_reports_its_choice() {
     }
     // --soft softmax keeps the shared sigma and reports no choice.
     let data = spread_family(dir.path(), [0.5, 1.0, 3.0]);
-    let report = dir.path().join("r.json");
-    bin()
-        .args(["kmeans", "-k", "3", "-q", "--soft", "softmax"])
-        .arg(&data)
-        .arg("--report")
-        .arg(&report)
-        .arg("-o")
-        .arg(dir.path().join("m.csv"))
-        .assert()
-        .success();
-    let r: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    let (_, r) = kmeans_with_report(dir.path(), &data, &["-k", "3", "-q", "--soft", "softmax"]);
     assert!(r["parameters"]["soft_choice"].is_null());
 }
 
@@ -1814,32 +1802,12 @@ fn kmeans_auto_soft_reports_its_choice() {
 fn kmeans_chooses_k_from_a_range_by_bic() {
     let dir = tempfile::tempdir().unwrap();
     let data = spread_family(dir.path(), [0.5, 1.0, 3.0]);
-    let report = dir.path().join("r.json");
-    let out = dir.path().join("m.csv");
-    let assert = bin()
-        .args([
-            "kmeans",
-            "-k",
-            "1..6",
-            "--n-init",
-            "3",
-            "--standardize",
-            "none",
-        ])
-        .arg(&data)
-        .arg("--report")
-        .arg(&report)
-        .arg("-o")
-        .arg(&out)
-        .assert()
-        .success();
-    let err = String::from_utf8(assert.get_output().stderr.clone()).unwrap();
+    let args = ["-k", "1..6", "--n-init", "3", "--standardize", "none"];
+    let (err, r) = kmeans_with_report(dir.path(), &data, &args);
     assert!(
         err.contains("k chosen by the BIC") && err.contains("<- chosen"),
         "{err}"
     );
-    let r: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
     assert_eq!(r["k"], 3);
     assert_eq!(r["k_selection"]["chosen"], 3);
     let table = r["k_selection"]["table"].as_array().unwrap();
@@ -1849,7 +1817,10 @@ fn kmeans_chooses_k_from_a_range_by_bic() {
         .map(|row| row["bic"].as_f64().unwrap())
         .fold(f64::INFINITY, f64::min);
     assert_eq!(table[2]["bic"].as_f64().unwrap(), best);
-    check_membership(&std::fs::read_to_string(&out).unwrap(), 3);
+    check_membership(
+        &std::fs::read_to_string(dir.path().join("m.csv")).unwrap(),
+        3,
+    );
     // A list works too; bad ranges are refused.
     let r2 = stdout_of(bin().args(["kmeans", "-k", "2,3", "-q"]).arg(&data));
     check_membership(&r2, 3);

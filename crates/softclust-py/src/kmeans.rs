@@ -32,6 +32,47 @@ pub struct KmeansConfig<'py> {
 /// `verbose` >= 1 prints scikit-learn's lines ("Initialization complete", "Iteration i,
 /// inertia v.", "Converged at iteration i: ...") and one summary line per restart and for the
 /// best.
+/// The settings of a config other than the start, parsed once.
+struct Settings {
+    n_clusters: usize,
+    n_init: Option<usize>,
+    max_iter: usize,
+    tol: f64,
+    seed: u64,
+    soft: softclust::SoftMethod,
+    algorithm: softclust::kmeans::Algorithm,
+}
+
+impl Settings {
+    fn of(c: &KmeansConfig<'_>) -> PyResult<Self> {
+        Ok(Settings {
+            n_clusters: c.n_clusters,
+            n_init: c.n_init,
+            max_iter: c.max_iter,
+            tol: c.tol,
+            seed: c.seed,
+            soft: c.soft.spec()?.method(),
+            algorithm: crate::common::parse(&c.algorithm)?,
+        })
+    }
+
+    /// The k-means of these settings with `k` clusters from `init`, stopped by `stop`.
+    fn build<F: Float>(&self, k: usize, init: Init<F>, stop: softclust::Interrupt) -> KMeans<F> {
+        let km = KMeans::new(k)
+            .init(init)
+            .max_iter(self.max_iter)
+            .tol(self.tol)
+            .seed(self.seed)
+            .soft(self.soft.clone())
+            .algorithm(self.algorithm)
+            .interrupt(stop);
+        match self.n_init {
+            Some(n) => km.n_init(n),
+            None => km,
+        }
+    }
+}
+
 #[pyfunction]
 #[pyo3(signature = (x, sample_weight, config, n_threads=None, verbose=0))]
 pub fn kmeans_fit<'py>(
@@ -43,20 +84,15 @@ pub fn kmeans_fit<'py>(
     verbose: usize,
 ) -> PyResult<PyModel> {
     let w = owned1(sample_weight);
-    let centers0 = config.init_centers.map(|c| c.as_array().to_owned());
+    let centers0 = config
+        .init_centers
+        .as_ref()
+        .map(|c| c.as_array().to_owned());
     let named: Option<Init<f64>> = match centers0 {
         Some(_) => None,
         None => Some(crate::common::parse(&config.init)?),
     };
-    let soft = config.soft.spec()?.method();
-    let algorithm: softclust::kmeans::Algorithm = crate::common::parse(&config.algorithm)?;
-    let (n_clusters, n_init, max_iter, tol, seed) = (
-        config.n_clusters,
-        config.n_init,
-        config.max_iter,
-        config.tol,
-        config.seed,
-    );
+    let settings = Settings::of(&config)?;
     let d = match &x {
         Input::Dense(Data::F64(a)) => a.as_array().ncols(),
         Input::Dense(Data::F32(a)) => a.as_array().ncols(),
@@ -72,17 +108,7 @@ pub fn kmeans_fit<'py>(
                 (None, Some(Init::Random)) => Init::Random,
                 _ => Init::KMeansPlusPlus,
             };
-            let mut km = KMeans::new(n_clusters)
-                .init(init)
-                .max_iter(max_iter)
-                .tol(tol)
-                .seed(seed)
-                .soft(soft.clone())
-                .algorithm(algorithm)
-                .interrupt(stop);
-            if let Some(n) = n_init {
-                km = km.n_init(n);
-            }
+            let km = settings.build(settings.n_clusters, init, stop);
             let wf = weights_as(&w);
             // (run, iterations, inertia) of the run in progress, reported when it ends.
             let mut run: Option<(usize, usize, f64)> = None;
@@ -164,28 +190,20 @@ pub fn kmeans_select_k<'py>(
     n_threads: Option<usize>,
 ) -> PyResult<(Vec<Bound<'py, pyo3::types::PyDict>>, usize, PyModel)> {
     let w = owned1(sample_weight);
-    let init: Init<f64> = crate::common::parse(&config.init)?;
-    let soft = config.soft.spec()?.method();
-    let algorithm: softclust::kmeans::Algorithm = crate::common::parse(&config.algorithm)?;
-    let (n_init, max_iter, tol, seed) = (config.n_init, config.max_iter, config.tol, config.seed);
+    let random = matches!(
+        crate::common::parse::<Init<f64>>(&config.init)?,
+        Init::Random
+    );
+    let settings = Settings::of(&config)?;
     let (rows, best, model) = with_data!(x, xv, {
         let d = xv.ncols();
         crate::common::interruptible(py, n_threads, |stop| {
-            let mut km = KMeans::new(ks.first().copied().unwrap_or(1))
-                .init(if matches!(init, Init::Random) {
-                    Init::Random
-                } else {
-                    Init::KMeansPlusPlus
-                })
-                .max_iter(max_iter)
-                .tol(tol)
-                .seed(seed)
-                .soft(soft.clone())
-                .algorithm(algorithm)
-                .interrupt(stop);
-            if let Some(n) = n_init {
-                km = km.n_init(n);
-            }
+            let init = if random {
+                Init::Random
+            } else {
+                Init::KMeansPlusPlus
+            };
+            let km = settings.build(ks.first().copied().unwrap_or(1), init, stop);
             let wf = weights_as(&w);
             km.select_k(xv, wf.as_ref().map(|w| w.view()), &ks)
                 .map(|s| {

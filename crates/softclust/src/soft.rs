@@ -359,13 +359,7 @@ impl SoftMethod {
         let fitted = match self {
             SoftMethod::Softmax(s) => {
                 let dim = softmax_dim(s, Some(n_features as f64))?;
-                let t = NearestSums {
-                    scale: 1.0,
-                    sum_all: sum_k.iter().sum(),
-                    w_all: w_k.iter().sum(),
-                    sum_k,
-                    w_k,
-                };
+                let t = NearestSums::of_clusters(sum_k, w_k);
                 softmax_from_sums(s, dim, &t)
             }
             SoftMethod::InversePower(ip) => Fitted::InversePower {
@@ -565,14 +559,11 @@ impl AutoCandidates {
             return Err(invalid("soft", method.name(), "auto"));
         };
         check_auto(s)?;
-        let t = NearestSums {
-            scale: 1.0,
-            sum_all: sum_k.iter().sum(),
-            w_all: w_k.iter().sum(),
-            sum_k,
-            w_k,
-        };
-        Ok(Self::new(&t, dim, s.temperature))
+        Ok(Self::new(
+            &NearestSums::of_clusters(sum_k, w_k),
+            dim,
+            s.temperature,
+        ))
     }
 
     fn new(t: &NearestSums, dim: f64, temperature: f64) -> Self {
@@ -1005,6 +996,19 @@ struct NearestSums {
     w_all: f64,
     sum_k: Vec<f64>,
     w_k: Vec<f64>,
+}
+
+impl NearestSums {
+    /// The sums of a hard partition's clusters, in distance units.
+    fn of_clusters(sum_k: Vec<f64>, w_k: Vec<f64>) -> Self {
+        NearestSums {
+            scale: 1.0,
+            sum_all: sum_k.iter().sum(),
+            w_all: w_k.iter().sum(),
+            sum_k,
+            w_k,
+        }
+    }
 }
 
 /// The softmax estimates from the nearest-centre sums (maximum likelihood for the hard
