@@ -139,7 +139,7 @@ def test_verbose_prints_restarts_and_iterations(capsys):
     out = capsys.readouterr().out.splitlines()
     assert out[0] == "Initialization 0" and "Initialization 1" in out
     assert sum(line.startswith("Initialization 0 finished after ") for line in out) == 1
-    gm = GaussianMixture(3, random_state=0, verbose=2, verbose_interval=1, tol=1e-10).fit(X)
+    gm = GaussianMixture(3, n_init=1, random_state=0, verbose=2, verbose_interval=1, tol=1e-10).fit(X)
     out = capsys.readouterr().out.splitlines()
     iters = [line for line in out if line.startswith("  Iteration ")]
     assert len(iters) == gm.n_iter_

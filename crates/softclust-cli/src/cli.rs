@@ -429,7 +429,8 @@ pub struct EmArgs {
     /// the seeds), random (random responsibilities), random_from_data (one-hot on k points).
     #[arg(long, value_parser = choice(GmmInit::ALL, GmmInit::name), default_value_t = GmmInit::KMeans)]
     pub init: GmmInit,
-    /// Runs from different initialisations; the best lower bound wins.
+    /// Runs from different initialisations; the best lower bound wins (default 3: one run
+    /// misses the best optimum in some seeds).
     #[arg(long, value_name = "N", default_value_t = gmm_defaults::N_INIT)]
     pub n_init: usize,
     /// Maximum EM iterations per run.

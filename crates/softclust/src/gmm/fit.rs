@@ -50,7 +50,9 @@ impl GaussianMixture {
             .iter()
             .map(|v| v.as_f64())
             .collect();
-        let n_runs = if self.warm_start.is_some() {
+        // A warm start, or given means (from which the rest of the start follows), make every
+        // run the same: one is enough.
+        let n_runs = if self.warm_start.is_some() || self.means_init.is_some() {
             1
         } else {
             self.n_init
