@@ -247,7 +247,8 @@ def measure(job: dict) -> dict:
         c0 = init_centers(x, k)
         import softclust
 
-        est = softclust.KMeans(k, init=c0, n_init=1, max_iter=1, n_jobs=THREADS)
+        # The shared-sigma softmax, the one the numpy peer computes.
+        est = softclust.KMeans(k, init=c0, n_init=1, max_iter=1, n_jobs=THREADS, soft="softmax")
         import warnings
 
         with warnings.catch_warnings():
