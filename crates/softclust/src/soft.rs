@@ -323,11 +323,7 @@ impl SoftMethod {
                 let dim = softmax_dim(s, dim)?;
                 let t = nearest_sums(distances, kind, weights);
                 let cands = AutoCandidates::new(&t, dim, s.temperature);
-                let sq = distances.mapv(|v| {
-                    let e = euclid(v.as_f64(), kind);
-                    F::of(e * e)
-                });
-                let ll = cands.log_likelihoods(sq.view(), weights);
+                let ll = cands.log_likelihoods(distances, kind, weights);
                 let mut fitted = cands.choose(ll, t.w_all);
                 fitted.estimated = estimated;
                 return Ok(fitted);
@@ -553,17 +549,9 @@ impl AutoCandidates {
         sum_k: Vec<f64>,
         w_k: Vec<f64>,
         dim: f64,
-        method: &SoftMethod,
-    ) -> Result<Self> {
-        let SoftMethod::Auto(s) = method else {
-            return Err(invalid("soft", method.name(), "auto"));
-        };
-        check_auto(s)?;
-        Ok(Self::new(
-            &NearestSums::of_clusters(sum_k, w_k),
-            dim,
-            s.temperature,
-        ))
+        temperature: f64,
+    ) -> Self {
+        Self::new(&NearestSums::of_clusters(sum_k, w_k), dim, temperature)
     }
 
     fn new(t: &NearestSums, dim: f64, temperature: f64) -> Self {
@@ -601,16 +589,19 @@ impl AutoCandidates {
     }
 
     /// `sum_i w_i ln sum_j pi_j (2 pi sigma_j²)^(-D/2) exp(-d_ij² / (2 sigma_j²))` for each
-    /// variant, on squared distances `sq` (raw units), in the order of [`AUTO_VARIANTS`].
+    /// variant, on distances `d` (raw units, plain or squared), in the order of
+    /// [`AUTO_VARIANTS`].
     pub(crate) fn log_likelihoods<F: Float>(
         &self,
-        sq: ArrayView2<'_, F>,
+        d: ArrayView2<'_, F>,
+        kind: DistanceKind,
         w: Option<ArrayView1<'_, F>>,
     ) -> [f64; 4] {
         let k = self.k;
         simd::dispatch(AutoLogLik {
             c: self,
-            sq,
+            d,
+            square: kind == DistanceKind::Euclidean,
             w,
             buf: vec![0.0; 4 * k],
         })
@@ -668,7 +659,9 @@ impl AutoCandidates {
 /// The loops of [`AutoCandidates::log_likelihoods`], compiled per instruction set.
 struct AutoLogLik<'a, F> {
     c: &'a AutoCandidates,
-    sq: ArrayView2<'a, F>,
+    d: ArrayView2<'a, F>,
+    /// `d` holds plain distances, squared here row by row.
+    square: bool,
     w: Option<ArrayView1<'a, F>>,
     buf: Vec<f64>,
 }
@@ -683,13 +676,14 @@ impl<F: Float> simd::Kernel for AutoLogLik<'_, F> {
         let (t, rest) = rest.split_at_mut(k);
         let (e, pe) = rest.split_at_mut(k);
         let mut out = [0.0; 4];
-        for (i, row) in self.sq.rows().into_iter().enumerate() {
+        for (i, row) in self.d.rows().into_iter().enumerate() {
             let wi = self.w.map_or(1.0, |w| w[i].as_f64());
             if wi == 0.0 {
                 continue;
             }
             for (o, &v) in d.iter_mut().zip(row.iter()) {
-                *o = v.as_f64();
+                let v = v.as_f64();
+                *o = if self.square { v * v } else { v };
             }
             for g in 0..2 {
                 let (norm, curv) = (&c.norm[g][..k], &c.curvature[g][..k]);
@@ -739,6 +733,15 @@ fn exact_lse(t: &[f64], pi: &[f64]) -> f64 {
         .map(|(&v, &p)| (v + p.ln() - m).exp())
         .sum();
     m + z.ln()
+}
+
+/// The temperature of `method`, which must be a valid [`SoftMethod::Auto`].
+pub(crate) fn auto_temperature(method: &SoftMethod) -> Result<f64> {
+    let SoftMethod::Auto(s) = method else {
+        return Err(invalid("soft", method.name(), "auto"));
+    };
+    check_auto(s)?;
+    Ok(s.temperature)
 }
 
 /// Auto weighs the variants itself: a fixed sigma or a pinned variant is a plain softmax.

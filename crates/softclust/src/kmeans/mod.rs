@@ -485,10 +485,6 @@ impl<F: Float> KMeans<F> {
             restarts.push(run, r);
         }
         let mut model = restarts.into_model(tol_abs, mu, w.iter().sum())?;
-        if matches!(self.soft, SoftMethod::Auto(_)) {
-            let ll = model.auto_soft_log_likelihoods_valid(x, sample_weight)?;
-            return model.with_auto_soft(&self.soft, ll);
-        }
         model.soft = Some(model.fit_soft(&self.soft, x, sample_weight)?);
         Ok(model)
     }
@@ -745,13 +741,13 @@ impl<F: Float> KMeansModel<F> {
         x: ArrayView2<'_, F>,
         w: Option<ArrayView1<'_, F>>,
     ) -> Result<[f64; 4]> {
-        let cands = self.auto_candidates(&SoftMethod::Auto(crate::soft::Softmax::new()))?;
+        let cands = self.auto_candidates(1.0)?;
         // Blocks of rows in parallel, summed in order: the same totals for any thread count.
         let parts: Vec<[f64; 4]> = crate::data::map_segments(x.nrows(), |rows| {
             let r = rows.start..rows.end;
             let sq = self.squared_distances_valid(x.slice(ndarray::s![r.clone(), ..]));
             let wb = w.map(|w| w.slice_move(ndarray::s![r]));
-            cands.log_likelihoods(sq.view(), wb)
+            cands.log_likelihoods(sq.view(), DistanceKind::Squared, wb)
         });
         let mut total = [0.0; 4];
         for p in &parts {
@@ -769,9 +765,9 @@ impl<F: Float> KMeansModel<F> {
         sq: ArrayView2<'_, f64>,
         w: Option<ArrayView1<'_, F>>,
     ) -> Result<[f64; 4]> {
-        let cands = self.auto_candidates(&SoftMethod::Auto(crate::soft::Softmax::new()))?;
+        let cands = self.auto_candidates(1.0)?;
         let w64 = w.map(|w| w.mapv(|v| v.as_f64()));
-        Ok(cands.log_likelihoods(sq, w64.as_ref().map(|w| w.view())))
+        Ok(cands.log_likelihoods(sq, DistanceKind::Squared, w64.as_ref().map(|w| w.view())))
     }
 
     /// This model with the soft step `auto` chooses (`method` must be [`SoftMethod::Auto`])
@@ -784,22 +780,25 @@ impl<F: Float> KMeansModel<F> {
     /// The soft step of [`Self::with_auto_soft`], on its own (to attach with
     /// [`Self::with_soft`], e.g. to a copy of the model in another float type).
     pub fn auto_soft(&self, method: &SoftMethod, ll: [f64; 4]) -> Result<FittedSoft> {
+        let temperature = crate::soft::auto_temperature(method)?;
         let w_all = self.stats.as_ref().map_or(f64::NAN, |s| s.total_weight);
-        Ok(self.auto_candidates(method)?.choose(ll, w_all))
+        Ok(self.auto_candidates(temperature)?.choose(ll, w_all))
     }
 
-    fn auto_candidates(&self, method: &SoftMethod) -> Result<crate::soft::AutoCandidates> {
+    /// `auto`'s candidates from the training sums; the temperature only reaches the fitted
+    /// softmax, never the likelihoods.
+    fn auto_candidates(&self, temperature: f64) -> Result<crate::soft::AutoCandidates> {
         let st = self.stats.as_ref().ok_or(Error::MissingParameter {
             name: "the automatic soft step",
             hint: "it weighs its variants with the training statistics, which a model built \
                    from centres does not have; choose the soft method",
         })?;
-        crate::soft::AutoCandidates::from_cluster_sums(
+        Ok(crate::soft::AutoCandidates::from_cluster_sums(
             st.clusters.deviations.sum_axis(ndarray::Axis(1)).to_vec(),
             st.clusters.cluster_weight.to_vec(),
             self.n_features() as f64,
-            method,
-        )
+            temperature,
+        ))
     }
 
     /// This model with `soft` as its soft step (fitted elsewhere, for example with
@@ -884,6 +883,10 @@ impl<F: Float> KMeansModel<F> {
         sample_weight: Option<ArrayView1<'_, F>>,
     ) -> Result<FittedSoft> {
         let d = self.n_features();
+        if matches!(method, SoftMethod::Auto(_)) {
+            let ll = self.auto_soft_log_likelihoods_valid(x, sample_weight)?;
+            return self.auto_soft(method, ll);
+        }
         match (&self.stats, method.from_sums()) {
             (Some(st), true) => method.fit_nearest_sums(
                 st.clusters.deviations.sum_axis(ndarray::Axis(1)).to_vec(),
