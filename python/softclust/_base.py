@@ -94,6 +94,16 @@ class Membership:
         return pd.DataFrame(cols, index=self.index)
 
 
+def table(columns):
+    """A table of ``columns`` (a dict of columns, or a list of row dicts): a pandas DataFrame when
+    pandas is installed, else the columns themselves."""
+    try:
+        import pandas as pd
+    except ImportError:
+        return columns
+    return pd.DataFrame(columns)
+
+
 def input_library(X):
     """``("pandas", index)`` for pandas input, ``("polars", None)`` for polars, else
     ``(None, None)``."""

@@ -54,6 +54,7 @@ from ._base import (
     real,
     seed_from,
     soft_options,
+    table,
     warn_em_not_converged,
     warn_not_converged,
 )
@@ -836,12 +837,7 @@ def select_model(X, k_range, covariance_types=("full", "tied", "diag", "spherica
         raise ValueError("every candidate failed: " + "; ".join(str(r["failed"]) for r in rows))
     if hasattr(probe, "feature_names_in_"):
         best.feature_names_in_ = probe.feature_names_in_
-    try:
-        import pandas as pd
-
-        return pd.DataFrame(rows), best
-    except ImportError:  # pragma: no cover
-        return rows, best
+    return table(rows), best
 
 
 def _criteria_block(xb, wb, model):

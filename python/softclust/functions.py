@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import _softclust as _rs
-from ._base import DEFAULTS, Membership, Typicality, check_int, check_weights, n_threads, soft_options
+from ._base import DEFAULTS, Membership, Typicality, check_int, check_weights, n_threads, soft_options, table
 from .consensus import ConsensusKMeans
 from .fuzzy import FuzzyCMeans
 from .kmeans import KMeans
@@ -64,20 +64,14 @@ def select_model(X, k_range=range(1, 11), covariance_types=("full", "tied", "dia
         X, sw, [check_int("every k of k_range", k) for k in k_range], list(covariance_types), criterion, _config(est), n_threads(n_jobs)
     )
     keys = ["k", "covariance_type", "criterion", "bic", "aic", "icl", "mean_log_likelihood", "n_parameters", "converged", "failed"]
-    table = {key: np.array([r[key] for r in rows], dtype=object if key in ("covariance_type", "failed") else None) for key in keys}
-    try:
-        import pandas as pd
-
-        table = pd.DataFrame(table)
-    except ImportError:
-        pass
+    columns = {key: np.array([r[key] for r in rows], dtype=object if key in ("covariance_type", "failed") else None) for key in keys}
     p = best.params()
     model = GaussianMixture(**{**gmm_params, "n_components": p["n_components"], "covariance_type": p["covariance_type"]})
     model.n_features_in_ = X.shape[1]
     if hasattr(est, "feature_names_in_"):
         model.feature_names_in_ = est.feature_names_in_
     model._set_model(best)
-    return table, model
+    return table(columns), model
 
 
 def typicality(X, model, spread="isotropic") -> Typicality:

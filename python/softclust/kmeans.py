@@ -26,6 +26,7 @@ from ._base import (
     core,
     dense_only,
     memberships_of,
+    table,
     n_threads,
     real,
     seed_from,
@@ -198,7 +199,7 @@ class KMeans(ModelFileMixin, ClassNamePrefixFeaturesOutMixin, ClusterMixin, Tran
             config["n_clusters"] = ks[0]
             config["seed"] = seed_from(self.random_state)
             rows, best, model = _rs.kmeans_select_k(Xc, sw, config, ks, threads)
-            self.k_selection_ = _table({k: [r[k] for r in rows] for k in rows[0]} | {"chosen": [i == best for i in range(len(rows))]})
+            self.k_selection_ = table({k: [r[k] for r in rows] for k in rows[0]} | {"chosen": [i == best for i in range(len(rows))]})
         elif isinstance(self.init, str):
             config["seed"] = seed_from(self.random_state)
             model = _rs.kmeans_fit(Xc, sw, config, threads, verbose)
@@ -408,16 +409,6 @@ def _choice_table(soft):
         return None
     rows = soft["auto_candidates"]
     cols = ["per_cluster_variance", "size_weights", "log_likelihood", "n_parameters", "bic"]
-    table = {c: [r[c] for r in rows] for c in cols}
-    table["chosen"] = [i == soft["auto_chosen"] for i in range(len(rows))]
-    return _table(table)
-
-
-def _table(columns):
-    """A pandas DataFrame of the columns when pandas is installed, else the dict itself."""
-    try:
-        import pandas as pd
-
-        return pd.DataFrame(columns)
-    except ImportError:
-        return columns
+    columns = {c: [r[c] for r in rows] for c in cols}
+    columns["chosen"] = [i == soft["auto_chosen"] for i in range(len(rows))]
+    return table(columns)

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import _softclust as _rs
+from ._base import table
 
 __all__ = [
     "Evaluation",
@@ -46,15 +47,6 @@ __all__ = [
     "log_loss",
     "match_clusters",
 ]
-
-
-def _frame(d):
-    try:
-        import pandas as pd
-
-        return pd.DataFrame(d)
-    except ImportError:
-        return d
 
 
 def _proba(proba, name="proba"):
@@ -146,7 +138,7 @@ def evaluate(y_true, proba, *, n_bins=10) -> Evaluation:
         classes=classes,
         cluster_of_class={c: (None if j < 0 else int(j)) for c, j in zip(names, r["cluster_of_class"])},
         contingency=contingency,
-        reliability=_frame({
+        reliability=table({
             "lower": np.array(r["bin_lower"]),
             "upper": np.array(r["bin_upper"]),
             "count": np.array(r["bin_count"], dtype=np.int64),
@@ -200,17 +192,14 @@ class FuzzyRandIndex:
 
 
 def _partition(a, name):
-    a = getattr(a, "proba", a)
-    if hasattr(a, "toarray"):
-        a = a.toarray()
-    arr = np.asarray(a)
-    if arr.ndim == 1:  # hard labels: one-hot
+    if np.ndim(getattr(a, "proba", a)) == 1:  # hard labels: one-hot
+        arr = np.asarray(a)
         _, idx = np.unique(arr, return_inverse=True)
         idx = idx.reshape(-1)
         out = np.zeros((len(arr), int(idx.max()) + 1 if len(arr) else 0))
         out[np.arange(len(arr)), idx] = 1.0
         return out
-    return _proba(arr, name)
+    return _proba(a, name)
 
 
 def fuzzy_rand(P, Q, *, max_points=4000, random_state=0) -> FuzzyRandIndex:
